@@ -1,0 +1,71 @@
+import CLibGit2
+import Foundation
+
+extension Repository {
+    /// Reads the whole tree of a commit (or of a tree id) into memory: every file's bytes, mode and blob
+    /// id, and every directory's tree id (the root is `""`). No work tree is involved; submodule entries
+    /// are skipped. Paths that are not valid UTF-8 are kept exactly in `Snapshot.File.rawPath`.
+    public func snapshot(of commit: ObjectID) throws -> Snapshot {
+        var oid = commit.oid
+        var object: OpaquePointer?
+        try check(git_object_lookup(&object, handle, &oid, GIT_OBJECT_ANY), "git_object_lookup")
+        let isCommit = git_object_type(object) == GIT_OBJECT_COMMIT
+        git_object_free(object)
+
+        let root = try peeledObject(commit, to: GIT_OBJECT_TREE)
+        defer { git_object_free(root) }
+        var reader = TreeReader(repository: handle)
+        reader.trees[""] = ObjectID(git_tree_id(root))
+        try reader.read(root)
+        return Snapshot(commitID: isCommit ? commit : nil, files: reader.files, trees: reader.trees)
+    }
+}
+
+/// Walks a tree depth-first, building each entry's path in one reused buffer.
+private struct TreeReader {
+    let repository: OpaquePointer
+    var files: [String: Snapshot.File] = [:]
+    var trees: [String: ObjectID] = [:]
+    private var path: [UInt8] = []
+
+    init(repository: OpaquePointer) {
+        self.repository = repository
+        path.reserveCapacity(256)
+    }
+
+    mutating func read(_ tree: OpaquePointer) throws {
+        for index in 0..<git_tree_entrycount(tree) {
+            guard let entry = git_tree_entry_byindex(tree, index) else { continue }
+            let parentLength = path.count
+            defer { path.removeLast(path.count - parentLength) }
+            if parentLength > 0 { path.append(UInt8(ascii: "/")) }
+            if let name = git_tree_entry_name(entry) {
+                path.append(contentsOf: UnsafeRawBufferPointer(start: name, count: strlen(name)))
+            }
+            let id = git_tree_entry_id(entry)!
+            switch git_tree_entry_type(entry) {
+            case GIT_OBJECT_BLOB:
+                try readBlob(id, mode: git_tree_entry_filemode(entry).rawValue)
+            case GIT_OBJECT_TREE:
+                trees[String(decoding: path, as: UTF8.self)] = ObjectID(id)
+                var subtree: OpaquePointer?
+                try check(git_tree_lookup(&subtree, repository, id), "git_tree_lookup")
+                defer { git_tree_free(subtree) }
+                try read(subtree!)
+            default:
+                continue  // a submodule (commit entry): its content lives in another repository
+            }
+        }
+    }
+
+    private mutating func readBlob(_ id: UnsafePointer<git_oid>, mode: UInt32) throws {
+        var blob: OpaquePointer?
+        try check(git_blob_lookup(&blob, repository, id), "git_blob_lookup")
+        defer { git_blob_free(blob) }
+        let size = Int(git_blob_rawsize(blob))
+        let content = size == 0 ? Data() : Data(bytes: git_blob_rawcontent(blob), count: size)
+        let rawPath = path
+        files[String(decoding: rawPath, as: UTF8.self)] =
+            Snapshot.File(rawPath: rawPath, blobID: ObjectID(id), mode: mode, content: content)
+    }
+}

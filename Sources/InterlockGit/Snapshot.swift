@@ -1,0 +1,59 @@
+import Foundation
+
+/// The complete content of one tree — every file's bytes and every directory's object id — held in memory.
+///
+/// A snapshot is a plain value: it is made from a git commit (`Repository.snapshot(of:)`) or from a
+/// directory on disk (`Snapshot.directory(at:)`), and nothing in it refers back to libgit2.
+/// Paths use `/` as separator and never start with one; the root directory is `""`.
+public struct Snapshot: Sendable {
+    /// One file of the tree.
+    public struct File: Sendable, Hashable {
+        /// The path as stored in git, exactly (it need not be valid UTF-8).
+        public var rawPath: [UInt8]
+        /// The blob's object id (for a directory snapshot: the id git would give the content).
+        public var blobID: ObjectID?
+        /// The git file mode (`0o100644`, `0o100755`, `0o120000` for a symbolic link).
+        public var mode: UInt32
+        /// The file's bytes.
+        public var content: Data
+
+        public init(rawPath: [UInt8], blobID: ObjectID?, mode: UInt32, content: Data) {
+            self.rawPath = rawPath
+            self.blobID = blobID
+            self.mode = mode
+            self.content = content
+        }
+
+        /// The path decoded as UTF-8; invalid sequences become U+FFFD.
+        public var path: String { String(decoding: rawPath, as: UTF8.self) }
+        /// Whether the stored path is valid UTF-8 (so `path` is exact).
+        public var pathIsValidUTF8: Bool { String(validating: rawPath, as: UTF8.self) != nil }
+        /// Whether this entry is a symbolic link rather than a regular file.
+        public var isSymbolicLink: Bool { mode == 0o120000 }
+    }
+
+    /// The commit the snapshot was read from, if any.
+    public var commitID: ObjectID?
+    /// Files keyed by their (lossily decoded) path.
+    public var files: [String: File]
+    /// Directory path (`""` for the root) → tree object id. Empty for directory snapshots.
+    public var trees: [String: ObjectID]
+
+    public init(commitID: ObjectID? = nil, files: [String: File], trees: [String: ObjectID] = [:]) {
+        self.commitID = commitID
+        self.files = files
+        self.trees = trees
+    }
+
+    /// The bytes of the file at `path`, if present.
+    public func content(at path: String) -> Data? { files[path]?.content }
+
+    /// Paths of the files directly or indirectly below `directory` (no trailing slash), sorted.
+    public func paths(under directory: String) -> [String] {
+        let prefix = directory.isEmpty ? "" : directory + "/"
+        return files.keys.filter { $0.hasPrefix(prefix) }.sorted()
+    }
+
+    /// Total size of all file contents in bytes.
+    public var totalBytes: Int { files.values.reduce(0) { $0 + $1.content.count } }
+}

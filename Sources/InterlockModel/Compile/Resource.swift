@@ -1,0 +1,85 @@
+import Crypto
+import Foundation
+
+/// The unit of comparison between desired and live state: a kind and a name with canonical content.
+///
+/// A resource's `contentHash` is the SHA-256 of exactly the bytes in `content`, so for a rendered file
+/// it equals `sha256sum` of the file on disk.
+public struct Resource: Sendable, Hashable {
+    public enum Kind: String, Sendable, Hashable, Codable, CaseIterable {
+        case component
+        case file
+        case flow
+
+        /// The first segment of the resource path.
+        public var directory: String {
+            switch self {
+            case .component: "components"
+            case .file: "files"
+            case .flow: "flows"
+            }
+        }
+    }
+
+    public var kind: Kind
+    /// Component or flow name; for files the relative path inside the target root.
+    public var name: String
+    /// Canonical bytes: compact sorted-key JSON for components and flows, the rendered bytes for files.
+    public var content: Data
+    /// `sha256:<hex>` of `content`.
+    public var contentHash: String
+    /// Unix permission bits (files only).
+    public var mode: UInt32?
+    /// For a file: the path of the component that renders it (`components/mqtt-broker`).
+    public var owner: String?
+    /// The structured form of a component or flow (what `content` serialises).
+    public var structured: Value?
+    /// Repository files this resource was compiled from.
+    public var sources: [String]
+
+    public init(kind: Kind, name: String, content: Data, mode: UInt32? = nil, owner: String? = nil, structured: Value? = nil, sources: [String]) {
+        self.kind = kind
+        self.name = name
+        self.content = content
+        self.contentHash = Resource.hash(content)
+        self.mode = mode
+        self.owner = owner
+        self.structured = structured
+        self.sources = sources
+    }
+
+    /// `components/<name>`, `flows/<name>` or `files/<path>`; what policy rules match against.
+    public var path: String { "\(kind.directory)/\(name)" }
+
+    /// The path whose gate applies: a file follows the component that renders it.
+    public var policyPath: String { owner ?? path }
+
+    public static func hash(_ data: Data) -> String {
+        "sha256:" + SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+    }
+}
+
+/// The desired resources of one site at one commit.
+public struct CompiledSite: Sendable, Hashable {
+    public var site: Site
+    public var commitID: String?
+    /// Sorted by path.
+    public var resources: [Resource]
+
+    public init(site: Site, commitID: String?, resources: [Resource]) {
+        self.site = site
+        self.commitID = commitID
+        self.resources = resources.sorted { $0.path < $1.path }
+    }
+
+    /// A hash over every resource's path, mode and content hash: equal fingerprints mean equal desired state.
+    public var fingerprint: String {
+        var text = ""
+        for resource in resources {
+            text += "\(resource.path)\u{0}\(resource.mode.map { String($0, radix: 8) } ?? "-")\u{0}\(resource.contentHash)\n"
+        }
+        return Resource.hash(Data(text.utf8))
+    }
+
+    public func resource(at path: String) -> Resource? { resources.first { $0.path == path } }
+}

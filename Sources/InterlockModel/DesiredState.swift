@@ -1,0 +1,213 @@
+import Foundation
+import InterlockGit
+
+/// Everything a desired-state repository declares at one commit, parsed and cross-checked, ready to be
+/// compiled for each site. Make one with `DesiredState.load(from:)`.
+public struct DesiredState: Sendable {
+    public var config: RepositoryConfig
+    /// Sorted by name.
+    public var sites: [Site]
+    /// Component name → its definition document (`components/<name>.yaml`).
+    var componentDocuments: [String: YAMLNode]
+    /// Flow name → its definition document (`flows/<name>.yaml`).
+    var flowDocuments: [String: YAMLNode]
+    /// Site name → override documents keyed by the resource path they patch (`components/x`, `flows/y`).
+    var overrides: [String: [String: YAMLNode]]
+    /// The snapshot the state was read from (templates are read from it when compiling).
+    public var snapshot: Snapshot
+
+    public var componentNames: [String] { componentDocuments.keys.sorted() }
+    public var flowNames: [String] { flowDocuments.keys.sorted() }
+    public var commitID: String? { snapshot.commitID?.hex }
+
+    public func site(named name: String) -> Site? { sites.first { $0.name == name } }
+
+    /// Resource paths (`components/x`, `flows/y`) a site overrides.
+    public func overriddenPaths(of site: String) -> [String] { (overrides[site] ?? [:]).keys.sorted() }
+
+    /// The result of reading a repository: the state (possibly partial) and every problem found.
+    public struct LoadResult: Sendable {
+        public var state: DesiredState
+        public var diagnostics: [Diagnostic]
+        public var isValid: Bool { !diagnostics.contains { $0.severity == .error } }
+    }
+
+    /// Reads and cross-checks the repository. Never throws: problems come back as diagnostics.
+    public static func load(from snapshot: Snapshot) -> LoadResult {
+        RepositoryReader(snapshot: snapshot).read()
+    }
+}
+
+/// Reads a snapshot into a `DesiredState`, collecting diagnostics.
+struct RepositoryReader {
+    let snapshot: Snapshot
+    let reader = FieldReader()
+
+    func parse(_ path: String) -> YAMLNode? {
+        guard let data = snapshot.content(at: path) else { return nil }
+        return YAMLDocument.parse(data, file: path, diagnostics: &reader.diagnostics)
+    }
+
+    func read() -> DesiredState.LoadResult {
+        var config = RepositoryConfig()
+        if snapshot.files[RepositoryConfig.fileName] == nil {
+            reader.diagnostics.error(
+                "missing-repository-config", at: SourceLocation(file: RepositoryConfig.fileName),
+                "this is not an Interlock repository: there is no interlock.yaml at its root",
+                hint: "point --repo at the desired-state repository, or create interlock.yaml with 'apiVersion: \(RepositoryConfig.supportedAPIVersion)'")
+        } else if let node = parse(RepositoryConfig.fileName) {
+            config = RepositoryConfig.read(node, reader: reader)
+        }
+
+        var siteFiles: [String: String] = [:]
+        var siteDirectories = Set<String>()
+        var components: [String: YAMLNode] = [:]
+        var flows: [String: YAMLNode] = [:]
+        var overrideFiles: [(site: String, resource: String, file: String)] = []
+        var templateDirectories = Set<String>()
+
+        for path in snapshot.files.keys.sorted() {
+            let file = snapshot.files[path]!
+            let parts = path.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+            guard ["sites", "components", "flows"].contains(parts[0]) else { continue }
+            if !file.pathIsValidUTF8 {
+                reader.diagnostics.error(
+                    "path-not-utf8", at: SourceLocation(file: path), "the file name is not valid UTF-8",
+                    hint: "rename it using UTF-8 (ASCII letters, digits, '-', '_' and '.' are safest)")
+                continue
+            }
+            switch parts[0] {
+            case "sites" where parts.count >= 3:
+                siteDirectories.insert(parts[1])
+                if parts.count == 3, parts[2] == "site.yaml" {
+                    siteFiles[parts[1]] = path
+                } else if parts.count == 5, parts[2] == "overrides", ["components", "flows"].contains(parts[3]), parts[4].hasSuffix(".yaml") {
+                    overrideFiles.append((parts[1], "\(parts[3])/\(parts[4].dropLast(5))", path))
+                } else if parts.count == 3, parts[2] == "site.yml" {
+                    misnamed(path, "site.yaml")
+                } else {
+                    reader.diagnostics.append(Diagnostic(
+                        "unexpected-file", at: SourceLocation(file: path), "this file is not part of the repository format and is ignored",
+                        hint: "site directories hold site.yaml and overrides/components/<name>.yaml or overrides/flows/<name>.yaml", severity: .warning))
+                }
+            case "components" where parts.count == 2 && parts[1].hasSuffix(".yaml"):
+                let name = String(parts[1].dropLast(5))
+                if let node = parse(path) { components[name] = node }
+                checkDefinitionName(name, path: path)
+            case "components" where parts.count > 2:
+                templateDirectories.insert(parts[1])
+            case "flows" where parts.count == 2 && parts[1].hasSuffix(".yaml"):
+                let name = String(parts[1].dropLast(5))
+                if let node = parse(path) { flows[name] = node }
+                checkDefinitionName(name, path: path)
+            case "components", "flows":
+                if path.hasSuffix(".yml") {
+                    misnamed(path, String(parts.last!.dropLast(4)) + ".yaml")
+                } else {
+                    reader.diagnostics.append(Diagnostic(
+                        "unexpected-file", at: SourceLocation(file: path), "this file is not part of the repository format and is ignored",
+                        hint: "definitions are \(parts[0])/<name>.yaml", severity: .warning))
+                }
+            default:
+                break
+            }
+        }
+        let definedComponents = Set(snapshot.files.keys.filter { $0.hasPrefix("components/") && $0.split(separator: "/").count == 2 && $0.hasSuffix(".yaml") }.map { String($0.dropFirst(11).dropLast(5)) })
+        for directory in templateDirectories.sorted() where !definedComponents.contains(directory) {
+            reader.diagnostics.append(Diagnostic(
+                "orphan-templates", at: SourceLocation(file: "components/\(directory)/"),
+                "template directory without a components/\(directory).yaml", hint: "add the component or remove the directory",
+                severity: .warning))
+        }
+
+        var sites: [Site] = []
+        for directory in siteDirectories.sorted() {
+            guard let file = siteFiles[directory] else {
+                reader.diagnostics.error(
+                    "missing-site-file", at: SourceLocation(file: "sites/\(directory)/site.yaml"),
+                    "the site directory sites/\(directory)/ has no site.yaml", hint: "add sites/\(directory)/site.yaml or remove the directory")
+                continue
+            }
+            guard let node = parse(file), let site = Site.read(node, directory: directory, file: file, reader: reader) else { continue }
+            for (index, name) in site.components.enumerated() where components[name] == nil && !definedComponents.contains(name) {
+                unknownReference(kind: "component", name: name, known: Array(definedComponents), site: site, field: "components[\(index)]", node: node["components"])
+            }
+            for (index, name) in site.flows.enumerated() where flows[name] == nil && snapshot.files["flows/\(name).yaml"] == nil {
+                unknownReference(kind: "flow", name: name, known: Array(flows.keys), site: site, field: "flows[\(index)]", node: node["flows"])
+            }
+            sites.append(site)
+        }
+
+        var overrides: [String: [String: YAMLNode]] = [:]
+        for entry in overrideFiles {
+            guard let site = sites.first(where: { $0.name == entry.site }) else { continue }
+            let name = String(entry.resource.split(separator: "/")[1])
+            let runs = entry.resource.hasPrefix("components/") ? site.components.contains(name) : site.flows.contains(name)
+            guard runs else {
+                let kind = entry.resource.hasPrefix("components/") ? "component" : "flow"
+                reader.diagnostics.error(
+                    "override-not-used", at: SourceLocation(file: entry.file),
+                    "site \(site.name) overrides the \(kind) '\(name)' but does not run it",
+                    hint: "add '\(name)' to '\(kind)s' in \(site.file), or delete this override")
+                continue
+            }
+            guard let node = parse(entry.file) else { continue }
+            guard node.pairs != nil else {
+                reader.diagnostics.error("wrong-type", at: node.location, "an override must be a map (a JSON merge patch)", hint: "write the fields to change as 'key: value' lines")
+                continue
+            }
+            overrides[site.name, default: [:]][entry.resource] = node
+        }
+
+        checkWaves(config: config, sites: sites)
+
+        let state = DesiredState(
+            config: config, sites: sites, componentDocuments: components, flowDocuments: flows,
+            overrides: overrides, snapshot: snapshot)
+        return DesiredState.LoadResult(state: state, diagnostics: reader.diagnostics.sorted)
+    }
+
+    private func misnamed(_ path: String, _ expected: String) {
+        reader.diagnostics.error(
+            "wrong-extension", at: SourceLocation(file: path), "Interlock reads '.yaml' files only; this file is ignored",
+            hint: "rename it to \(expected)")
+    }
+
+    private func checkDefinitionName(_ name: String, path: String) {
+        Site.checkIdentifier(name, at: SourceLocation(file: path), field: "", what: "definition name (from the file name)", reader: reader)
+    }
+
+    private func unknownReference(kind: String, name: String, known: [String], site: Site, field: String, node: YAMLNode?) {
+        let location = node?.items?.first { $0.scalar?.text == name }?.location ?? node?.location ?? SourceLocation(file: site.file)
+        var hint = "add \(kind)s/\(name).yaml, or remove it from the site"
+        if let guess = Spelling.closest(to: name, in: known) { hint = "did you mean '\(guess)'? (or add \(kind)s/\(name).yaml)" }
+        reader.diagnostics.error("unknown-\(kind)", at: location, field: field, "site \(site.name) runs the unknown \(kind) '\(name)'", hint: hint)
+    }
+
+    private func checkWaves(config: RepositoryConfig, sites: [Site]) {
+        let known = Set(sites.map(\.name))
+        var waveOf: [String: String] = [:]
+        let file = RepositoryConfig.fileName
+        for (index, wave) in config.waves.enumerated() {
+            for site in wave.sites {
+                if !known.contains(site) {
+                    var hint = "known sites: \(known.sorted().joined(separator: ", "))"
+                    if let guess = Spelling.closest(to: site, in: Array(known)) { hint = "did you mean '\(guess)'? (\(hint))" }
+                    reader.diagnostics.error("unknown-site", at: wave.location, field: "rollout.waves[\(index)].sites", "wave '\(wave.name)' names the unknown site '\(site)'", hint: hint)
+                } else if let other = waveOf[site] {
+                    reader.diagnostics.error(
+                        "site-in-two-waves", at: wave.location, field: "rollout.waves[\(index)].sites",
+                        "site '\(site)' is in wave '\(other)' and in wave '\(wave.name)'", hint: "keep each site in exactly one wave")
+                } else {
+                    waveOf[site] = wave.name
+                }
+            }
+        }
+        guard config.wavesDeclared else { return }
+        for site in sites where waveOf[site.name] == nil {
+            reader.diagnostics.error(
+                "site-in-no-wave", at: SourceLocation(file: file), field: "rollout.waves",
+                "site '\(site.name)' is in no rollout wave, so no change would ever reach it", hint: "add it to one wave in \(file)")
+        }
+    }
+}

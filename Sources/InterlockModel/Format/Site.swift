@@ -1,0 +1,125 @@
+import Foundation
+
+/// One plant: its time zone, how its live state is reached, when and by whom changes may be applied,
+/// its values, and the components and flows it runs. Read from `sites/<name>/site.yaml`.
+public struct Site: Sendable, Hashable {
+    public var name: String
+    public var displayName: String
+    public var description: String?
+    /// IANA time-zone identifier; windows and freezes are in this zone.
+    public var timezone: String
+    public var target: Target
+    public var windows: [MaintenanceWindow]
+    public var freezes: [Freeze]
+    public var approval: ApprovalPolicy
+    /// Gate rules, first match wins; `GateRule.fallback` applies when none matches.
+    public var policy: [GateRule]
+    /// Site values for interpolation (`${values.…}`); always an object.
+    public var values: Value
+    public var components: [String]
+    public var flows: [String]
+    /// `sites/<name>/site.yaml`.
+    public var file: String
+
+    public var timeZone: TimeZone? { TimeZone(identifier: timezone) }
+
+    /// The gate for a resource path under this site's policy.
+    public func gate(forResourcePath path: String) -> Gate {
+        policy.first { $0.glob.matches(path) }?.gate ?? GateRule.fallback
+    }
+}
+
+/// How Interlock reaches a site's live state.
+public enum Target: Sendable, Hashable {
+    /// A directory tree the site's software reads its configuration from. A relative root is resolved
+    /// against the target base directory at run time.
+    case files(root: String)
+    /// An external program speaking JSON over stdin/stdout.
+    case command(CommandSpec)
+
+    public var driverName: String {
+        switch self {
+        case .files: "files"
+        case .command: "command"
+        }
+    }
+}
+
+/// A command line with an optional timeout and environment.
+public struct CommandSpec: Sendable, Hashable {
+    public var arguments: [String]
+    public var timeout: TimeSpan?
+    public var environment: [String: String]
+
+    public init(arguments: [String], timeout: TimeSpan? = nil, environment: [String: String] = [:]) {
+        self.arguments = arguments
+        self.timeout = timeout
+        self.environment = environment
+    }
+
+    var value: Value {
+        var object: [String: Value] = ["command": .array(arguments.map(Value.string))]
+        if let timeout { object["timeout"] = .string(timeout.description) }
+        if !environment.isEmpty { object["env"] = .object(environment.mapValues(Value.string)) }
+        return .object(object)
+    }
+}
+
+/// A recurring period in plant-local time when changes may be applied.
+public struct MaintenanceWindow: Sendable, Hashable {
+    public var name: String
+    public var start: CronExpression
+    public var duration: TimeSpan
+}
+
+/// A period in plant-local time in which no change starts, even an approved one.
+public struct Freeze: Sendable, Hashable {
+    public var name: String
+    public var from: LocalDateTime
+    /// A date-only `to` includes that whole day.
+    public var to: LocalDateTime
+    public var reason: String?
+}
+
+/// Who must approve a change for this site.
+public struct ApprovalPolicy: Sendable, Hashable {
+    /// Number of distinct approvers required.
+    public var required: Int
+    /// User ids and `group:<name>` entries.
+    public var approvers: [String]
+    /// Whether the commit's author may approve their own change.
+    public var allowAuthor: Bool
+
+    public init(required: Int = 1, approvers: [String] = [], allowAuthor: Bool = false) {
+        self.required = required
+        self.approvers = approvers
+        self.allowAuthor = allowAuthor
+    }
+}
+
+/// What must hold before a change is applied.
+public enum Gate: String, Sendable, Hashable, CaseIterable, Comparable {
+    case auto
+    case window
+    case approval
+    case approvalAndWindow = "approval+window"
+
+    /// Stricter gates sort later.
+    public static func < (lhs: Gate, rhs: Gate) -> Bool { lhs.strictness < rhs.strictness }
+    private var strictness: Int {
+        switch self {
+        case .auto: 0
+        case .window: 1
+        case .approval: 2
+        case .approvalAndWindow: 3
+        }
+    }
+}
+
+/// `match` a resource path, apply `gate`.
+public struct GateRule: Sendable, Hashable {
+    public static let fallback = Gate.approvalAndWindow
+    public var match: String
+    public var gate: Gate
+    public var glob: Glob { Glob(match) }
+}

@@ -1,0 +1,60 @@
+import Foundation
+import InterlockGit
+
+/// Where the desired state is read from: a local repository, a remote one mirrored into the state
+/// directory, or a plain directory (a working tree, before it is committed).
+public enum RepositorySource: Sendable, Hashable, CustomStringConvertible {
+    case local(path: String)
+    case remote(url: String)
+    case workTree(path: String)
+
+    /// Interprets the `--repo` argument: URLs (`scheme://…`, `user@host:path`) are remote, anything
+    /// else is a local path.
+    public init(_ argument: String, workTree: Bool = false) {
+        if workTree {
+            self = .workTree(path: argument)
+        } else if argument.contains("://") || RepositorySource.isSCPLike(argument) {
+            self = .remote(url: argument)
+        } else {
+            self = .local(path: argument)
+        }
+    }
+
+    private static func isSCPLike(_ text: String) -> Bool {
+        guard let colon = text.firstIndex(of: ":"), let at = text.firstIndex(of: "@"), at < colon else { return false }
+        return !text[..<colon].contains("/")
+    }
+
+    public var description: String {
+        switch self {
+        case .local(let path): path
+        case .remote(let url): url
+        case .workTree(let path): "\(path) (working tree)"
+        }
+    }
+
+    /// The directory a remote repository is mirrored into: `<state>/mirrors/<hash of the URL>`.
+    public static func mirrorDirectory(for url: String, stateDirectory: String) -> String {
+        let digest = Resource.hash(Data(url.utf8)).dropFirst("sha256:".count).prefix(16)
+        return "\(stateDirectory)/mirrors/\(digest)"
+    }
+
+    /// A snapshot of the desired state at `revision`, with the commit's metadata when read from git.
+    /// Remote repositories are cloned (first time) or fetched into the state directory.
+    public func read(revision: String, stateDirectory: String) throws -> (snapshot: Snapshot, commit: CommitInfo?) {
+        switch self {
+        case .workTree(let path):
+            return (try Snapshot.directory(at: path), nil)
+        case .local(let path):
+            let repository = try Repository.open(at: path)
+            let commit = try repository.resolve(revision)
+            return (try repository.snapshot(of: commit.id), commit)
+        case .remote(let url):
+            let directory = RepositorySource.mirrorDirectory(for: url, stateDirectory: stateDirectory)
+            try FileManager.default.createDirectory(atPath: "\(stateDirectory)/mirrors", withIntermediateDirectories: true)
+            let repository = try Repository.mirror(from: url, into: directory)
+            let commit = try repository.resolve(revision)
+            return (try repository.snapshot(of: commit.id), commit)
+        }
+    }
+}

@@ -1,0 +1,43 @@
+import ArgumentParser
+import Foundation
+import InterlockGit
+import InterlockModel
+
+/// Options shared by every command that reads the desired-state repository.
+struct RepositoryOptions: ParsableArguments {
+    @Option(name: .long, help: "The desired-state repository: a local path, or a URL that is mirrored into the state directory.")
+    var repo: String = "."
+
+    @Option(name: .long, help: "The revision to read: branch, tag, commit id, HEAD~2 …")
+    var rev: String = "HEAD"
+
+    @Flag(name: .long, help: "Read the files in --repo as they are on disk instead of a commit (check before committing).")
+    var worktree: Bool = false
+
+    @Option(name: .long, help: "State directory (mirrors of remote repositories). Default: $INTERLOCK_STATE_DIR, else $XDG_STATE_HOME/interlock, else ~/.local/state/interlock.")
+    var stateDir: String?
+
+    var stateDirectory: String { stateDir ?? StateDirectory.default }
+
+    var source: RepositorySource { RepositorySource(repo, workTree: worktree) }
+
+    /// Reads the snapshot, turning failures into a readable message and exit code 2.
+    func readSnapshot() throws -> (snapshot: Snapshot, commit: CommitInfo?) {
+        do {
+            return try source.read(revision: rev, stateDirectory: stateDirectory)
+        } catch {
+            Terminal.error("cannot read the desired state from \(source): \(error)")
+            throw ExitCode(2)
+        }
+    }
+}
+
+enum StateDirectory {
+    static var `default`: String {
+        let environment = ProcessInfo.processInfo.environment
+        if let explicit = environment["INTERLOCK_STATE_DIR"], !explicit.isEmpty { return explicit }
+        if let xdg = environment["XDG_STATE_HOME"], !xdg.isEmpty { return xdg + "/interlock" }
+        let home = environment["HOME"] ?? FileManager.default.homeDirectoryForCurrentUser.path
+        return home + "/.local/state/interlock"
+    }
+}

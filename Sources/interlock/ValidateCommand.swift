@@ -1,0 +1,57 @@
+import ArgumentParser
+import Foundation
+import InterlockGit
+import InterlockModel
+
+struct ValidateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "validate",
+        abstract: "Check the desired-state repository at a revision and list every problem with file, line and fix.",
+        discussion: "Exit code 0 when valid (warnings allowed), 1 when there are errors, 2 when the repository cannot be read."
+    )
+
+    @OptionGroup var repository: RepositoryOptions
+
+    @Flag(name: .long, help: "Print the result as JSON.")
+    var json = false
+
+    func run() throws {
+        let started = Date()
+        let (snapshot, commit) = try repository.readSnapshot()
+        let result = DesiredState.validate(snapshot)
+        let elapsed = Date().timeIntervalSince(started)
+        let errors = result.diagnostics.filter { $0.severity == .error }
+        let warnings = result.diagnostics.count - errors.count
+        let resourceCount = result.sites.reduce(0) { $0 + $1.resources.count }
+
+        if json {
+            var object: [String: Value] = [
+                "valid": .bool(errors.isEmpty),
+                "repository": .string(repository.source.description),
+                "revision": .string(repository.worktree ? "worktree" : repository.rev),
+                "errors": .int(errors.count),
+                "warnings": .int(warnings),
+                "sites": .array(result.sites.map { .object(["name": .string($0.site.name), "resources": .int($0.resources.count), "fingerprint": .string($0.fingerprint)]) }),
+                "components": .int(result.state.componentNames.count),
+                "flows": .int(result.state.flowNames.count),
+                "diagnostics": .array(result.diagnostics.map(\.json)),
+                "seconds": .double((elapsed * 1000).rounded() / 1000),
+            ]
+            if let commit { object["commit"] = .string(commit.id.hex) }
+            Terminal.printJSON(.object(object))
+        } else {
+            for diagnostic in result.diagnostics { print(diagnostic.rendered) }
+            let at = commit.map { "commit \($0.id.hex.prefix(10)) (\($0.summary))" } ?? "working tree"
+            let counts = "\(result.state.sites.count) site(s), \(result.state.componentNames.count) component(s), \(result.state.flowNames.count) flow(s)"
+            let time = String(format: "%.2f s", elapsed)
+            if errors.isEmpty {
+                let warningText = warnings > 0 ? ", \(warnings) warning(s)" : ""
+                print("\(Terminal.styled("valid", .green)): \(repository.source) at \(at): \(counts), \(resourceCount) resources\(warningText) [\(time)]")
+            } else {
+                if !result.diagnostics.isEmpty { print("") }
+                print("\(Terminal.styled("invalid", .red)): \(repository.source) at \(at): \(errors.count) error(s), \(warnings) warning(s) in \(Set(errors.map(\.location.file)).count) file(s) [\(time)]")
+            }
+        }
+        if !errors.isEmpty { throw ExitCode(1) }
+    }
+}
