@@ -47,5 +47,6 @@ extension Snapshot {
 /// A directory could not be read into a snapshot.
 public struct SnapshotError: Error, Sendable, CustomStringConvertible {
     public var message: String
+    public init(message: String) { self.message = message }
     public var description: String { message }
 }

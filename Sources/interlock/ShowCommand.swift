@@ -114,11 +114,13 @@ enum ResourceText {
             let bricks = spec["bricks"]?.arrayValue ?? [], connections = spec["connections"]?.arrayValue ?? []
             lines.append("\(Terminal.styled(resource.path, .bold))  \(bricks.count) bricks, \(connections.count) connections  [\(hash)]")
             lines.append("  sources: \(resource.sources.joined(separator: ", "))")
-            let rows = bricks.compactMap(\.objectValue).map { brick in
-                ["    \(brick["id"]?.stringValue ?? "")", brick["type"]?.stringValue ?? "", brick["version"]?.stringValue ?? "",
-                 flatten(brick["config"] ?? .object([:])).map { "\($0.0)=\($0.1)" }.joined(separator: " ")]
+            lines.append("  bricks:")
+            for brick in bricks.compactMap(\.objectValue) {
+                let id = brick["id"]?.stringValue ?? "", type = brick["type"]?.stringValue ?? "", version = brick["version"]?.stringValue ?? ""
+                lines.append("    \(Terminal.styled(id, .bold))  \(type) \(version)")
+                lines += flatten(brick["config"] ?? .object([:])).map { "      \($0.0) = \($0.1)" }
             }
-            lines.append(Terminal.table(["    BRICK", "TYPE", "VERSION", "CONFIG"], rows))
+            lines.append("  connections:")
             for connection in connections.compactMap(\.objectValue) {
                 lines.append("    \(connection["from"]?.stringValue ?? "") → \(connection["to"]?.stringValue ?? "")")
             }

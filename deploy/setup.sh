@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs what Interlock needs to build on Debian/Ubuntu: libgit2 (headers + pkg-config file) and git.
+# Safe to run again: it installs nothing when everything is present.
+set -euo pipefail
+
+missing=()
+command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
+if ! command -v pkg-config >/dev/null 2>&1 || ! pkg-config --exists libgit2; then
+    missing+=(libgit2-dev)
+fi
+command -v git >/dev/null 2>&1 || missing+=(git)
+
+if [ "${#missing[@]}" -eq 0 ]; then
+    echo "setup: libgit2 $(pkg-config --modversion libgit2) and git are present"
+    exit 0
+fi
+
+echo "setup: installing ${missing[*]}"
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null 2>&1 || { echo "setup: need root (or sudo) to install ${missing[*]}" >&2; exit 1; }
+    sudo="sudo"
+fi
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+echo "setup: libgit2 $(pkg-config --modversion libgit2) installed"
