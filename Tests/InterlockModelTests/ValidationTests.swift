@@ -278,3 +278,36 @@ import Testing
         #expect(f.errors().contains { $0.code == "unknown-field" && $0.location.file == "flows/spare.yaml" })
     }
 }
+
+@Suite struct ValidationEdgeTests {
+    @Test func dateOnlyFreezeEndIncludesTheWholeDay() {
+        var f = Fixture()
+        f.edit("sites/plant-a/site.yaml", replacing: "{ name: year-end, from: 2026-12-20, to: 2027-01-06 }", with: "{ name: audit, from: \"2026-10-12T06:00\", to: 2026-10-12 }")
+        #expect(!f.errors().contains { $0.code == "freeze-backwards" })
+        f.edit("sites/plant-a/site.yaml", replacing: "to: 2026-10-12", with: "to: 2026-10-11")
+        #expect(f.errors().contains { $0.code == "freeze-backwards" })
+    }
+
+    @Test func siteWithoutApproversIsAnErrorWhenItsPolicyCanAskForApproval() {
+        var f = Fixture()
+        f.edit("sites/plant-b/site.yaml", replacing: "approval: { required: 1, approvers: [mgr-b] }\n", with: "")
+        #expect(f.errors().contains { $0.code == "no-approvers" && $0.location.file == "sites/plant-b/site.yaml" })
+        f.files["sites/plant-b/site.yaml"]! += "\npolicy:\n  - { match: \"*\", gate: window }\n"
+        #expect(!f.errors().contains { $0.code == "no-approvers" })
+    }
+
+    @Test func waveNamesAreIdentifiers() {
+        var f = Fixture()
+        f.edit("interlock.yaml", replacing: "name: pilot", with: "name: Pilot Wave")
+        #expect(f.errors().contains { $0.code == "bad-name" && $0.field == "rollout.waves[0].name" })
+    }
+
+    @Test func keyedListMergeAppliesOnlyAtTheTopLevel() throws {
+        var f = Fixture()
+        f.edit("components/broker.yaml", replacing: "retained: { enabled: true, limit: 5 }", with: "files: [{ path: a, size: 1 }]")
+        f.files["sites/plant-b/overrides/components/broker.yaml"] = "config:\n  files:\n    a: { size: 2 }\n"
+        let b = f.compile("plant-b")
+        let config = try #require(b.site.resource(at: "components/broker")?.structured?.objectValue?["config"]?.objectValue)
+        #expect(config["files"] == .object(["a": .object(["size": .int(2)])]), "inside config a map replaces the list, per RFC 7396")
+    }
+}

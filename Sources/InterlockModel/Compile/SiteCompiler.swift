@@ -85,6 +85,12 @@ struct SiteCompiler {
         }
         for name in site.flows {
             guard let base = state.flowDocuments[name] else { continue }
+            if let owner = filePaths[Site.flowFile(name)] {
+                reader.diagnostics.error(
+                    "file-conflict", at: SourceLocation(file: "components/\(owner.component).yaml"), field: "files",
+                    "at site \(site.name), component \(owner.component) renders \(Site.flowFile(name)), where the flow '\(name)' is deployed",
+                    hint: "flows are deployed to flows/<name>.json in a files target; render the component's file elsewhere")
+            }
             if let resource = compileFlow(name, base: base) { resources.append(resource) }
         }
         return DesiredState.Compilation(

@@ -9,7 +9,12 @@ public enum MergePatch {
     /// List fields that may be patched per element, and the key that identifies an element.
     public static let keyedLists: [String: String] = ["bricks": "id", "files": "path"]
 
+    /// Applies `patch` to `target`. Keyed lists are recognised at the top level of a definition only.
     public static func apply(_ patch: YAMLNode, to target: YAMLNode?) -> YAMLNode {
+        apply(patch, to: target, topLevel: true)
+    }
+
+    private static func apply(_ patch: YAMLNode, to target: YAMLNode?, topLevel: Bool) -> YAMLNode {
         guard let patchPairs = patch.pairs else { return patch }
         var result = target?.pairs ?? []
         let resultLocation = target?.pairs != nil ? target!.location : patch.location
@@ -21,10 +26,10 @@ public enum MergePatch {
             }
             let current = existing.map { result[$0].value }
             let merged: YAMLNode
-            if let identity = keyedLists[entry.key], entry.value.pairs != nil, let items = current?.items {
+            if topLevel, let identity = keyedLists[entry.key], entry.value.pairs != nil, let items = current?.items {
                 merged = applyKeyed(entry.value, to: items, identity: identity, listLocation: current!.location)
             } else {
-                merged = apply(entry.value, to: current)
+                merged = apply(entry.value, to: current, topLevel: false)
             }
             if let existing {
                 result[existing].value = merged
@@ -44,10 +49,10 @@ public enum MergePatch {
                 continue
             }
             if let index {
-                items[index] = apply(entry.value, to: items[index])
+                items[index] = apply(entry.value, to: items[index], topLevel: false)
             } else {
                 let idNode = YAMLNode(.scalar(YAMLScalar(text: entry.key, quoted: true)), at: entry.keyLocation)
-                var element = apply(entry.value, to: nil)
+                var element = apply(entry.value, to: nil, topLevel: false)
                 if element.pairs != nil, element[identity] == nil, case .mapping(var pairs) = element.kind {
                     pairs.insert(YAMLPair(key: identity, keyLocation: entry.keyLocation, value: idNode), at: 0)
                     element = YAMLNode(.mapping(pairs), at: element.location)

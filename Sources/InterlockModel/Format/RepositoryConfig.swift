@@ -65,6 +65,9 @@ extension RepositoryConfig {
             guard let wave = reader.mapping(waveNode, path: path, allowed: ["name", "sites", "bake", "description"], what: "a wave")
             else { continue }
             let name = reader.string(wave, "name", required: true, what: "a wave", hint: "name the wave, e.g. 'name: pilot'") ?? "wave-\(index + 1)"
+            if wave["name"] != nil {
+                Site.checkIdentifier(name, at: wave["name"]!.location, field: "\(path).name", what: "wave name", reader: reader)
+            }
             if let first = seen[name] {
                 reader.diagnostics.error(
                     "duplicate-wave", at: waveNode.location, field: "\(path).name",

@@ -27,6 +27,15 @@ extension Site {
                 "'\(timezone)' is not a known IANA time zone", hint: hint)
         }
 
+        let policy = readPolicy(fields, reader: reader)
+        let needsApproval = policy.isEmpty || policy.contains { $0.gate == .approval || $0.gate == .approvalAndWindow }
+            || !policy.contains { $0.match == "*" }
+        if fields["approval"] == nil, needsApproval {
+            reader.diagnostics.error(
+                "no-approvers", at: node.location, field: "approval",
+                "changes at this site can need an approval (gate policy), but the site names no approvers",
+                hint: "add 'approval: { required: 1, approvers: [<user id or group:name>] }', or a policy that never asks for approval")
+        }
         return Site(
             name: name,
             displayName: reader.string(fields, "displayName", what: what) ?? name,
@@ -36,7 +45,7 @@ extension Site {
             windows: readWindows(fields, reader: reader),
             freezes: readFreezes(fields, reader: reader),
             approval: readApproval(fields, reader: reader),
-            policy: readPolicy(fields, reader: reader),
+            policy: policy,
             values: reader.freeMap(fields, "values")?.value ?? .object([:]),
             components: readNames(fields, "components", reader: reader),
             flows: readNames(fields, "flows", reader: reader),
@@ -162,7 +171,7 @@ extension Site {
             }
             let from = moment("from"), to = moment("to")
             if let from, let to {
-                if to < from {
+                if to.isDateOnly ? (to.year, to.month, to.day) < (from.year, from.month, from.day) : to < from {
                     reader.diagnostics.error(
                         "freeze-backwards", at: freeze["to"]!.location, field: "\(path).to",
                         "the freeze '\(name)' ends (\(to)) before it starts (\(from))", hint: "swap 'from' and 'to'")

@@ -23,6 +23,9 @@ public struct Site: Sendable, Hashable {
 
     public var timeZone: TimeZone? { TimeZone(identifier: timezone) }
 
+    /// Where a flow is deployed in a `files` target, relative to its root.
+    public static func flowFile(_ flow: String) -> String { "flows/\(flow).json" }
+
     /// The gate for a resource path under this site's policy.
     public func gate(forResourcePath path: String) -> Gate {
         policy.first { $0.glob.matches(path) }?.gate ?? GateRule.fallback
