@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs what Interlock needs to build on Debian/Ubuntu: libgit2 (headers + pkg-config file) and git.
+# Installs what Interlock needs to build and test on Debian/Ubuntu: libgit2 (headers + pkg-config file), git,
+# and for the tests of the example MQTT command driver: mosquitto, mosquitto-clients and python3.
 # Safe to run again: it installs nothing when everything is present.
 set -euo pipefail
 
@@ -9,9 +10,13 @@ if ! command -v pkg-config >/dev/null 2>&1 || ! pkg-config --exists libgit2; the
     missing+=(libgit2-dev)
 fi
 command -v git >/dev/null 2>&1 || missing+=(git)
+# The tests start a real Mosquitto broker for the example command driver (Examples/drivers/mqtt-retained).
+command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || missing+=(mosquitto)
+command -v mosquitto_pub >/dev/null 2>&1 || missing+=(mosquitto-clients)
+command -v python3 >/dev/null 2>&1 || missing+=(python3)
 
 if [ "${#missing[@]}" -eq 0 ]; then
-    echo "setup: libgit2 $(pkg-config --modversion libgit2) and git are present"
+    echo "setup: libgit2 $(pkg-config --modversion libgit2), git, mosquitto and python3 are present"
     exit 0
 fi
 

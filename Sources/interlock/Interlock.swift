@@ -12,7 +12,10 @@ struct Interlock: ParsableCommand {
             reports; 2 the repository or a file could not be read; 64 wrong usage.
             """,
         version: InterlockVersion.current,
-        subcommands: [ValidateCommand.self, SitesCommand.self, ShowCommand.self]
+        subcommands: [
+            ValidateCommand.self, SitesCommand.self, ShowCommand.self, PlanCommand.self, StatusCommand.self, ApplyCommand.self,
+            InitCommand.self, AuditCommand.self,
+        ]
     )
 }
 

@@ -21,14 +21,21 @@ struct RepositoryOptions: ParsableArguments {
 
     var source: RepositorySource { RepositorySource(repo, workTree: worktree) }
 
-    /// Reads the snapshot, turning failures into a readable message and exit code 2.
-    func readSnapshot() throws -> (snapshot: Snapshot, commit: CommitInfo?) {
+    /// Reads the snapshot, turning failures into a readable message and `failureCode` (2 unless the
+    /// command documents otherwise).
+    func readSnapshot(failureCode: Int32 = 2) throws -> (snapshot: Snapshot, commit: CommitInfo?) {
         do {
             return try source.read(revision: rev, stateDirectory: stateDirectory)
         } catch {
             Terminal.error("cannot read the desired state from \(source): \(error)")
-            throw ExitCode(2)
+            throw ExitCode(failureCode)
         }
+    }
+
+    /// The directory relative command-driver programs resolve against: a local repository's directory.
+    var driverDirectory: String? {
+        if case .remote = source { return nil }
+        return repo
     }
 }
 

@@ -52,6 +52,9 @@ struct ValidateCommand: ParsableCommand {
                 print("\(Terminal.styled("invalid", .red)): \(repository.source) at \(at): \(errors.count) error(s), \(warnings) warning(s) in \(Set(errors.map(\.location.file)).count) file(s) [\(time)]")
             }
         }
-        if !errors.isEmpty { throw ExitCode(1) }
+        if !errors.isEmpty {
+            AuditTrail(stateDirectory: repository.stateDirectory).validationFailed(commit: commit, source: repository.source, errors: errors)
+            throw ExitCode(1)
+        }
     }
 }

@@ -1,0 +1,156 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// File access confined to one root directory: every path is relative, no component may be a symbolic
+/// link that leads out of the root, and writes are atomic and durable.
+struct SafeFiles {
+    let root: String
+    let site: String
+
+    struct Observed {
+        var content: Data
+        var mode: UInt32
+    }
+
+    /// Whether the root exists (false: nothing deployed yet). A root that is not a directory is an error.
+    func rootExists() throws -> Bool {
+        var info = stat()
+        guard lstat(root, &info) == 0 else {
+            if errno == ENOENT { return false }
+            throw unreachable("cannot access the target root \(root): \(String(cString: strerror(errno)))")
+        }
+        if (info.st_mode & S_IFMT) == S_IFLNK {
+            var target = stat()
+            guard stat(root, &target) == 0, (target.st_mode & S_IFMT) == S_IFDIR else {
+                throw unreachable("the target root \(root) is a symbolic link that does not lead to a directory")
+            }
+            return true
+        }
+        guard (info.st_mode & S_IFMT) == S_IFDIR else { throw unreachable("the target root \(root) is not a directory") }
+        return true
+    }
+
+    func createRoot() throws {
+        do {
+            try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        } catch {
+            throw unreachable("cannot create the target root \(root): \(error.localizedDescription)")
+        }
+    }
+
+    /// Reads a file; nil when it does not exist.
+    func read(_ relative: String) throws -> Observed? {
+        let path = try checked(relative)
+        var info = stat()
+        guard lstat(path, &info) == 0 else {
+            if errno == ENOENT || errno == ENOTDIR { return nil }
+            throw unreachable("cannot read \(path): \(String(cString: strerror(errno)))")
+        }
+        switch info.st_mode & S_IFMT {
+        case S_IFREG: break
+        case S_IFLNK: throw refused("\(path) is a symbolic link; Interlock does not follow links in a target")
+        default: throw refused("\(path) is not a regular file")
+        }
+        guard let content = FileManager.default.contents(atPath: path) else {
+            throw unreachable("cannot read \(path)")
+        }
+        return Observed(content: content, mode: UInt32(info.st_mode & 0o7777))
+    }
+
+    /// Writes atomically: temporary file in the same directory, fsync, rename, fsync the directory.
+    func write(_ relative: String, _ content: Data, mode: UInt32) throws {
+        let path = try checked(relative)
+        let directory = (path as NSString).deletingLastPathComponent
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            throw failed("cannot create directory \(directory): \(error.localizedDescription)")
+        }
+        _ = try checked(relative)
+        var info = stat()
+        if lstat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFLNK {
+            throw refused("\(path) is a symbolic link; Interlock does not write through links in a target")
+        }
+        let temporary = directory + "/." + (path as NSString).lastPathComponent + ".interlock-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode_t(mode & 0o7777))
+        guard fd >= 0 else { throw failed("cannot create \(temporary): \(String(cString: strerror(errno)))") }
+        var ok = false
+        defer {
+            if !ok { unlink(temporary) }
+        }
+        let written = content.withUnsafeBytes { buffer -> Bool in
+            var offset = 0
+            while offset < buffer.count {
+                let n = Glibc.write(fd, buffer.baseAddress! + offset, buffer.count - offset)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    return false
+                }
+                offset += n
+            }
+            return true
+        }
+        guard written, fchmod(fd, mode_t(mode & 0o7777)) == 0, fsync(fd) == 0 else {
+            let reason = String(cString: strerror(errno))
+            close(fd)
+            throw failed("cannot write \(path): \(reason)")
+        }
+        close(fd)
+        guard rename(temporary, path) == 0 else { throw failed("cannot rename into \(path): \(String(cString: strerror(errno)))") }
+        ok = true
+        syncDirectory(directory)
+    }
+
+    /// Removes a file (missing is fine).
+    func remove(_ relative: String) throws {
+        let path = try checked(relative)
+        guard unlink(path) == 0 || errno == ENOENT else { throw failed("cannot delete \(path): \(String(cString: strerror(errno)))") }
+        syncDirectory((path as NSString).deletingLastPathComponent)
+    }
+
+    private func syncDirectory(_ directory: String) {
+        let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if fd >= 0 {
+            fsync(fd)
+            close(fd)
+        }
+    }
+
+    /// The absolute path of `relative`, after checking that no existing directory on the way is a link
+    /// leading out of the root.
+    private func checked(_ relative: String) throws -> String {
+        let parts = relative.split(separator: "/", omittingEmptySubsequences: false)
+        guard !relative.hasPrefix("/"), !parts.contains(where: { $0.isEmpty || $0 == "." || $0 == ".." }) else {
+            throw refused("'\(relative)' is not a plain relative path inside the target root")
+        }
+        let realRoot = resolved(root) ?? root
+        var current = root
+        for part in parts.dropLast() {
+            current += "/" + part
+            var info = stat()
+            guard lstat(current, &info) == 0 else { break }
+            if (info.st_mode & S_IFMT) == S_IFLNK {
+                guard let target = resolved(current), target == realRoot || target.hasPrefix(realRoot + "/") else {
+                    throw refused("\(current) is a symbolic link leading out of the target root \(root)")
+                }
+            }
+        }
+        return root + "/" + relative
+    }
+
+    private func resolved(_ path: String) -> String? {
+        guard let pointer = realpath(path, nil) else { return nil }
+        defer { free(pointer) }
+        return String(cString: pointer)
+    }
+
+    private func unreachable(_ message: String) -> DriverError {
+        DriverError(.unreachable, site: site, message, hint: "check that the target root exists and Interlock may read and write it")
+    }
+
+    private func refused(_ message: String) -> DriverError { DriverError(.refused, site: site, message) }
+
+    private func failed(_ message: String) -> DriverError { DriverError(.failed, site: site, message) }
+}

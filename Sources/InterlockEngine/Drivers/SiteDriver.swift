@@ -1,0 +1,85 @@
+import Foundation
+import InterlockModel
+
+/// Observes a site's live state and changes it. One driver instance serves one site.
+///
+/// Drivers are synchronous and may block (file I/O, a child process); callers run them off the main
+/// thread when that matters. A driver never decides *whether* to apply — the plan and its gates do.
+public protocol SiteDriver: Sendable {
+    /// Reads the live state. `desired` lists the resources Interlock wants at the site, so a driver can
+    /// also report unmanaged resources already sitting at those paths.
+    func observe(desired: [Resource]) throws -> LiveState
+
+    /// Applies the operations of a plan, in order. Returns what is needed to undo them.
+    func apply(_ plan: Plan) throws -> ApplyReceipt
+
+    /// Undoes an earlier `apply` (restores previous contents, removes created resources).
+    func rollback(_ receipt: ApplyReceipt) throws
+}
+
+/// What an apply did, with enough to roll it back.
+public struct ApplyReceipt: Sendable, Hashable, Codable {
+    public var site: String
+    public var planID: String
+    /// Resource paths changed, in the order they were applied.
+    public var applied: [String]
+    /// Driver-specific undo information (the files driver: a backup directory; the command driver: the
+    /// program's rollback token).
+    public var undo: [String: String]
+
+    public init(site: String, planID: String, applied: [String], undo: [String: String]) {
+        self.site = site
+        self.planID = planID
+        self.applied = applied
+        self.undo = undo
+    }
+}
+
+/// A driver could not observe or change the site. Says which site, what failed and what to do.
+public struct DriverError: Error, Sendable, CustomStringConvertible {
+    public enum Code: String, Sendable {
+        case unreachable
+        case refused
+        case failed
+        case timeout
+        case badResponse = "bad-response"
+    }
+
+    public var code: Code
+    public var site: String
+    public var message: String
+    public var hint: String?
+    /// Output the target produced (a command driver's stderr), kept for the record.
+    public var detail: String?
+
+    public init(_ code: Code, site: String, _ message: String, hint: String? = nil, detail: String? = nil) {
+        self.code = code
+        self.site = site
+        self.message = message
+        self.hint = hint
+        self.detail = detail
+    }
+
+    public var description: String {
+        var text = "site \(site): \(message)"
+        if let hint { text += " — \(hint)" }
+        if let detail, !detail.isEmpty { text += "\n" + detail.split(separator: "\n").suffix(20).map { "    | \($0)" }.joined(separator: "\n") }
+        return text
+    }
+}
+
+/// Builds the driver a site's `target` names.
+public enum DriverFactory {
+    /// - Parameters:
+    ///   - targetBase: the directory relative `files` roots resolve against.
+    ///   - workingDirectory: the directory relative command paths resolve against (the repository, typically).
+    public static func driver(for site: Site, targetBase: String, workingDirectory: String? = nil) -> any SiteDriver {
+        switch site.target {
+        case .files(let root):
+            let resolved = root.hasPrefix("/") ? root : URL(fileURLWithPath: targetBase).appendingPathComponent(root).path
+            return FilesDriver(site: site.name, root: resolved)
+        case .command(let spec):
+            return CommandDriver(site: site.name, command: spec, workingDirectory: workingDirectory)
+        }
+    }
+}

@@ -1,0 +1,93 @@
+import Foundation
+import InterlockModel
+
+/// Computes the plan that takes a site's live state to its compiled desired state. Pure: no I/O.
+public enum Planner {
+    /// - Parameter context: lines of context in text diffs.
+    public static func plan(desired: CompiledSite, live: LiveState, context: Int = 3) -> Plan {
+        let drifted = Set(live.drift.map(\.path))
+        var upserts: [Operation] = []
+        for resource in desired.resources {
+            let current = live.resources[resource.path]
+            if let current, current.contentHash == resource.contentHash || semanticallyEqual(resource, current) {
+                let modeDiffers = resource.kind == .file && current.mode != nil && current.mode != resource.mode
+                if !modeDiffers, current.managed { continue }
+                upserts.append(Operation(
+                    action: .update, kind: resource.kind, path: resource.path, policyPath: resource.policyPath,
+                    beforeHash: current.contentHash, afterHash: resource.contentHash, beforeMode: current.mode, afterMode: resource.mode,
+                    content: resource.content,
+                    changes: current.managed
+                        ? ["mode \(octal(current.mode)) → \(octal(resource.mode))"]
+                        : ["takes over the existing file (identical content)"] + (modeDiffers ? ["mode \(octal(current.mode)) → \(octal(resource.mode))"] : []),
+                    adoptsUnmanaged: !current.managed, revertsDrift: drifted.contains(resource.path)))
+                continue
+            }
+            if let current {
+                var changes = ResourceDiff.describe(kind: resource.kind, path: resource.path, old: current.content, new: resource.content, context: context)
+                if let mode = current.mode, resource.kind == .file, mode != resource.mode {
+                    changes.insert("mode \(octal(mode)) → \(octal(resource.mode))", at: 0)
+                }
+                upserts.append(Operation(
+                    action: .update, kind: resource.kind, path: resource.path, policyPath: resource.policyPath,
+                    beforeHash: current.contentHash, afterHash: resource.contentHash, beforeMode: current.mode, afterMode: resource.mode,
+                    content: resource.content, changes: changes,
+                    adoptsUnmanaged: !current.managed, revertsDrift: drifted.contains(resource.path)))
+            } else {
+                upserts.append(Operation(
+                    action: .create, kind: resource.kind, path: resource.path, policyPath: resource.policyPath,
+                    beforeHash: nil, afterHash: resource.contentHash, afterMode: resource.mode, content: resource.content,
+                    changes: createSummary(resource), revertsDrift: drifted.contains(resource.path)))
+            }
+        }
+        let desiredPaths = Set(desired.resources.map(\.path))
+        let deletes = live.resources.values
+            .filter { $0.managed && !desiredPaths.contains($0.path) }
+            .map { resource in
+                Operation(
+                    action: .delete, kind: kind(of: resource.path), path: resource.path, policyPath: resource.path,
+                    beforeHash: resource.contentHash, afterHash: nil, beforeMode: resource.mode, content: nil,
+                    changes: ["no longer in the desired state"], revertsDrift: false)
+            }
+        let ordered = upserts.sorted(by: applyOrder) + deletes.sorted(by: applyOrder).reversed()
+        return Plan(
+            site: desired.site.name, commit: desired.commitID, liveFingerprint: live.fingerprint,
+            desiredFingerprint: desired.fingerprint, operations: ordered, drift: live.drift)
+    }
+
+    private static func semanticallyEqual(_ resource: Resource, _ current: LiveResource) -> Bool {
+        guard resource.kind == .flow, let content = current.content else { return false }
+        return ResourceDiff.semanticallyEqual(kind: .flow, old: content, new: resource.content)
+    }
+
+    private static func createSummary(_ resource: Resource) -> [String] {
+        switch resource.kind {
+        case .component:
+            let spec = resource.structured?.objectValue
+            return ["\(spec?["vendor"]?.stringValue ?? "") \(spec?["product"]?.stringValue ?? "") \(spec?["version"]?.stringValue ?? "")"]
+        case .flow:
+            let spec = resource.structured?.objectValue
+            return ["\(spec?["bricks"]?.arrayValue?.count ?? 0) bricks, \(spec?["connections"]?.arrayValue?.count ?? 0) connections"]
+        case .file:
+            return ["\(resource.content.count) bytes, mode \(octal(resource.mode))"]
+        }
+    }
+
+    private static func octal(_ mode: UInt32?) -> String { mode.map { String(format: "%04o", $0) } ?? "-" }
+
+    private static func kind(of path: String) -> Resource.Kind {
+        Resource.Kind.allCases.first { path.hasPrefix($0.directory + "/") } ?? .file
+    }
+
+    /// Components first, then files, then flows; by path within a kind.
+    private static func applyOrder(_ a: Operation, _ b: Operation) -> Bool {
+        func rank(_ kind: Resource.Kind) -> Int {
+            switch kind {
+            case .component: 0
+            case .file: 1
+            case .flow: 2
+            }
+        }
+        if rank(a.kind) != rank(b.kind) { return rank(a.kind) < rank(b.kind) }
+        return a.path < b.path
+    }
+}

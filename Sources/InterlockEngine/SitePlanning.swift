@@ -1,0 +1,76 @@
+import Foundation
+import InterlockModel
+
+/// Composes compile → observe → plan for one site. The one place that turns a desired state and a
+/// site's target into a plan; commands and the reconciler call it.
+public struct SitePlanning: Sendable {
+    /// The directory relative `files` roots resolve against.
+    public var targetBase: String
+    /// The directory relative command-driver programs resolve against.
+    public var workingDirectory: String?
+    /// Lines of context in text diffs.
+    public var diffContext: Int
+
+    public init(targetBase: String, workingDirectory: String? = nil, diffContext: Int = 3) {
+        self.targetBase = targetBase
+        self.workingDirectory = workingDirectory
+        self.diffContext = diffContext
+    }
+
+    /// The outcome of planning one site.
+    public enum Outcome: Sendable {
+        /// The site's desired state does not compile; nothing was observed.
+        case invalid(site: Site, diagnostics: [Diagnostic])
+        /// The target could not be observed.
+        case unreachable(site: Site, error: DriverError)
+        case planned(desired: CompiledSite, live: LiveState, plan: Plan)
+
+        public var site: Site {
+            switch self {
+            case .invalid(let site, _), .unreachable(let site, _): site
+            case .planned(let desired, _, _): desired.site
+            }
+        }
+    }
+
+    public func driver(for site: Site) -> any SiteDriver {
+        DriverFactory.driver(for: site, targetBase: targetBase, workingDirectory: workingDirectory)
+    }
+
+    public func plan(_ site: Site, in state: DesiredState) -> Outcome {
+        let compilation = state.compile(site: site)
+        let errors = compilation.diagnostics.filter { $0.severity == .error }
+        guard errors.isEmpty else { return .invalid(site: site, diagnostics: errors) }
+        do {
+            let live = try driver(for: site).observe(desired: compilation.site.resources)
+            return .planned(desired: compilation.site, live: live, plan: Planner.plan(desired: compilation.site, live: live, context: diffContext))
+        } catch let error as DriverError {
+            return .unreachable(site: site, error: error)
+        } catch {
+            return .unreachable(site: site, error: DriverError(.failed, site: site.name, "\(error)"))
+        }
+    }
+
+    /// Plans several sites one after the other; a site that fails does not stop the others.
+    public func plan(_ sites: [Site], in state: DesiredState) -> [Outcome] {
+        sites.map { plan($0, in: state) }
+    }
+}
+
+/// How a site stands, as `interlock status` reports it.
+public enum SiteCondition: String, Sendable, Hashable, Codable {
+    case inSync = "in-sync"
+    case changesPending = "changes-pending"
+    case drifted
+    case invalid
+    case unreachable
+
+    public init(_ outcome: SitePlanning.Outcome) {
+        switch outcome {
+        case .invalid: self = .invalid
+        case .unreachable: self = .unreachable
+        case .planned(_, _, let plan):
+            self = !plan.drift.isEmpty ? .drifted : plan.isEmpty ? .inSync : .changesPending
+        }
+    }
+}

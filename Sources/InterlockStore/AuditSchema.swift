@@ -1,0 +1,80 @@
+import Foundation
+import GRDB
+
+/// The versioned schema of the audit tables. Migrations are named `v1-audit`, `v2-audit-checkpoints`, …;
+/// a migration, once released, never changes — a new schema version is a new migration.
+enum AuditSchema {
+    static let recordColumns = """
+        sequence, id, timestamp, actor_id, actor_name, actor_role, actor_authentication, source_host, source_process, \
+        source_pid, category, action, site, resource, change_id, plan_id, commit_id, before_value, after_value, reason, \
+        result, error, details, previous_hash, hash
+        """
+
+    static let checkpointColumns = "sequence, head_hash, timestamp, key_id, signature"
+
+    /// The names of all migrations, oldest first.
+    static let migrationNames = ["v1-audit", "v2-audit-checkpoints"]
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1-audit") { db in
+            try db.execute(sql: """
+                CREATE TABLE audit_record (
+                    sequence INTEGER PRIMARY KEY CHECK (sequence >= 1),
+                    id TEXT NOT NULL UNIQUE,
+                    timestamp TEXT NOT NULL,
+                    actor_id TEXT NOT NULL,
+                    actor_name TEXT NOT NULL,
+                    actor_role TEXT NOT NULL,
+                    actor_authentication TEXT NOT NULL,
+                    source_host TEXT NOT NULL,
+                    source_process TEXT NOT NULL,
+                    source_pid INTEGER NOT NULL,
+                    category TEXT NOT NULL,
+                    action TEXT NOT NULL,
+                    site TEXT,
+                    resource TEXT,
+                    change_id TEXT,
+                    plan_id TEXT,
+                    commit_id TEXT,
+                    before_value TEXT,
+                    after_value TEXT,
+                    reason TEXT,
+                    result TEXT NOT NULL,
+                    error TEXT,
+                    details TEXT NOT NULL DEFAULT '{}',
+                    previous_hash TEXT NOT NULL UNIQUE,
+                    hash TEXT NOT NULL UNIQUE
+                );
+                CREATE INDEX audit_record_site ON audit_record(site, sequence);
+                CREATE INDEX audit_record_action ON audit_record(action, sequence);
+                CREATE INDEX audit_record_actor ON audit_record(actor_id, sequence);
+                CREATE INDEX audit_record_change ON audit_record(change_id, sequence);
+                CREATE INDEX audit_record_plan ON audit_record(plan_id, sequence);
+                CREATE INDEX audit_record_timestamp ON audit_record(timestamp);
+                CREATE TRIGGER audit_record_no_update BEFORE UPDATE ON audit_record
+                BEGIN SELECT RAISE(ABORT, 'audit records are append-only: UPDATE is not allowed'); END;
+                CREATE TRIGGER audit_record_no_delete BEFORE DELETE ON audit_record
+                BEGIN SELECT RAISE(ABORT, 'audit records are append-only: DELETE is not allowed'); END;
+                """)
+        }
+        migrator.registerMigration("v2-audit-checkpoints") { db in
+            try db.execute(sql: """
+                CREATE TABLE audit_checkpoint (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    sequence INTEGER NOT NULL CHECK (sequence >= 0),
+                    head_hash TEXT NOT NULL,
+                    timestamp TEXT NOT NULL,
+                    key_id TEXT NOT NULL,
+                    signature TEXT NOT NULL
+                );
+                CREATE INDEX audit_checkpoint_sequence ON audit_checkpoint(sequence);
+                CREATE TRIGGER audit_checkpoint_no_update BEFORE UPDATE ON audit_checkpoint
+                BEGIN SELECT RAISE(ABORT, 'audit checkpoints are append-only: UPDATE is not allowed'); END;
+                CREATE TRIGGER audit_checkpoint_no_delete BEFORE DELETE ON audit_checkpoint
+                BEGIN SELECT RAISE(ABORT, 'audit checkpoints are append-only: DELETE is not allowed'); END;
+                """)
+        }
+        return migrator
+    }
+}

@@ -1,0 +1,190 @@
+import Foundation
+
+/// Verifies a whole log or export at once. See ``AuditChainVerifier`` for the streaming form.
+public enum AuditVerifier {
+    /// Recomputes every record's hash and link, checks sequence and time order, and checks every checkpoint
+    /// (signature, head hash, and that the log is not shorter than a checkpoint says).
+    public static func verify(
+        records: some Sequence<AuditRecord>, checkpoints: [AuditCheckpoint], trust: CheckpointTrust, coverage: AuditCoverage = .complete
+    ) -> AuditVerification {
+        var verifier = AuditChainVerifier(checkpoints: checkpoints, trust: trust, coverage: coverage)
+        for record in records { verifier.add(record) }
+        return verifier.finish()
+    }
+
+    /// ``verify(records:checkpoints:trust:coverage:)`` for an array (the common case, without generic iteration).
+    public static func verify(
+        records: [AuditRecord], checkpoints: [AuditCheckpoint], trust: CheckpointTrust, coverage: AuditCoverage = .complete
+    ) -> AuditVerification {
+        var verifier = AuditChainVerifier(checkpoints: checkpoints, trust: trust, coverage: coverage)
+        for index in records.indices { verifier.add(records[index]) }
+        return verifier.finish()
+    }
+}
+
+/// Verifies records one at a time, in sequence order, without keeping them: memory stays flat for any log size.
+///
+/// Checkpoints are given up front so the verifier keeps only the hashes the checkpoints name.
+public struct AuditChainVerifier {
+    /// Problems kept in the result (all are counted).
+    public static let problemLimit = 1000
+
+    private let trust: CheckpointTrust
+    private let coverage: AuditCoverage
+    private let checkpoints: [AuditCheckpoint]
+    private let checkpointSequences: Set<Int64>
+    private var hashesAtCheckpoints: [Int64: String] = [:]
+    private var hasher = AuditHasher()
+    private var problems: [AuditProblem] = []
+    private var problemCount = 0
+    private var count = 0
+    private var lastSequence: Int64 = 0
+    private var lastHash = AuditRecord.genesisHash
+    private var lastTimestamp: Date?
+    private var runs = 0
+    private var maxSequence: Int64 = 0
+
+    public init(checkpoints: [AuditCheckpoint], trust: CheckpointTrust, coverage: AuditCoverage = .complete) {
+        self.checkpoints = checkpoints
+        self.trust = trust
+        self.coverage = coverage
+        self.checkpointSequences = Set(checkpoints.map(\.sequence))
+    }
+
+    private var isComplete: Bool { coverage == .complete }
+
+    private mutating func report(_ sequence: Int64, _ kind: AuditProblem.Kind, _ message: String) {
+        problemCount += 1
+        if problems.count < Self.problemLimit { problems.append(AuditProblem(sequence: sequence, kind: kind, message: message)) }
+    }
+
+    /// Examines the next record (records must come in the order they are stored).
+    public mutating func add(_ record: AuditRecord) {
+        let sequence = record.sequence
+        if !hasher.isIntact(record) {
+            let computed = hasher.hash(of: record)
+            report(sequence, .hashMismatch, "the record's fields hash to \(computed.prefix(16))…, but it carries \(record.hash.prefix(16))…: a field of record \(sequence) was changed after it was written")
+        }
+        let expected = lastSequence + 1
+        var linked = false
+        if sequence == expected {
+            linked = isComplete || count > 0 || sequence == 1
+        } else if isComplete {
+            if sequence > expected {
+                let missing = sequence - 1 == expected ? "record \(expected) is missing" : "records \(expected)…\(sequence - 1) are missing"
+                report(expected, .sequenceGap, "\(missing) (deleted?): the log jumps from \(lastSequence) to \(sequence)")
+            } else {
+                report(sequence, .sequenceGap, "sequence \(sequence) appears after \(lastSequence): repeated or out of order")
+            }
+        }
+        if sequence != expected || count == 0 { runs += 1 }
+        if linked, record.previousHash != lastHash {
+            let what = sequence == 1 ? "the genesis value (64 zeros)" : "the hash of record \(lastSequence) (\(lastHash.prefix(16))…)"
+            report(sequence, .previousHashMismatch, "its previousHash \(record.previousHash.prefix(16))… is not \(what): record \(lastSequence) or \(sequence) was replaced, or the chain re-linked")
+        }
+        if let lastTimestamp, record.timestamp < lastTimestamp {
+            report(sequence, .timeWentBackwards, "timestamp \(record.timestampText) is earlier than \(AuditTimestamp.format(lastTimestamp)) of record \(lastSequence)")
+        }
+        if checkpointSequences.contains(sequence) { hashesAtCheckpoints[sequence] = record.hash }
+        count += 1
+        lastSequence = sequence
+        lastHash = record.hash
+        lastTimestamp = record.timestamp
+        maxSequence = max(maxSequence, sequence)
+    }
+
+    /// Records a stored row that could not even be read as a record.
+    public mutating func addMalformed(_ problem: AuditProblem) {
+        report(problem.sequence, .malformedRecord, problem.message)
+        let expected = lastSequence + 1
+        if isComplete, problem.sequence > expected {
+            report(expected, .sequenceGap, "records \(expected)…\(problem.sequence - 1) are missing")
+        }
+        count += 1
+        lastSequence = problem.sequence
+        lastHash = "unreadable"
+        maxSequence = max(maxSequence, problem.sequence)
+    }
+
+    /// Checks the checkpoints against what was seen and returns the result.
+    public func finish() -> AuditVerification {
+        var copy = self
+        return copy.finishing()
+    }
+
+    private mutating func finishing() -> AuditVerification {
+        var notes: [String] = []
+        let key: AuditPublicKey?
+        var external = false
+        switch trust {
+        case .external(let k): key = k; external = true
+        case .local(let k): key = k
+        case .none: key = nil
+        }
+        var lastGood: AuditCheckpoint?
+        var anyBadSignature = false
+        var unverifiableCheckpoints = 0
+        for (index, checkpoint) in checkpoints.enumerated() {
+            let name = "checkpoint #\(index + 1) (sequence \(checkpoint.sequence), \(AuditTimestamp.format(checkpoint.timestamp)))"
+            var good = true
+            if let key {
+                if !checkpoint.isSigned(by: key) {
+                    good = false
+                    anyBadSignature = true
+                    let keyText = checkpoint.keyID == key.keyID
+                        ? "its signature does not verify with key \(key.keyID): the checkpoint was altered or forged"
+                        : "it was signed by key \(checkpoint.keyID), not by the \(external ? "trusted" : "state directory's") key \(key.keyID): the signing key was replaced and checkpoints re-signed, or the checkpoint forged"
+                    report(checkpoint.sequence, .badSignature, "\(name): \(keyText)")
+                }
+            }
+            if checkpoint.sequence == 0 {
+                if checkpoint.headHash != AuditRecord.genesisHash {
+                    good = false
+                    report(0, .checkpointMismatch, "\(name) is for an empty log but names head hash \(checkpoint.headHash.prefix(16))…")
+                }
+            } else if let hash = hashesAtCheckpoints[checkpoint.sequence] {
+                if hash != checkpoint.headHash {
+                    good = false
+                    report(checkpoint.sequence, .checkpointMismatch, "\(name) signed head hash \(checkpoint.headHash.prefix(16))…, but record \(checkpoint.sequence) has hash \(hash.prefix(16))…: records up to \(checkpoint.sequence) were changed or re-chained after the checkpoint")
+                }
+            } else if checkpoint.sequence > maxSequence, isComplete {
+                good = false
+                report(maxSequence + 1, .missingRecords, "\(name) says the log held \(checkpoint.sequence) records, but it ends at \(maxSequence): records \(maxSequence + 1)…\(checkpoint.sequence) are missing (the tail was truncated)")
+            } else {
+                good = false
+                unverifiableCheckpoints += 1
+            }
+            if good, checkpoint.sequence >= (lastGood?.sequence ?? -1) { lastGood = checkpoint }
+        }
+        if unverifiableCheckpoints > 0 {
+            notes.append("\(unverifiableCheckpoints) checkpoint(s) name records outside this export and could not be compared with it")
+        }
+        switch trust {
+        case .external(let k):
+            if checkpoints.isEmpty {
+                notes.append("there are no checkpoints: nothing is anchored to the public key \(k.keyID)")
+            }
+        case .local(let k):
+            notes.append("checkpoints were checked with the public key stored next to the log (key \(k.keyID)); this proves the log and that key agree, not that neither was replaced — verify with --public-key FILE, a copy kept outside this system")
+        case .none:
+            notes.append("checkpoint signatures were not checked: no public key was given")
+        }
+        let uncovered = lastGood.map { maxSequence - $0.sequence } ?? maxSequence
+        if uncovered > 0, lastGood != nil {
+            notes.append("\(uncovered) record(s) after the last valid checkpoint (sequence \(lastGood!.sequence)) are not yet covered by a signature; a truncation of those would not be detected")
+        } else if lastGood == nil, count > 0 {
+            notes.append("no valid checkpoint covers the records: a truncation of the log's tail would not be detected")
+        }
+        if case .filtered(let filter) = coverage {
+            notes.insert("filtered export (\(filter)): \(count) record(s) in \(runs) contiguous run(s); each record's own hash and the links inside each run were checked, but records outside the export, the links between runs and truncation cannot be verified — verify the database or an unfiltered export for the whole chain", at: 0)
+        }
+        let order = Dictionary(uniqueKeysWithValues: AuditProblem.Kind.allCases.enumerated().map { ($1, $0) })
+        problems.sort { ($0.sequence, order[$0.kind]!) < ($1.sequence, order[$1.kind]!) }
+        let anchored = external && !anyBadSignature && lastGood != nil && (lastGood?.sequence ?? 0) > 0
+        return AuditVerification(
+            recordCount: count, lastSequence: lastSequence, headHash: lastHash, lastCheckpoint: lastGood,
+            checkpointCount: checkpoints.count, problems: problems, problemCount: problemCount, anchored: anchored,
+            complete: isComplete, uncheckpointedRecords: lastGood != nil ? uncovered : maxSequence, notes: notes
+        )
+    }
+}

@@ -1,0 +1,105 @@
+import Foundation
+import InterlockEngine
+import InterlockGit
+import InterlockModel
+import InterlockStore
+
+/// Records what commands observe and do in the state directory's audit log.
+///
+/// Observations (a failed validation, a computed plan, detected drift) are recorded once: a plan or a
+/// drift already recorded with the same plan id or hash is not recorded again. Failing to record an
+/// observation is reported as a warning; failing to record an apply stops the apply.
+struct AuditTrail {
+    let stateDirectory: String
+    let actor = CommandActor.current
+
+    /// Opens the log, or nil after a warning when it cannot be opened.
+    private func openForObservations() -> SQLiteStore? {
+        do {
+            return try SQLiteStore(stateDirectory: stateDirectory)
+        } catch {
+            warn(error)
+            return nil
+        }
+    }
+
+    private func warn(_ error: any Error) {
+        FileHandle.standardError.write(Data("warning: the audit log in \(stateDirectory) could not record this: \(error)\n".utf8))
+    }
+
+    func validationFailed(commit: CommitInfo?, source: RepositorySource, errors: [Diagnostic]) {
+        guard let store = openForObservations() else { return }
+        let files = Set(errors.map(\.location.file)).sorted()
+        do {
+            _ = try store.append(AuditEntry(
+                actor: actor, category: .configuration, action: "validate.failed", commit: commit?.id.hex,
+                result: .failure, error: errors.prefix(3).map(\.description).joined(separator: "\n"),
+                details: ["errors": String(errors.count), "files": files.joined(separator: ","), "repository": source.description]))
+            try checkpoint(store)
+        } catch {
+            warn(error)
+        }
+    }
+
+    /// Records each non-empty plan and each drift not yet recorded.
+    func observed(_ outcomes: [SitePlanning.Outcome]) {
+        let interesting = outcomes.contains { if case .planned(_, _, let plan) = $0 { !plan.isEmpty || !plan.drift.isEmpty } else { false } }
+        guard interesting, let store = openForObservations() else { return }
+        do {
+            var entries: [AuditEntry] = []
+            for case .planned(_, _, let plan) in outcomes {
+                if !plan.isEmpty, try store.records(matching: AuditQuery(site: plan.site, action: .exact("plan.computed"), planID: plan.id, limit: 1)).isEmpty {
+                    entries.append(AuditEntry(
+                        actor: actor, category: .plan, action: "plan.computed", site: plan.site, planID: plan.id, commit: plan.commit,
+                        details: [
+                            "create": String(plan.count(.create)), "update": String(plan.count(.update)), "delete": String(plan.count(.delete)),
+                            "liveFingerprint": plan.liveFingerprint, "desiredFingerprint": plan.desiredFingerprint,
+                        ]))
+                }
+                guard !plan.drift.isEmpty else { continue }
+                let recorded = try store.records(matching: AuditQuery(site: plan.site, action: .exact("drift.detected"), limit: 500, keepNewest: true))
+                for drift in plan.drift {
+                    let last = recorded.last { $0.resource == drift.path }
+                    if last?.after == (drift.actualHash ?? "vanished") { continue }
+                    entries.append(AuditEntry(
+                        actor: actor, category: .drift, action: "drift.detected", site: plan.site, resource: drift.path,
+                        planID: drift.appliedByPlan, commit: drift.appliedCommit, before: drift.expectedHash, after: drift.actualHash ?? "vanished",
+                        result: .success, details: ["kind": drift.kind.rawValue, "summary": drift.summary]))
+                }
+            }
+            if !entries.isEmpty {
+                _ = try store.append(contentsOf: entries)
+                try checkpoint(store)
+            }
+        } catch {
+            warn(error)
+        }
+    }
+
+    /// Signs a checkpoint of the log's head when the state directory holds a signing key (after
+    /// `interlock init`), so every command that writes to the log leaves it anchored.
+    private func checkpoint(_ store: SQLiteStore) throws {
+        guard FileManager.default.fileExists(atPath: KeyStore.privateKeyPath(in: stateDirectory)) else { return }
+        _ = try store.checkpoint(signingKey: try KeyStore.loadSigningKey(from: stateDirectory))
+    }
+
+    /// Records the intent to apply before anything changes; throws when it cannot be recorded.
+    func applyStarting(_ plan: Plan, ungated: Bool) throws -> SQLiteStore {
+        let store = try SQLiteStore(stateDirectory: stateDirectory)
+        _ = try store.append(AuditEntry(
+            actor: actor, category: .apply, action: ungated ? "apply.started.ungated" : "apply.started", site: plan.site,
+            planID: plan.id, commit: plan.commit, before: plan.liveFingerprint, after: plan.desiredFingerprint,
+            details: ["operations": String(plan.operations.count), "summary": plan.summary, "gates": ungated ? "bypassed (--ungated)" : "open"]))
+        return store
+    }
+
+    /// Records the result of an apply, with a signed checkpoint when a signing key exists.
+    func applyFinished(_ plan: Plan, store: SQLiteStore, applied: [String], error: (any Error)?) throws {
+        _ = try store.append(AuditEntry(
+            actor: actor, category: .apply, action: error == nil ? "apply.succeeded" : "apply.failed", site: plan.site,
+            planID: plan.id, commit: plan.commit, before: plan.liveFingerprint, after: plan.desiredFingerprint,
+            result: error == nil ? .success : .failure, error: error.map { "\($0)" },
+            details: ["applied": applied.joined(separator: ","), "summary": plan.summary]))
+        try checkpoint(store)
+    }
+}

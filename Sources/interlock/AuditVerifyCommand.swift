@@ -1,0 +1,95 @@
+import ArgumentParser
+import Foundation
+import InterlockModel
+import InterlockStore
+
+struct AuditVerifyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "verify",
+        abstract: "Recompute the hash chain and check every checkpoint signature, in the database or in an export file.",
+        discussion: """
+            Prints the record count, head hash and last checkpoint; on failure names the first bad record and why \
+            (hash mismatch, gap in sequence, time going backwards, bad signature, truncated tail) and exits 1. \
+            Pass --public-key with the auditors' own copy of the key: without it the key stored next to the log \
+            is used, which proves only that log and key agree. Exit codes: 0 verified, 1 problems found, \
+            2 the log, export or key could not be read.
+            """
+    )
+
+    @OptionGroup var state: StateDirectoryOptions
+
+    @Option(name: .long, help: "Verify this export file (CSV or JSON Lines) instead of the database.")
+    var export: String?
+
+    @Option(name: .long, help: "The public key file kept outside this system (audit-signing.pub or PEM).")
+    var publicKey: String?
+
+    @Flag(name: .long, help: "Print the result as JSON.")
+    var json = false
+
+    func run() throws {
+        let trust: CheckpointTrust
+        do {
+            if let publicKey {
+                trust = .external(try KeyStore.loadPublicKey(file: publicKey))
+            } else if FileManager.default.fileExists(atPath: KeyStore.publicKeyPath(in: state.path)) {
+                trust = .local(try KeyStore.loadPublicKey(from: state.path))
+            } else {
+                trust = .none
+            }
+        } catch {
+            Terminal.error("\(error)")
+            throw ExitCode(2)
+        }
+        let result: AuditVerification
+        let subject: String
+        do {
+            if let export {
+                subject = export
+                result = try AuditExportReader.read(path: export).verify(trust: trust)
+            } else {
+                let store = try state.openExistingLog()
+                subject = store.path
+                result = try store.verify(trust: trust)
+            }
+        } catch let exit as ExitCode {
+            throw exit
+        } catch {
+            Terminal.error("\(error)")
+            throw ExitCode(2)
+        }
+
+        if json {
+            var object: [String: Value] = [
+                "ok": .bool(result.ok), "subject": .string(subject), "records": .int(result.recordCount),
+                "lastSequence": .int(Int(result.lastSequence)), "headHash": .string(result.headHash),
+                "checkpoints": .int(result.checkpointCount), "anchored": .bool(result.anchored), "complete": .bool(result.complete),
+                "uncheckpointedRecords": .int(Int(result.uncheckpointedRecords)), "problemCount": .int(result.problemCount),
+                "problems": .array(result.problems.map { .object(["sequence": .int(Int($0.sequence)), "kind": .string($0.kind.rawValue), "message": .string($0.message)]) }),
+                "notes": .array(result.notes.map(Value.string)),
+            ]
+            object["lastCheckpoint"] = result.lastCheckpoint.map(AuditText.json) ?? .null
+            Terminal.printJSON(.object(object))
+        } else if let first = result.firstProblem {
+            print("\(Terminal.styled("FAILED", .red)): \(subject): first bad record \(Terminal.styled("#\(first.sequence)", .bold)): \(first.kind.rawValue)")
+            print("  \(first.message)")
+            let others = result.problems.dropFirst().prefix(9)
+            if !others.isEmpty {
+                print("")
+                print("further problems (\(result.problemCount - 1) in all):")
+                for problem in others { print("  #\(problem.sequence) \(problem.kind.rawValue): \(problem.message)") }
+            }
+            for note in result.notes { print(Terminal.styled("note: \(note)", .yellow)) }
+        } else {
+            let status = result.complete ? (result.anchored ? "verified" : "verified (not anchored)") : "verified PARTIALLY"
+            print("\(Terminal.styled(status, result.anchored && result.complete ? .green : .yellow)): \(subject): \(result.recordCount) record(s), head #\(result.lastSequence) \(result.headHash)")
+            if let checkpoint = result.lastCheckpoint {
+                print("last checkpoint: #\(checkpoint.sequence) at \(AuditText.utc(checkpoint.timestamp)), key \(checkpoint.keyID), \(result.checkpointCount) checkpoint(s) in all")
+            } else {
+                print("no valid checkpoint")
+            }
+            for note in result.notes { print(Terminal.styled("note: \(note)", .yellow)) }
+        }
+        if !result.ok { throw ExitCode(1) }
+    }
+}

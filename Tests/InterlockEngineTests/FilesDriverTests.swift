@@ -1,0 +1,150 @@
+import Foundation
+import Testing
+@testable import InterlockEngine
+import InterlockModel
+
+/// The files driver against real temporary directories: deploy, update, delete, drift, safety.
+@Suite struct FilesDriverTests {
+    @Test func firstDeployIntoAnEmptyRootCreatesEverythingThenIsInSync() throws {
+        let f = try EngineFixture()
+        let first = try f.plan("plant-a")
+        #expect(first.live.resources.isEmpty)
+        #expect(first.plan.count(.create) == first.desired.resources.count)
+        #expect(first.plan.count(.update) == 0 && first.plan.count(.delete) == 0)
+        #expect(first.plan.operations.first?.kind == .component, "components are created first")
+        #expect(first.plan.operations.last?.kind == .flow, "flows come last")
+
+        _ = try f.driver("plant-a").apply(first.plan)
+        #expect(f.readLive("plant-a", "mosquitto/mosquitto.conf")?.contains("listener 1883") == true)
+        #expect(f.readLive("plant-a", "flows/energy-monitoring.json")?.contains("meter-line-1") == true)
+        #expect(f.readLive("plant-a", ".interlock/manifest.json")?.contains(first.plan.id) == true)
+        let again = try f.plan("plant-a")
+        #expect(again.plan.isEmpty)
+        #expect(again.plan.drift.isEmpty)
+        #expect(SiteCondition(.planned(desired: again.desired, live: again.live, plan: again.plan)) == .inSync)
+    }
+
+    @Test func modesAreSetAsDeclared() throws {
+        let f = try EngineFixture()
+        try f.deploy("plant-a")
+        let attributes = try FileManager.default.attributesOfItem(atPath: f.root("plant-a") + "/mosquitto/acl")
+        #expect((attributes[.posixPermissions] as? NSNumber)?.uint32Value == 0o640)
+    }
+
+    @Test func updateShowsTheChangeAndKeepsTheOldContentForRollback() throws {
+        let f = try EngineFixture()
+        try f.deploy("plant-a")
+        try f.edit("components/mqtt-broker.yaml", replacing: "max_connections: 1000", with: "max_connections: 1500")
+        let (_, _, plan) = try f.plan("plant-a")
+        #expect(plan.summary == "+0 ~2 -0")
+        let component = try #require(plan.operations.first { $0.path == "components/mqtt-broker" })
+        #expect(component.changes == ["config.max_connections 1000 → 1500"])
+        let conf = try #require(plan.operations.first { $0.path == "files/mosquitto/mosquitto.conf" })
+        #expect(conf.changes.contains("-max_connections 1000"))
+        #expect(conf.changes.contains("+max_connections 1500"))
+        #expect(conf.changes.contains { $0.hasPrefix("@@ ") })
+
+        let receipt = try f.driver("plant-a").apply(plan)
+        #expect(f.readLive("plant-a", "mosquitto/mosquitto.conf")?.contains("max_connections 1500") == true)
+        try f.driver("plant-a").rollback(receipt)
+        #expect(f.readLive("plant-a", "mosquitto/mosquitto.conf")?.contains("max_connections 1000") == true)
+        try f.edit("components/mqtt-broker.yaml", replacing: "max_connections: 1500", with: "max_connections: 1000")
+        #expect(try f.plan("plant-a").plan.isEmpty, "after rollback the site matches the old desired state again")
+    }
+
+    @Test func deleteRemovesOnlyManagedFilesAndLeavesUnmanagedOnesAlone() throws {
+        let f = try EngineFixture()
+        try f.deploy("plant-a")
+        try f.writeLive("plant-a", "mosquitto/local-notes.txt", "written by the plant's own engineer")
+        try f.edit("components/mqtt-broker.yaml", replacing: "  - path: mosquitto/conf.d/websockets.conf", with: "  - path: mosquitto/conf.d/websockets-v2.conf")
+        let (_, live, plan) = try f.plan("plant-a")
+        #expect(live.resources["files/mosquitto/local-notes.txt"] == nil, "unmanaged files are not part of the live state")
+        #expect(plan.operations.map { "\($0.action.symbol)\($0.path)" }.contains("-files/mosquitto/conf.d/websockets.conf"))
+        #expect(plan.operations.last?.action == .delete, "deletes come last")
+        _ = try f.driver("plant-a").apply(plan)
+        #expect(f.readLive("plant-a", "mosquitto/conf.d/websockets.conf") == nil)
+        #expect(f.readLive("plant-a", "mosquitto/conf.d/websockets-v2.conf") != nil)
+        #expect(f.readLive("plant-a", "mosquitto/local-notes.txt") == "written by the plant's own engineer")
+    }
+
+    @Test func editingADeployedFileByHandIsDrift() throws {
+        let f = try EngineFixture()
+        let deployed = try f.deploy("plant-a")
+        let conf = try #require(f.readLive("plant-a", "mosquitto/mosquitto.conf"))
+        try f.writeLive("plant-a", "mosquitto/mosquitto.conf", conf.replacingOccurrences(of: "max_connections 1000", with: "max_connections 5"))
+        try FileManager.default.removeItem(atPath: f.root("plant-a") + "/mosquitto/acl")
+        let (desired, live, plan) = try f.plan("plant-a")
+        #expect(live.drift.map(\.path) == ["files/mosquitto/acl", "files/mosquitto/mosquitto.conf"])
+        #expect(live.drift.map(\.kind) == [.vanished, .modified])
+        #expect(live.drift.allSatisfy { $0.appliedByPlan == deployed.id })
+        #expect(live.drift[1].summary.contains("changed outside Interlock since plan \(deployed.shortID)"))
+        #expect(SiteCondition(.planned(desired: desired, live: live, plan: plan)) == .drifted)
+        let revert = try #require(plan.operations.first { $0.path == "files/mosquitto/mosquitto.conf" })
+        #expect(revert.revertsDrift)
+        #expect(revert.changes.contains("-max_connections 5"))
+        #expect(plan.operations.first { $0.path == "files/mosquitto/acl" }?.action == .create)
+    }
+
+    @Test func existingUnmanagedFileAtADesiredPathIsTakenOverVisibly() throws {
+        let f = try EngineFixture()
+        try f.writeLive("plant-a", "mosquitto/acl", "topic readwrite #\n")
+        let (_, _, plan) = try f.plan("plant-a")
+        let acl = try #require(plan.operations.first { $0.path == "files/mosquitto/acl" })
+        #expect(acl.action == .update)
+        #expect(acl.adoptsUnmanaged)
+        #expect(acl.changes.contains("-topic readwrite #"))
+    }
+
+    @Test func symlinkLeadingOutOfTheRootIsRefused() throws {
+        let f = try EngineFixture()
+        let outside = f.base + "/outside"
+        try FileManager.default.createDirectory(atPath: outside, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: f.root("plant-a"), withIntermediateDirectories: true)
+        let plan = try f.plan("plant-a").plan
+        try FileManager.default.createSymbolicLink(atPath: f.root("plant-a") + "/mosquitto", withDestinationPath: outside)
+        guard case .unreachable(_, let error) = f.planning.plan(f.site("plant-a"), in: f.state) else {
+            Issue.record("observing through a link out of the root must fail")
+            return
+        }
+        #expect(error.code == .refused)
+        #expect(error.message.contains("symbolic link leading out of the target root"))
+        #expect(throws: DriverError.self) { try f.driver("plant-a").apply(plan) }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: outside).isEmpty, "nothing was written through the link")
+    }
+
+    @Test func applyRefusesAFileThatChangedSincePlanningAndRollsBackWhatItDid() throws {
+        let f = try EngineFixture()
+        try f.deploy("plant-a")
+        try f.edit("components/mqtt-broker.yaml", replacing: "max_connections: 1000", with: "max_connections: 1500")
+        try f.edit("flows/energy-monitoring.yaml", replacing: "unit_id: 1\n      interval: 5s", with: "unit_id: 1\n      interval: 1s")
+        let (_, _, plan) = try f.plan("plant-a")
+        let flowBefore = try #require(f.readLive("plant-a", "flows/energy-monitoring.json"))
+        let confBefore = try #require(f.readLive("plant-a", "mosquitto/mosquitto.conf"))
+        try f.writeLive("plant-a", "flows/energy-monitoring.json", flowBefore + " ")
+        #expect {
+            try f.driver("plant-a").apply(plan)
+        } throws: { error in
+            "\(error)".contains("changed since the plan was computed") && "\(error)".contains("rolled back")
+        }
+        #expect(f.readLive("plant-a", "mosquitto/mosquitto.conf") == confBefore, "the operations before the refusal were rolled back")
+        #expect(f.readLive("plant-a", "flows/energy-monitoring.json") == flowBefore + " ", "the unseen change was not overwritten")
+    }
+
+    @Test func rootThatIsAFileMakesTheSiteUnreachableWithoutStoppingOthers() throws {
+        let f = try EngineFixture()
+        FileManager.default.createFile(atPath: f.root("plant-a"), contents: Data("not a directory".utf8))
+        let outcomes = f.planning.plan(f.state.sites, in: f.state)
+        #expect(outcomes.map { SiteCondition($0) } == [.unreachable, .changesPending])
+        if case .unreachable(_, let error) = outcomes[0] {
+            #expect(error.message.contains("not a directory"))
+            #expect(error.site == "plant-a")
+        }
+    }
+
+    @Test func corruptManifestIsAnErrorNotAGuess() throws {
+        let f = try EngineFixture()
+        try f.deploy("plant-a")
+        try f.writeLive("plant-a", ".interlock/manifest.json", "{ not json")
+        #expect(throws: DriverError.self) { try f.driver("plant-a").observe(desired: []) }
+    }
+}
