@@ -63,6 +63,7 @@ let package = Package(
             name: "InterlockStoreTests",
             dependencies: ["InterlockStore", .product(name: "GRDB", package: "GRDB.swift")]
         ),
+        .testTarget(name: "InterlockCLITests"),
         .testTarget(name: "InterlockEngineTests", dependencies: ["InterlockEngine", "InterlockModel", "InterlockGit"]),
     ]
 )

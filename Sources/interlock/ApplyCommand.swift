@@ -60,7 +60,7 @@ struct ApplyCommand: ParsableCommand {
         let trail = AuditTrail(stateDirectory: repository.stateDirectory)
         let store: SQLiteStore
         do {
-            store = try trail.applyStarting(current, ungated: ungated)
+            store = try trail.applyStarting(current, site: sites[0], ungated: ungated)
         } catch {
             Terminal.error("the audit log cannot record this apply, so nothing was applied: \(error)")
             throw ExitCode(1)
@@ -71,7 +71,7 @@ struct ApplyCommand: ParsableCommand {
         } catch {
             Terminal.error("applying plan \(current.shortID) to \(site) failed: \(error)")
             do {
-                try trail.applyFinished(current, store: store, applied: [], error: error)
+                try trail.applyFinished(current, site: sites[0], store: store, applied: [], error: error)
             } catch let auditError {
                 Terminal.error("the failure could not be recorded in the audit log: \(auditError)")
             }
@@ -79,7 +79,7 @@ struct ApplyCommand: ParsableCommand {
         }
         print("\(Terminal.styled("applied", .green)) plan \(current.shortID) to \(site): \(current.summary), \(receipt.applied.count) operation(s)")
         do {
-            try trail.applyFinished(current, store: store, applied: receipt.applied, error: nil)
+            try trail.applyFinished(current, site: sites[0], store: store, applied: receipt.applied, error: nil)
         } catch {
             Terminal.error("the apply succeeded but its result could not be recorded in the audit log: \(error)")
             throw ExitCode(1)

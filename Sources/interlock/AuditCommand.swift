@@ -20,7 +20,7 @@ struct AuditCommand: ParsableCommand {
 struct AuditLogCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "log",
-        abstract: "List audit records as a table, newest last, times in UTC (and in a site's time zone with --timezone)."
+        abstract: "List audit records as a table, newest last, times in UTC and in the site's local time (or in --timezone)."
     )
 
     @OptionGroup var state: StateDirectoryOptions
@@ -65,12 +65,17 @@ struct AuditLogCommand: ParsableCommand {
             print("no audit records match (\(query.summary)); the log holds \(total) record(s)")
             return
         }
+        let siteZones = records.contains { $0.details["timezone"] != nil }
         var header = ["SEQ", "TIME (UTC)"]
-        if zone != nil { header.append("LOCAL") }
+        if zone != nil || siteZones { header.append(zone == nil ? "SITE LOCAL TIME" : "LOCAL") }
         header += ["ACTOR", "ACTION", "SITE", "CHANGE / PLAN", "RESULT", "REASON / ERROR"]
         let rows = records.map { r -> [String] in
             var row = [String(r.sequence), AuditText.utc(r.timestamp)]
-            if let zone { row.append(AuditText.local(r.timestamp, in: zone)) }
+            if let zone {
+                row.append(AuditText.local(r.timestamp, in: zone))
+            } else if siteZones {
+                row.append(r.details["timezone"].flatMap(TimeZone.init(identifier:)).map { AuditText.local(r.timestamp, in: $0) } ?? "-")
+            }
             let reference = [r.changeID, r.planID.map { "plan \($0.replacingOccurrences(of: "sha256:", with: "").prefix(12))" }].compactMap { $0 }.joined(separator: " ")
             let note = r.error ?? r.reason ?? ""
             row += [r.actor.id, r.action, r.site ?? "-", reference.isEmpty ? "-" : reference,

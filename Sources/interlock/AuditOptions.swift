@@ -137,7 +137,9 @@ enum AuditText {
         let status = r.result == .success ? Terminal.styled("success", .green) : Terminal.styled("failure", .red)
         lines.append("\(Terminal.styled("#\(r.sequence)", .bold))  \(Terminal.styled(r.action, .bold))  \(status)")
         var time = "  time      \(utc(r.timestamp))"
-        if let zone { time += "   (\(local(r.timestamp, in: zone)))" }
+        if let zone = zone ?? r.details["timezone"].flatMap(TimeZone.init(identifier:)) {
+            time += "   (\(local(r.timestamp, in: zone)))"
+        }
         lines.append(time)
         lines.append("  actor     \(r.actor.name) (\(r.actor.id)), \(r.actor.role), authenticated by \(r.actor.authentication)")
         lines.append("  category  \(r.category.rawValue)")

@@ -47,13 +47,14 @@ struct AuditTrail {
         guard interesting, let store = openForObservations() else { return }
         do {
             var entries: [AuditEntry] = []
-            for case .planned(_, _, let plan) in outcomes {
+            for case .planned(let desired, _, let plan) in outcomes {
+                let zone = desired.site.timezone
                 if !plan.isEmpty, try store.records(matching: AuditQuery(site: plan.site, action: .exact("plan.computed"), planID: plan.id, limit: 1)).isEmpty {
                     entries.append(AuditEntry(
                         actor: actor, category: .plan, action: "plan.computed", site: plan.site, planID: plan.id, commit: plan.commit,
                         details: [
                             "create": String(plan.count(.create)), "update": String(plan.count(.update)), "delete": String(plan.count(.delete)),
-                            "liveFingerprint": plan.liveFingerprint, "desiredFingerprint": plan.desiredFingerprint,
+                            "liveFingerprint": plan.liveFingerprint, "desiredFingerprint": plan.desiredFingerprint, "timezone": zone,
                         ]))
                 }
                 guard !plan.drift.isEmpty else { continue }
@@ -64,7 +65,7 @@ struct AuditTrail {
                     entries.append(AuditEntry(
                         actor: actor, category: .drift, action: "drift.detected", site: plan.site, resource: drift.path,
                         planID: drift.appliedByPlan, commit: drift.appliedCommit, before: drift.expectedHash, after: drift.actualHash ?? "vanished",
-                        result: .success, details: ["kind": drift.kind.rawValue, "summary": drift.summary]))
+                        result: .success, details: ["kind": drift.kind.rawValue, "summary": drift.summary, "timezone": zone]))
                 }
             }
             if !entries.isEmpty {
@@ -84,22 +85,25 @@ struct AuditTrail {
     }
 
     /// Records the intent to apply before anything changes; throws when it cannot be recorded.
-    func applyStarting(_ plan: Plan, ungated: Bool) throws -> SQLiteStore {
+    func applyStarting(_ plan: Plan, site: Site, ungated: Bool) throws -> SQLiteStore {
         let store = try SQLiteStore(stateDirectory: stateDirectory)
         _ = try store.append(AuditEntry(
             actor: actor, category: .apply, action: ungated ? "apply.started.ungated" : "apply.started", site: plan.site,
             planID: plan.id, commit: plan.commit, before: plan.liveFingerprint, after: plan.desiredFingerprint,
-            details: ["operations": String(plan.operations.count), "summary": plan.summary, "gates": ungated ? "bypassed (--ungated)" : "open"]))
+            details: [
+                "operations": String(plan.operations.count), "summary": plan.summary, "gates": ungated ? "bypassed (--ungated)" : "open",
+                "timezone": site.timezone,
+            ]))
         return store
     }
 
     /// Records the result of an apply, with a signed checkpoint when a signing key exists.
-    func applyFinished(_ plan: Plan, store: SQLiteStore, applied: [String], error: (any Error)?) throws {
+    func applyFinished(_ plan: Plan, site: Site, store: SQLiteStore, applied: [String], error: (any Error)?) throws {
         _ = try store.append(AuditEntry(
             actor: actor, category: .apply, action: error == nil ? "apply.succeeded" : "apply.failed", site: plan.site,
             planID: plan.id, commit: plan.commit, before: plan.liveFingerprint, after: plan.desiredFingerprint,
             result: error == nil ? .success : .failure, error: error.map { "\($0)" },
-            details: ["applied": applied.joined(separator: ","), "summary": plan.summary]))
+            details: ["applied": applied.joined(separator: ","), "summary": plan.summary, "timezone": site.timezone]))
         try checkpoint(store)
     }
 }

@@ -1,0 +1,179 @@
+import Foundation
+import Testing
+
+/// The `interlock` binary end to end: a real git repository made from Examples/, a real state
+/// directory (SQLite audit log, signing key) and real site roots in a temporary directory.
+@Suite(.serialized) struct CommandLineTests {
+    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent().path
+
+    final class Workspace {
+        let root: String
+        var repo: String { root + "/desired-state" }
+        var state: String { root + "/state" }
+        var targets: String { root + "/targets" }
+
+        init() throws {
+            root = FileManager.default.temporaryDirectory.appendingPathComponent("interlock-cli-\(UUID().uuidString)").path
+            try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+            try FileManager.default.copyItem(atPath: CommandLineTests.packageRoot + "/Examples", toPath: repo)
+            try git("init", "-q")
+            try commit("Initial desired state")
+        }
+
+        deinit { try? FileManager.default.removeItem(atPath: root) }
+
+        struct Result {
+            var status: Int32
+            var stdout: String
+            var stderr: String
+        }
+
+        static func binary() throws -> String {
+            var directory = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+            var candidates: [String] = []
+            for _ in 0..<4 {
+                candidates.append(directory.appendingPathComponent("interlock").path)
+                directory = directory.deletingLastPathComponent()
+            }
+            candidates += ["debug", "release"].map { CommandLineTests.packageRoot + "/.build/\($0)/interlock" }
+            guard let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) && !$0.hasSuffix(".xctest") }) else {
+                throw Failure(message: "the interlock binary was not built (looked in \(candidates)); run 'swift build' first")
+            }
+            return found
+        }
+
+        func run(_ arguments: String...) throws -> Result {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: try Workspace.binary())
+            process.arguments = arguments
+            var environment = ProcessInfo.processInfo.environment
+            environment["INTERLOCK_STATE_DIR"] = state
+            environment["INTERLOCK_TARGET_BASE"] = targets
+            environment["NO_COLOR"] = "1"
+            process.environment = environment
+            process.currentDirectoryURL = URL(fileURLWithPath: root)
+            let out = root + "/.stdout-\(UUID().uuidString)", err = root + "/.stderr-\(UUID().uuidString)"
+            FileManager.default.createFile(atPath: out, contents: nil)
+            FileManager.default.createFile(atPath: err, contents: nil)
+            process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
+            process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: err))
+            try process.run()
+            process.waitUntilExit()
+            return Result(
+                status: process.terminationStatus,
+                stdout: (try? String(contentsOfFile: out, encoding: .utf8)) ?? "",
+                stderr: (try? String(contentsOfFile: err, encoding: .utf8)) ?? "")
+        }
+
+        func git(_ arguments: String...) throws {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = ["git", "-c", "user.name=Flow Manager", "-c", "user.email=flows@example.com",
+                                 "-c", "init.defaultBranch=main", "-c", "commit.gpgsign=false"] + arguments
+            process.currentDirectoryURL = URL(fileURLWithPath: repo)
+            process.standardOutput = FileHandle.nullDevice
+            try process.run()
+            process.waitUntilExit()
+            guard process.terminationStatus == 0 else { throw Failure(message: "git \(arguments) failed") }
+        }
+
+        func commit(_ message: String) throws {
+            try git("add", "-A")
+            try git("commit", "-q", "-m", message)
+        }
+
+        func replace(_ file: String, _ old: String, _ new: String) throws {
+            let text = try String(contentsOfFile: file, encoding: .utf8)
+            guard text.contains(old) else { throw Failure(message: "\(file) does not contain \(old)") }
+            try text.replacingOccurrences(of: old, with: new).write(toFile: file, atomically: true, encoding: .utf8)
+        }
+
+        /// The audit log's actions, oldest first.
+        func auditActions() throws -> [String] {
+            let log = try run("audit", "log", "--json", "--limit", "0")
+            return log.stdout.components(separatedBy: "\n").compactMap { line in
+                guard let range = line.range(of: "\"action\": \"") else { return nil }
+                return String(line[range.upperBound...].prefix { $0 != "\"" })
+            }
+        }
+    }
+
+    struct Failure: Error, CustomStringConvertible {
+        var message: String
+        var description: String { message }
+    }
+
+    @Test func validateShowAndSitesOnTheExamples() throws {
+        let w = try Workspace()
+        let validate = try w.run("validate", "--repo", w.repo)
+        #expect(validate.status == 0, "\(validate.stdout)\(validate.stderr)")
+        #expect(validate.stdout.contains("valid: "))
+        let show = try w.run("show", "plant-b", "--repo", w.repo)
+        #expect(show.status == 0)
+        #expect(show.stdout.contains("opc.tcp://10.40.7.21"))
+        let sites = try w.run("sites", "--repo", w.repo, "--json")
+        #expect(sites.stdout.contains("\"timezone\": \"America/New_York\""))
+        let missing = try w.run("validate", "--repo", w.repo, "--rev", "no-such-branch")
+        #expect(missing.status == 2)
+        #expect(missing.stderr.contains("no-such-branch"))
+    }
+
+    @Test func brokenCommitIsListedWithFileAndLineAndAudited() throws {
+        let w = try Workspace()
+        #expect(try w.run("init").status == 0)
+        try w.replace(w.repo + "/sites/plant-a/site.yaml", "timezone: Europe/Berlin", "timezon: Europe/Berlin")
+        try w.commit("Typo")
+        let result = try w.run("validate", "--repo", w.repo)
+        #expect(result.status == 1)
+        #expect(result.stdout.contains("sites/plant-a/site.yaml:"))
+        #expect(result.stdout.contains("did you mean 'timezone'"))
+        #expect(try w.auditActions().contains("validate.failed"))
+    }
+
+    @Test func deployPlanDriftAndAuditStoryEndToEnd() throws {
+        let w = try Workspace()
+        #expect(try w.run("init").status == 0)
+        let publicKey = try w.run("audit", "public-key")
+        try publicKey.stdout.write(toFile: w.root + "/auditor.pub", atomically: true, encoding: .utf8)
+
+        let first = try w.run("plan", "--site", "plant-a", "--repo", w.repo, "--json")
+        #expect(first.status == 2, "changes pending")
+        let id = try #require(first.stdout.components(separatedBy: "\"id\": \"sha256:").dropFirst().first?.prefix(12)).description
+
+        let refused = try w.run("apply", "--site", "plant-a", "--plan", "000000000000", "--ungated", "--repo", w.repo)
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("nothing was applied"))
+        #expect(!FileManager.default.fileExists(atPath: w.targets + "/plant-a"))
+
+        let apply = try w.run("apply", "--site", "plant-a", "--plan", id, "--ungated", "--repo", w.repo)
+        #expect(apply.status == 0, "\(apply.stderr)")
+        #expect(FileManager.default.fileExists(atPath: w.targets + "/plant-a/mosquitto/mosquitto.conf"))
+        #expect(try w.run("plan", "--site", "plant-a", "--repo", w.repo).status == 0, "in sync after the apply")
+
+        try w.replace(w.repo + "/flows/energy-monitoring.yaml", "unit_id: 3\n      interval: 5s", "unit_id: 3\n      interval: 2s")
+        try w.commit("Poll line 3 every 2 s")
+        let change = try w.run("plan", "--site", "plant-a", "--repo", w.repo)
+        #expect(change.status == 2)
+        #expect(change.stdout.contains("brick meter-line-3 config.interval 5s → 2s"))
+
+        try w.replace(w.targets + "/plant-a/mosquitto/acl", "topic", "topic ")
+        let status = try w.run("status", "--site", "plant-a", "--repo", w.repo)
+        #expect(status.status == 1)
+        #expect(status.stdout.contains("drifted"))
+        #expect(status.stdout.contains("files/mosquitto/acl changed outside Interlock since plan \(id)"))
+        _ = try w.run("status", "--site", "plant-a", "--repo", w.repo)
+
+        let actions = try w.auditActions()
+        #expect(actions.filter { $0 == "drift.detected" }.count == 1, "the same drift is recorded once: \(actions)")
+        #expect(actions.contains("apply.started.ungated") && actions.contains("apply.succeeded"))
+        #expect(actions.firstIndex(of: "apply.started.ungated")! < actions.firstIndex(of: "apply.succeeded")!)
+
+        let verify = try w.run("audit", "verify", "--public-key", w.root + "/auditor.pub")
+        #expect(verify.status == 0, "\(verify.stdout)\(verify.stderr)")
+        let export = try w.run("audit", "export", "--format", "jsonl", "--out", w.root + "/audit.jsonl")
+        #expect(export.status == 0, "\(export.stderr)")
+        let verifyExport = try w.run("audit", "verify", "--export", w.root + "/audit.jsonl", "--public-key", w.root + "/auditor.pub")
+        #expect(verifyExport.status == 0, "\(verifyExport.stdout)\(verifyExport.stderr)")
+    }
+}
