@@ -42,6 +42,7 @@ let package = Package(
         .target(
             name: "InterlockStore",
             dependencies: [
+                "InterlockEngine",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
@@ -64,6 +65,6 @@ let package = Package(
             dependencies: ["InterlockStore", .product(name: "GRDB", package: "GRDB.swift")]
         ),
         .testTarget(name: "InterlockCLITests"),
-        .testTarget(name: "InterlockEngineTests", dependencies: ["InterlockEngine", "InterlockModel", "InterlockGit"]),
+        .testTarget(name: "InterlockEngineTests", dependencies: ["InterlockEngine", "InterlockModel", "InterlockGit", "InterlockStore"]),
     ]
 )

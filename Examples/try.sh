@@ -49,6 +49,17 @@ plan_id="$( ("$interlock" plan --site plant-a --repo "$repo" --json || true) | s
 step interlock apply --site plant-a --plan "${plan_id:7:12}" --ungated --repo "$repo"
 "$interlock" apply --site plant-a --plan "${plan_id:7:12}" --ungated --repo "$repo"
 
+cat > "$work/interlock.yaml" <<CONFIG
+# Instance configuration for this demonstration (see docs/configuration.md and deploy/interlock.example.yaml).
+stateDirectory: $INTERLOCK_STATE_DIR
+targetBase: $INTERLOCK_TARGET_BASE
+users:
+  - { id: mgr-plant-a, name: Anna Berger, email: anna.berger@example.com, title: plant manager, roles: [approver], sites: [plant-a], groups: [plant-a-managers] }
+  - { id: mgr-plant-b, name: Maria Lopez, email: maria.lopez@example.com, title: plant manager, roles: [approver], sites: [plant-b], groups: [plant-b-managers] }
+  - { id: ot-lead-plant-b, name: Darnell Hayes, title: OT lead, roles: [approver], sites: [plant-b] }
+CONFIG
+export INTERLOCK_CONFIG="$work/interlock.yaml"
+
 step "# a flow manager changes a meter's polling interval in git"
 sed -i '/id: meter-line-3/,/interval:/ s/interval: 5s/interval: 2s/' "$repo/flows/energy-monitoring.yaml"
 git -C "$repo" -c user.name="Flow Manager" -c user.email=flows@example.com -c commit.gpgsign=false \
@@ -58,6 +69,47 @@ git -C "$repo" log --oneline -1
 step interlock plan --site plant-a --repo "$repo"
 set +e; "$interlock" plan --site plant-a --repo "$repo"; echo "(exit code $?: changes pending)"; set -e
 
+step interlock reconcile --repo "$repo"
+"$interlock" reconcile --repo "$repo"
+
+step interlock queue --repo "$repo"
+"$interlock" queue --repo "$repo"
+
+step interlock windows plant-a --count 3 --repo "$repo"
+"$interlock" windows plant-a --count 3 --repo "$repo"
+
+step interlock approve plant-a-1 --as mgr-plant-a --reason "Line 3 meter polling agreed with energy team" --repo "$repo"
+"$interlock" approve plant-a-1 --as mgr-plant-a --reason "Line 3 meter polling agreed with energy team" --repo "$repo"
+
+# Stand inside Plant A's next window: 5 minutes after it opens.
+opens="$("$interlock" windows plant-a --count 1 --json --repo "$repo" | sed -n '/"windows"/,$p' | sed -n 's/.*"start": "\([^"]*\)".*/\1/p' | head -n 1)"
+export INTERLOCK_NOW="$(date -u -d "$opens + 5 minutes" +%Y-%m-%dT%H:%M:%SZ)"
+step "INTERLOCK_NOW=$INTERLOCK_NOW interlock apply --hooks skip --repo $repo   # no Ignition or Mosquitto runs here"
+"$interlock" apply --hooks skip --repo "$repo"
+if grep -q '"interval":"2s"' "$INTERLOCK_TARGET_BASE/plant-a/flows/energy-monitoring.json"; then
+    echo "plant-a/flows/energy-monitoring.json now polls line 3 every 2 s"
+fi
+
+step "# a broker change whose health check fails is rolled back"
+broker="$repo/components/mqtt-broker.yaml"
+sed -i -e 's/max_connections: 1000/max_connections: 1500/' -e 's/command: \[systemctl, reload, mosquitto\]/command: ["true"]/' "$broker"
+sed -i '/^health:/,$d' "$broker"
+cat >> "$broker" <<'YAML'
+health:
+  command: [sh, -c, "echo broker not answering on port ${config.port} >&2; exit 1"]
+  timeout: 10s
+YAML
+git -C "$repo" -c user.name="Flow Manager" -c user.email=flows@example.com -c commit.gpgsign=false \
+    commit -qam "Raise broker connection limit"
+"$interlock" reconcile --repo "$repo" >/dev/null
+"$interlock" approve plant-a-2 --as mgr-plant-a --reason "More gateways on line 4" --repo "$repo" >/dev/null
+step interlock apply --change plant-a-2 --repo "$repo"
+set +e; "$interlock" apply --change plant-a-2 --repo "$repo"; echo "(exit code $?: rolled back)"; set -e
+if grep -q "max_connections 1000" "$INTERLOCK_TARGET_BASE/plant-a/mosquitto/mosquitto.conf"; then
+    echo "plant-a/mosquitto/mosquitto.conf still has max_connections 1000"
+fi
+unset INTERLOCK_NOW
+
 step "# someone edits a deployed file by hand at Plant A"
 sed -i 's/^max_connections .*/max_connections 10/' "$INTERLOCK_TARGET_BASE/plant-a/mosquitto/mosquitto.conf"
 echo "edited $INTERLOCK_TARGET_BASE/plant-a/mosquitto/mosquitto.conf"
@@ -65,8 +117,8 @@ echo "edited $INTERLOCK_TARGET_BASE/plant-a/mosquitto/mosquitto.conf"
 step interlock status --repo "$repo"
 set +e; "$interlock" status --repo "$repo"; echo "(exit code $?: a site drifted)"; set -e
 
-step interlock audit log
-"$interlock" audit log
+step interlock audit log --site plant-a --limit 25
+"$interlock" audit log --site plant-a --limit 25
 
 step interlock audit verify --public-key "$work/auditor-copy.pub"
 "$interlock" audit verify --public-key "$work/auditor-copy.pub"

@@ -13,7 +13,7 @@ enum AuditSchema {
     static let checkpointColumns = "sequence, head_hash, timestamp, key_id, signature"
 
     /// The names of all migrations, oldest first.
-    static let migrationNames = ["v1-audit", "v2-audit-checkpoints"]
+    static let migrationNames = ["v1-audit", "v2-audit-checkpoints", "v3-change-queue"]
 
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
@@ -73,6 +73,46 @@ enum AuditSchema {
                 BEGIN SELECT RAISE(ABORT, 'audit checkpoints are append-only: UPDATE is not allowed'); END;
                 CREATE TRIGGER audit_checkpoint_no_delete BEFORE DELETE ON audit_checkpoint
                 BEGIN SELECT RAISE(ABORT, 'audit checkpoints are append-only: DELETE is not allowed'); END;
+                """)
+        }
+        migrator.registerMigration("v3-change-queue") { db in
+            try db.execute(sql: """
+                CREATE TABLE change_request (
+                    id TEXT PRIMARY KEY,
+                    site TEXT NOT NULL,
+                    number INTEGER NOT NULL,
+                    plan_id TEXT NOT NULL,
+                    commit_id TEXT,
+                    plan TEXT NOT NULL,
+                    gate TEXT NOT NULL,
+                    status TEXT NOT NULL,
+                    status_reason TEXT,
+                    author_id TEXT,
+                    author_name TEXT,
+                    author_email TEXT,
+                    commit_summary TEXT,
+                    created_at TEXT NOT NULL,
+                    updated_at TEXT NOT NULL,
+                    emergency INTEGER NOT NULL DEFAULT 0,
+                    owner TEXT,
+                    receipt TEXT,
+                    UNIQUE (site, number)
+                );
+                CREATE INDEX change_request_site_status ON change_request(site, status);
+                CREATE INDEX change_request_status ON change_request(status);
+                CREATE UNIQUE INDEX change_request_one_applying_per_site ON change_request(site) WHERE status = 'applying';
+                CREATE TABLE change_approval (
+                    change_id TEXT NOT NULL REFERENCES change_request(id),
+                    plan_id TEXT NOT NULL,
+                    approver_id TEXT NOT NULL,
+                    approver_name TEXT NOT NULL,
+                    approver_email TEXT,
+                    role TEXT NOT NULL,
+                    meaning TEXT NOT NULL,
+                    reason TEXT NOT NULL,
+                    approved_at TEXT NOT NULL,
+                    PRIMARY KEY (change_id, approver_id)
+                );
                 """)
         }
         return migrator

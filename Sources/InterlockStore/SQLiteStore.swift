@@ -102,43 +102,51 @@ public final class SQLiteStore: AuditLog {
         return try database("append \(entries.count) audit record(s)") {
             try pool.writeWithoutTransaction { db in
                 var records: [AuditRecord] = []
-                records.reserveCapacity(entries.count)
                 try db.inTransaction(.immediate) {
-                    // The head is read inside the IMMEDIATE transaction: no other writer can move it now.
-                    let head = try Row.fetchOne(db, sql: "SELECT sequence, hash, timestamp FROM audit_record ORDER BY sequence DESC LIMIT 1")
-                    var sequence: Int64 = head?[0] ?? 0
-                    var previousHash: String = head?[1] ?? AuditRecord.genesisHash
-                    var lastTime = (head?[2] as String?).flatMap(AuditTimestamp.parse) ?? .distantPast
-                    var hasher = AuditHasher()
-                    let insert = try db.cachedStatement(sql: "INSERT INTO audit_record (\(AuditSchema.recordColumns)) VALUES (\(Array(repeating: "?", count: 25).joined(separator: ",")))")
-                    for entry in entries {
-                        sequence += 1
-                        var details = entry.details
-                        let reading = AuditTimestamp.truncated(clock.now())
-                        var timestamp = reading
-                        if reading < lastTime {
-                            // Never let the log go back in time; keep the clock's reading for the auditor.
-                            timestamp = lastTime
-                            details["clockSteppedBackTo"] = AuditTimestamp.format(reading)
-                        }
-                        lastTime = timestamp
-                        var record = AuditRecord(
-                            sequence: sequence, id: UUID().uuidString.lowercased(), timestamp: timestamp,
-                            actor: entry.actor, source: entry.source, category: entry.category, action: entry.action,
-                            site: entry.site, resource: entry.resource, changeID: entry.changeID, planID: entry.planID,
-                            commit: entry.commit, before: entry.before, after: entry.after, reason: entry.reason,
-                            result: entry.result, error: entry.error, details: details, previousHash: previousHash, hash: ""
-                        )
-                        record.hash = hasher.hash(of: record)
-                        try insert.execute(arguments: SQLiteStore.arguments(of: record))
-                        previousHash = record.hash
-                        records.append(record)
-                    }
+                    records = try appendRecords(entries, in: db)
                     return .commit
                 }
                 return records
             }
         }
+    }
+
+    /// Appends inside the caller's IMMEDIATE transaction, so a state change and the records describing it
+    /// commit together. The head is read inside the transaction: no other writer can move it meanwhile.
+    func appendRecords(_ entries: [AuditEntry], in db: Database) throws -> [AuditRecord] {
+        for entry in entries { try entry.validate() }
+        var records: [AuditRecord] = []
+        records.reserveCapacity(entries.count)
+        let head = try Row.fetchOne(db, sql: "SELECT sequence, hash, timestamp FROM audit_record ORDER BY sequence DESC LIMIT 1")
+        var sequence: Int64 = head?[0] ?? 0
+        var previousHash: String = head?[1] ?? AuditRecord.genesisHash
+        var lastTime = (head?[2] as String?).flatMap(AuditTimestamp.parse) ?? .distantPast
+        var hasher = AuditHasher()
+        let insert = try db.cachedStatement(sql: "INSERT INTO audit_record (\(AuditSchema.recordColumns)) VALUES (\(Array(repeating: "?", count: 25).joined(separator: ",")))")
+        for entry in entries {
+            sequence += 1
+            var details = entry.details
+            let reading = AuditTimestamp.truncated(clock.now())
+            var timestamp = reading
+            if reading < lastTime {
+                // Never let the log go back in time; keep the clock's reading for the auditor.
+                timestamp = lastTime
+                details["clockSteppedBackTo"] = AuditTimestamp.format(reading)
+            }
+            lastTime = timestamp
+            var record = AuditRecord(
+                sequence: sequence, id: UUID().uuidString.lowercased(), timestamp: timestamp,
+                actor: entry.actor, source: entry.source, category: entry.category, action: entry.action,
+                site: entry.site, resource: entry.resource, changeID: entry.changeID, planID: entry.planID,
+                commit: entry.commit, before: entry.before, after: entry.after, reason: entry.reason,
+                result: entry.result, error: entry.error, details: details, previousHash: previousHash, hash: ""
+            )
+            record.hash = hasher.hash(of: record)
+            try insert.execute(arguments: SQLiteStore.arguments(of: record))
+            previousHash = record.hash
+            records.append(record)
+        }
+        return records
     }
 
     static func arguments(of r: AuditRecord) -> StatementArguments {

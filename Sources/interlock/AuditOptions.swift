@@ -5,7 +5,7 @@ import InterlockStore
 
 /// `--state-dir` for the commands that use the audit log and its keys.
 struct StateDirectoryOptions: ParsableArguments {
-    @Option(name: .long, help: "State directory (audit database, signing key). Default: $INTERLOCK_STATE_DIR, else $XDG_STATE_HOME/interlock, else ~/.local/state/interlock.")
+    @Option(name: .long, help: "State directory (audit database, signing key). Default: $INTERLOCK_STATE_DIR, else stateDirectory of the instance configuration, else $XDG_STATE_HOME/interlock, else ~/.local/state/interlock.")
     var stateDir: String?
 
     var path: String { stateDir ?? StateDirectory.default }

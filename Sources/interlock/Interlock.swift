@@ -14,6 +14,7 @@ struct Interlock: ParsableCommand {
         version: InterlockVersion.current,
         subcommands: [
             ValidateCommand.self, SitesCommand.self, ShowCommand.self, PlanCommand.self, StatusCommand.self, ApplyCommand.self,
+            QueueCommand.self, WindowsCommand.self, ApproveCommand.self, RejectCommand.self, ReconcileCommand.self, RunCommand.self,
             InitCommand.self, AuditCommand.self,
         ]
     )

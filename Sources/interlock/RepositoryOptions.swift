@@ -14,7 +14,7 @@ struct RepositoryOptions: ParsableArguments {
     @Flag(name: .long, help: "Read the files in --repo as they are on disk instead of a commit (check before committing).")
     var worktree: Bool = false
 
-    @Option(name: .long, help: "State directory (mirrors of remote repositories). Default: $INTERLOCK_STATE_DIR, else $XDG_STATE_HOME/interlock, else ~/.local/state/interlock.")
+    @Option(name: .long, help: "State directory (mirrors of remote repositories). Default: $INTERLOCK_STATE_DIR, else stateDirectory of the instance configuration, else $XDG_STATE_HOME/interlock, else ~/.local/state/interlock.")
     var stateDir: String?
 
     var stateDirectory: String { stateDir ?? StateDirectory.default }
@@ -43,6 +43,11 @@ enum StateDirectory {
     static var `default`: String {
         let environment = ProcessInfo.processInfo.environment
         if let explicit = environment["INTERLOCK_STATE_DIR"], !explicit.isEmpty { return explicit }
+        let configFile = environment["INTERLOCK_CONFIG"].flatMap { $0.isEmpty ? nil : $0 } ?? "/etc/interlock/interlock.yaml"
+        if let data = FileManager.default.contents(atPath: configFile),
+           let configured = InstanceConfiguration.read(data, file: configFile).0?.stateDirectory {
+            return configured
+        }
         if let xdg = environment["XDG_STATE_HOME"], !xdg.isEmpty { return xdg + "/interlock" }
         let home = environment["HOME"] ?? FileManager.default.homeDirectoryForCurrentUser.path
         return home + "/.local/state/interlock"

@@ -19,6 +19,12 @@ import Testing
             try FileManager.default.copyItem(atPath: CommandLineTests.packageRoot + "/Examples", toPath: repo)
             try git("init", "-q")
             try commit("Initial desired state")
+            try """
+                users:
+                  - { id: mgr-plant-a, name: Anna Berger, email: anna.berger@example.com, title: plant manager, roles: [approver], sites: [plant-a], groups: [plant-a-managers] }
+                  - { id: deputy-plant-a, name: Jonas Keller, title: deputy plant manager, roles: [approver], sites: [plant-a], groups: [plant-a-managers] }
+                  - { id: mgr-plant-b, name: Maria Lopez, title: plant manager, roles: [approver], sites: [plant-b] }
+                """.write(toFile: root + "/interlock.yaml", atomically: true, encoding: .utf8)
         }
 
         deinit { try? FileManager.default.removeItem(atPath: root) }
@@ -44,14 +50,15 @@ import Testing
         }
 
         func run(_ arguments: String...) throws -> Result {
+            try run(arguments, environment: [:])
+        }
+
+        /// Starts the binary without waiting; returns the process and the paths of its stdout and stderr.
+        func start(_ arguments: [String], environment extra: [String: String] = [:]) throws -> (Process, String, String) {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: try Workspace.binary())
             process.arguments = arguments
-            var environment = ProcessInfo.processInfo.environment
-            environment["INTERLOCK_STATE_DIR"] = state
-            environment["INTERLOCK_TARGET_BASE"] = targets
-            environment["NO_COLOR"] = "1"
-            process.environment = environment
+            process.environment = environment(extra)
             process.currentDirectoryURL = URL(fileURLWithPath: root)
             let out = root + "/.stdout-\(UUID().uuidString)", err = root + "/.stderr-\(UUID().uuidString)"
             FileManager.default.createFile(atPath: out, contents: nil)
@@ -59,6 +66,20 @@ import Testing
             process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
             process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: err))
             try process.run()
+            return (process, out, err)
+        }
+
+        func environment(_ extra: [String: String]) -> [String: String] {
+            var environment = ProcessInfo.processInfo.environment
+            environment["INTERLOCK_STATE_DIR"] = state
+            environment["INTERLOCK_TARGET_BASE"] = targets
+            environment["INTERLOCK_CONFIG"] = root + "/interlock.yaml"
+            environment["NO_COLOR"] = "1"
+            return environment.merging(extra) { $1 }
+        }
+
+        func run(_ arguments: [String], environment extra: [String: String]) throws -> Result {
+            let (process, out, err) = try start(arguments, environment: extra)
             process.waitUntilExit()
             return Result(
                 status: process.terminationStatus,
@@ -175,5 +196,72 @@ import Testing
         #expect(export.status == 0, "\(export.stderr)")
         let verifyExport = try w.run("audit", "verify", "--export", w.root + "/audit.jsonl", "--public-key", w.root + "/auditor.pub")
         #expect(verifyExport.status == 0, "\(verifyExport.stdout)\(verifyExport.stderr)")
+    }
+
+    /// Plant A deployed directly, then a commit that changes several of its files, reconciled and approved.
+    func approvedMultiFileChange(_ w: Workspace) throws -> String {
+        #expect(try w.run("init").status == 0)
+        let plan = try w.run("plan", "--site", "plant-a", "--repo", w.repo, "--json")
+        let id = try #require(plan.stdout.components(separatedBy: "\"id\": \"sha256:").dropFirst().first?.prefix(12)).description
+        #expect(try w.run("apply", "--site", "plant-a", "--plan", id, "--ungated", "--repo", w.repo).status == 0)
+        try w.replace(w.repo + "/sites/plant-a/site.yaml", "10.20.1.15", "10.20.1.16")
+        try w.commit("New OPC UA server at Plant A")
+        let reconcile = try w.run("reconcile", "--repo", w.repo)
+        #expect(reconcile.status == 0, "\(reconcile.stderr)")
+        let approve = try w.run("approve", "plant-a-1", "--as", "mgr-plant-a", "--reason", "OPC UA server replaced during the shutdown", "--repo", w.repo)
+        #expect(approve.status == 0, "\(approve.stdout)\(approve.stderr)")
+        return "plant-a-1"
+    }
+
+    static let insideWindow = ["INTERLOCK_NOW": "2026-11-28T23:00:00+01:00"]
+
+    /// Every file under a directory with its bytes, for before/after comparisons.
+    func tree(_ root: String) -> [String: Data] {
+        var result: [String: Data] = [:]
+        let enumerator = FileManager.default.enumerator(atPath: root)
+        while let path = enumerator?.nextObject() as? String {
+            guard !path.hasPrefix(".interlock"), let data = FileManager.default.contents(atPath: root + "/" + path) else { continue }
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: root + "/" + path, isDirectory: &isDirectory), !isDirectory.boolValue { result[path] = data }
+        }
+        return result
+    }
+
+    @Test func killedApplyIsRolledBackOnTheNextStartAndAudited() throws {
+        let w = try Workspace()
+        let change = try approvedMultiFileChange(w)
+        let before = tree(w.targets + "/plant-a")
+        let (process, _, _) = try w.start(["apply", "--change", change, "--hooks", "skip", "--repo", w.repo],
+                                          environment: Self.insideWindow.merging(["INTERLOCK_TEST_PAUSE_AFTER_OPERATION_MS": "400"]) { $1 })
+        // Wait until at least one file has been written, then kill the process in the middle of the change.
+        let deadline = Date().addingTimeInterval(20)
+        while tree(w.targets + "/plant-a") == before, Date() < deadline { usleep(50_000) }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        #expect(tree(w.targets + "/plant-a") != before, "the kill happened mid-apply")
+
+        let queue = try w.run("queue", "--repo", w.repo, "--json")
+        #expect(queue.stdout.contains("\"status\": \"applying\""), "the dead process left the change applying")
+        let recover = try w.run(["apply", "--site", "plant-b", "--dry-run", "--repo", w.repo], environment: [:])
+        #expect(recover.stdout.contains("recovered \(change)"), "\(recover.stdout)\(recover.stderr)")
+        #expect(tree(w.targets + "/plant-a") == before, "every file is back to its previous bytes")
+        let actions = try w.auditActions()
+        #expect(actions.contains("apply.recovered"))
+        #expect(try w.run("audit", "verify").status == 0)
+    }
+
+    @Test func twoApplyProcessesNeverApplyTheSameChangeTwice() throws {
+        let w = try Workspace()
+        let change = try approvedMultiFileChange(w)
+        let environment = Self.insideWindow.merging(["INTERLOCK_TEST_PAUSE_AFTER_OPERATION_MS": "50"]) { $1 }
+        let first = try w.start(["apply", "--change", change, "--hooks", "skip", "--repo", w.repo], environment: environment)
+        let second = try w.start(["apply", "--change", change, "--hooks", "skip", "--repo", w.repo], environment: environment)
+        first.0.waitUntilExit()
+        second.0.waitUntilExit()
+        let outputs = [first.1, second.1].map { (try? String(contentsOfFile: $0, encoding: .utf8)) ?? "" }
+        #expect(outputs.filter { $0.contains("applied \(change)") }.count == 1, "\(outputs)")
+        #expect(try w.auditActions().filter { $0 == "apply.succeeded" }.count == 2, "the first deployment and exactly one apply of \(change)")
+        #expect(try w.auditActions().filter { $0 == "apply.started" }.count == 1)
+        #expect(try w.run("status", "--site", "plant-a", "--repo", w.repo).status == 0, "plant-a is in sync")
     }
 }

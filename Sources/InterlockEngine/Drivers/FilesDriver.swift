@@ -80,6 +80,8 @@ public struct FilesDriver: SiteDriver {
         var applied: [String] = []
         let now = ISO8601DateFormatter().string(from: Date())
 
+        let marker = Value.object(["plan": .string(plan.id), "backup": .string(backup), "started": .string(now)])
+        try files.write(Self.inProgressPath, Data(marker.prettyJSON.utf8), mode: 0o600)
         do {
             for operation in plan.operations {
                 let file = Self.file(forResource: operation.path)
@@ -120,19 +122,48 @@ public struct FilesDriver: SiteDriver {
                 }
                 try files.write(FilesManifest.relativePath, Data(manifest.value.prettyJSON.utf8), mode: 0o644)
                 applied.append(operation.path)
+                Self.pauseForCrashTests()
             }
         } catch {
             let partial = ApplyReceipt(site: site, planID: plan.id, applied: applied, undo: ["backup": backup])
             var message = "applying plan \(plan.shortID) stopped after \(applied.count) of \(plan.operations.count) operation(s): \(error)"
             do {
                 try rollback(partial)
+                try files.remove(Self.inProgressPath)
                 message += "; the \(applied.count) applied operation(s) were rolled back"
             } catch {
                 message += "; ROLLBACK FAILED: \(error) — restore from \(root)/\(backup)"
             }
             throw DriverError(.failed, site: site, message)
         }
+        try files.remove(Self.inProgressPath)
         return ApplyReceipt(site: site, planID: plan.id, applied: applied, undo: ["backup": backup])
+    }
+
+    /// Test hook: `INTERLOCK_TEST_PAUSE_AFTER_OPERATION_MS` makes every operation take that long, so a test
+    /// can kill the process in the middle of a multi-file apply.
+    private static func pauseForCrashTests() {
+        guard let text = ProcessInfo.processInfo.environment["INTERLOCK_TEST_PAUSE_AFTER_OPERATION_MS"], let ms = UInt32(text) else { return }
+        usleep(ms * 1000)
+    }
+
+    /// Present while an apply runs: names the plan and its backup, so a crash can be rolled back.
+    static let inProgressPath = ".interlock/apply-in-progress.json"
+
+    public func recoverInterruptedApply() throws -> String? {
+        let files = SafeFiles(root: root, site: site)
+        guard try files.rootExists(), let data = try files.read(Self.inProgressPath)?.content else { return nil }
+        guard let marker = try? Value.parseJSON(data).objectValue, let plan = marker["plan"]?.stringValue,
+              let backup = marker["backup"]?.stringValue
+        else {
+            throw DriverError(.failed, site: site, "\(root)/\(Self.inProgressPath) is unreadable", hint: "inspect .interlock/backups and restore by hand")
+        }
+        let steps = (try? files.read(backup + "/undo.json")?.content).flatMap { try? Value.parseJSON($0).arrayValue } ?? []
+        if !steps.isEmpty {
+            try rollback(ApplyReceipt(site: site, planID: plan, applied: [], undo: ["backup": backup]))
+        }
+        try files.remove(Self.inProgressPath)
+        return "rolled back \(steps.count) operation(s) of plan \(plan.replacingOccurrences(of: "sha256:", with: "").prefix(12)) from \(backup)"
     }
 
     // MARK: Rollback

@@ -15,6 +15,15 @@ public protocol SiteDriver: Sendable {
 
     /// Undoes an earlier `apply` (restores previous contents, removes created resources).
     func rollback(_ receipt: ApplyReceipt) throws
+
+    /// Finishes what an apply interrupted by a crash left behind, by rolling it back. Returns a
+    /// description of what was restored, or nil when no interrupted apply was found.
+    func recoverInterruptedApply() throws -> String?
+}
+
+extension SiteDriver {
+    /// Drivers that keep no journal cannot tell what an interrupted apply did.
+    public func recoverInterruptedApply() throws -> String? { nil }
 }
 
 /// What an apply did, with enough to roll it back.

@@ -2,7 +2,7 @@ import Foundation
 
 extension Site {
     static let fields = [
-        "name", "displayName", "description", "timezone", "target", "windows", "freezes", "approval", "policy",
+        "name", "displayName", "description", "timezone", "target", "windows", "minimumWindowRemaining", "freezes", "approval", "policy",
         "values", "components", "flows",
     ]
 
@@ -43,6 +43,7 @@ extension Site {
             timezone: timezone,
             target: readTarget(fields, reader: reader) ?? .files(root: name),
             windows: readWindows(fields, reader: reader),
+            minimumWindowRemaining: reader.duration(fields, "minimumWindowRemaining", what: what) ?? Site.defaultMinimumWindowRemaining,
             freezes: readFreezes(fields, reader: reader),
             approval: readApproval(fields, reader: reader),
             policy: policy,

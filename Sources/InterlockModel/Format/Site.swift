@@ -10,6 +10,8 @@ public struct Site: Sendable, Hashable {
     public var timezone: String
     public var target: Target
     public var windows: [MaintenanceWindow]
+    /// The executor does not start a change with less than this left in the window (default 15m).
+    public var minimumWindowRemaining: TimeSpan
     public var freezes: [Freeze]
     public var approval: ApprovalPolicy
     /// Gate rules, first match wins; `GateRule.fallback` applies when none matches.
@@ -65,6 +67,15 @@ public struct CommandSpec: Sendable, Hashable {
         if let timeout { object["timeout"] = .string(timeout.description) }
         if !environment.isEmpty { object["env"] = .object(environment.mapValues(Value.string)) }
         return .object(object)
+    }
+}
+
+extension Site {
+    public static let defaultMinimumWindowRemaining = TimeSpan(seconds: 15 * 60)
+
+    /// The strictest gate of the policy rules matching any of `paths` (each path gets its first matching rule).
+    public func gate(forResourcePaths paths: [String]) -> Gate {
+        paths.map { gate(forResourcePath: $0) }.max() ?? GateRule.fallback
     }
 }
 

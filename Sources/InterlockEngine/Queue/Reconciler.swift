@@ -1,0 +1,123 @@
+import Foundation
+import InterlockModel
+
+/// One reconcile pass: plan every site at a commit, queue non-empty plans as change requests
+/// (superseding waiting ones with a different plan), and move changes between waiting and ready as
+/// their gates open and close. Nothing is applied here.
+public struct Reconciler: Sendable {
+    public var planning: SitePlanning
+    public var store: any ChangeStore
+    public var clock: any InterlockClock
+
+    public init(planning: SitePlanning, store: any ChangeStore, clock: any InterlockClock) {
+        self.planning = planning
+        self.store = store
+        self.clock = clock
+    }
+
+    /// What the pass did at one site.
+    public struct SiteReport: Sendable {
+        public var site: String
+        public var condition: SiteCondition
+        /// The site's active change after the pass, if any.
+        public var change: ChangeRequest?
+        public var gates: GateStatus?
+        /// Human-readable notes: queued, superseded, gate opened, unreachable …
+        public var notes: [String]
+    }
+
+    /// The commit being reconciled, as the queue records it.
+    public struct CommitContext: Sendable {
+        public var author: Person?
+        public var summary: String?
+
+        public init(author: Person?, summary: String?) {
+            self.author = author
+            self.summary = summary
+        }
+    }
+
+    public func reconcile(_ state: DesiredState, sites: [Site]? = nil, commit: CommitContext) throws -> [SiteReport] {
+        try (sites ?? state.sites).map { try reconcile(site: $0, state: state, commit: commit) }
+    }
+
+    func reconcile(site: Site, state: DesiredState, commit: CommitContext) throws -> SiteReport {
+        let outcome = planning.plan(site, in: state)
+        var notes: [String] = []
+        let active = try store.changes(sites: [site.name], statuses: ChangeStatus.active, limit: nil).first
+        switch outcome {
+        case .invalid(_, let diagnostics):
+            notes.append("does not compile (\(diagnostics.count) problem(s)); nothing queued, the last queued change stays as it was")
+            return SiteReport(site: site.name, condition: .invalid, change: active, gates: nil, notes: notes)
+        case .unreachable(_, let error):
+            notes.append("unreachable: \(error.message)")
+            return SiteReport(site: site.name, condition: .unreachable, change: active, gates: nil, notes: notes)
+        case .planned(_, _, let plan):
+            if plan.isEmpty {
+                if let active, active.status != .applying {
+                    _ = try store.transition(
+                        changeID: active.id, from: [.waiting, .ready], to: .superseded, reason: "the site already matches the desired state",
+                        events: [event(.plan, "change.superseded", site: site, change: active, before: active.status.rawValue, after: "superseded",
+                                       reason: "the site already matches the desired state")])
+                    notes.append("\(active.id) superseded: the site already matches the desired state")
+                }
+                return SiteReport(site: site.name, condition: SiteCondition(outcome), change: nil, gates: nil, notes: notes)
+            }
+            let gate = site.gate(forResourcePaths: plan.operations.map(\.policyPath))
+            var events = [AuditEvent(
+                actor: AuditEvent.system, role: "reconciler", authentication: "system", category: .plan, action: "change.queued",
+                site: site.name, planID: plan.id, commit: plan.commit, before: plan.liveFingerprint, after: plan.desiredFingerprint,
+                details: [
+                    "gate": gate.rawValue, "summary": plan.summary, "operations": plan.operations.map { "\($0.action.symbol)\($0.path)" }.joined(separator: " "),
+                    "author": commit.author.map { "\($0.name) <\($0.email ?? "")>" } ?? "", "timezone": site.timezone,
+                ])]
+            for drift in plan.drift {
+                events.append(AuditEvent(
+                    actor: AuditEvent.system, role: "reconciler", authentication: "system", category: .drift, action: "drift.detected",
+                    site: site.name, resource: drift.path, planID: drift.appliedByPlan, commit: drift.appliedCommit,
+                    before: drift.expectedHash, after: drift.actualHash ?? "vanished",
+                    details: ["kind": drift.kind.rawValue, "summary": drift.summary, "timezone": site.timezone]))
+            }
+            let result = try store.enqueue(
+                NewChange(site: site.name, plan: plan, gate: gate, author: commit.author, commitSummary: commit.summary), events: events)
+            if let superseded = result.superseded { notes.append("\(superseded.id) superseded by \(result.change.id)") }
+            if result.created { notes.append("queued \(result.change.id): plan \(plan.shortID) \(plan.summary), gate \(gate.rawValue)") }
+            let (change, gates, gateNotes) = try updateReadiness(result.change, site: site)
+            notes += gateNotes
+            return SiteReport(site: site.name, condition: SiteCondition(outcome), change: change, gates: gates, notes: notes)
+        }
+    }
+
+    /// Moves a waiting change whose gates are all open to ready, and a ready one whose gates closed back to waiting.
+    public func updateReadiness(_ change: ChangeRequest, site: Site) throws -> (ChangeRequest, GateStatus?, [String]) {
+        guard change.status == .waiting || change.status == .ready else { return (change, nil, []) }
+        let gates = GateEvaluator.evaluate(change, site: site, at: clock.now())
+        if gates.isOpen, change.status == .waiting {
+            let updated = try store.transition(
+                changeID: change.id, from: [.waiting], to: .ready, reason: "all gates open",
+                events: [event(.plan, "gate.opened", site: site, change: change, before: "waiting", after: "ready",
+                               details: ["gate": change.gate.rawValue, "approvers": gates.approvers.joined(separator: ","), "window": gates.window.map { "\($0)" } ?? "not required"])])
+            return (updated, gates, ["\(change.id) is ready: all gates open"])
+        }
+        if !gates.isOpen, change.status == .ready {
+            let reason = gates.waitingFor.joined(separator: "; ")
+            let updated = try store.transition(
+                changeID: change.id, from: [.ready], to: .waiting, reason: reason,
+                events: [event(.plan, "gate.closed", site: site, change: change, before: "ready", after: "waiting", reason: reason)])
+            return (updated, gates, ["\(change.id) waits again: \(reason)"])
+        }
+        return (change, gates, [])
+    }
+
+    func event(
+        _ category: AuditEvent.Category, _ action: String, site: Site, change: ChangeRequest, before: String? = nil, after: String? = nil,
+        reason: String? = nil, details: [String: String] = [:]
+    ) -> AuditEvent {
+        var details = details
+        details["timezone"] = site.timezone
+        return AuditEvent(
+            actor: AuditEvent.system, role: "reconciler", authentication: "system", category: category, action: action,
+            site: site.name, changeID: change.id, planID: change.plan.id, commit: change.plan.commit, before: before, after: after,
+            reason: reason, details: details)
+    }
+}

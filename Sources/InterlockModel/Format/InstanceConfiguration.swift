@@ -1,0 +1,111 @@
+import Foundation
+
+/// The configuration of one Interlock instance (not of the plants): where the desired state comes from,
+/// where state and site roots live, how often to reconcile, and who the users are.
+/// Read from a YAML file (`--config`, default `$INTERLOCK_CONFIG` or `/etc/interlock/interlock.yaml`).
+public struct InstanceConfiguration: Sendable, Hashable {
+    public var repository: String?
+    public var branch: String
+    public var stateDirectory: String?
+    public var targetBase: String?
+    public var pollInterval: TimeSpan
+    public var users: [User]
+    public var file: String?
+
+    public init(
+        repository: String? = nil, branch: String = "main", stateDirectory: String? = nil, targetBase: String? = nil,
+        pollInterval: TimeSpan = TimeSpan(seconds: 60), users: [User] = [], file: String? = nil
+    ) {
+        self.repository = repository
+        self.branch = branch
+        self.stateDirectory = stateDirectory
+        self.targetBase = targetBase
+        self.pollInterval = pollInterval
+        self.users = users
+        self.file = file
+    }
+
+    public func user(_ id: String) -> User? { users.first { $0.id == id } }
+
+    /// Someone who may use Interlock, with their roles and the sites they act for.
+    public struct User: Sendable, Hashable {
+        public enum Role: String, Sendable, Hashable, CaseIterable {
+            case viewer, approver, `operator`, auditor, admin
+        }
+
+        public var id: String
+        /// The printed name that appears on signatures.
+        public var name: String
+        public var email: String?
+        /// The title used in the meaning of a signature ("plant manager").
+        public var title: String
+        public var roles: Set<Role>
+        /// Sites the user acts for (`*` for all).
+        public var sites: [String]
+        public var groups: [String]
+        /// PBKDF2 password hash for the web console (`pbkdf2-sha256$<iterations>$<salt>$<hash>`), if any.
+        public var passwordHash: String?
+
+        public init(id: String, name: String, email: String? = nil, title: String = "approver", roles: Set<Role>, sites: [String], groups: [String] = [], passwordHash: String? = nil) {
+            self.id = id
+            self.name = name
+            self.email = email
+            self.title = title
+            self.roles = roles
+            self.sites = sites
+            self.groups = groups
+            self.passwordHash = passwordHash
+        }
+
+        public func actsFor(_ site: String) -> Bool { sites.contains("*") || sites.contains(site) }
+    }
+
+    /// Reads and checks an instance configuration file; every problem is reported.
+    public static func read(_ data: Data, file: String) -> (InstanceConfiguration?, [Diagnostic]) {
+        var diagnostics = Diagnostics()
+        guard let node = YAMLDocument.parse(data, file: file, diagnostics: &diagnostics) else { return (nil, diagnostics.sorted) }
+        let reader = FieldReader()
+        reader.diagnostics = diagnostics
+        let what = "the instance configuration"
+        guard let fields = reader.mapping(node, path: "", allowed: ["repository", "branch", "stateDirectory", "targetBase", "pollInterval", "users"], what: what)
+        else { return (nil, reader.diagnostics.sorted) }
+        var config = InstanceConfiguration(file: file)
+        config.repository = reader.string(fields, "repository", what: what)
+        config.branch = reader.string(fields, "branch", what: what) ?? "main"
+        config.stateDirectory = reader.string(fields, "stateDirectory", what: what)
+        config.targetBase = reader.string(fields, "targetBase", what: what)
+        config.pollInterval = reader.duration(fields, "pollInterval", what: what) ?? config.pollInterval
+        var seen = Set<String>()
+        for (index, userNode) in reader.list(fields, "users", what: what).enumerated() {
+            let path = "users[\(index)]"
+            guard let user = reader.mapping(userNode, path: path, allowed: ["id", "name", "email", "title", "roles", "sites", "groups", "passwordHash"], what: "a user")
+            else { continue }
+            guard let id = reader.string(user, "id", required: true, what: "a user", hint: "add 'id: <login name>'") else { continue }
+            if !seen.insert(id).inserted {
+                reader.diagnostics.error("duplicate-user", at: userNode.location, field: "\(path).id", "the user id '\(id)' is used twice", hint: "give every user a unique id")
+            }
+            var roles = Set<User.Role>()
+            for (roleText, location) in reader.stringList(user, "roles", required: true, what: "user '\(id)'", hint: "add e.g. 'roles: [approver]'") {
+                if let role = User.Role(rawValue: roleText) {
+                    roles.insert(role)
+                } else {
+                    reader.diagnostics.error(
+                        "unknown-role", at: location, field: "\(path).roles", "unknown role '\(roleText)'",
+                        hint: "use: \(User.Role.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+            }
+            let sites = reader.stringList(user, "sites", what: "user '\(id)'").map(\.0)
+            if roles.contains(.approver), sites.isEmpty {
+                reader.diagnostics.error(
+                    "approver-without-sites", at: userNode.location, field: "\(path).sites", "user '\(id)' is an approver for no site",
+                    hint: "list the sites they approve for, e.g. 'sites: [plant-a]'")
+            }
+            config.users.append(User(
+                id: id, name: reader.string(user, "name", what: "a user") ?? id, email: reader.string(user, "email", what: "a user"),
+                title: reader.string(user, "title", what: "a user") ?? "approver", roles: roles, sites: sites,
+                groups: reader.stringList(user, "groups", what: "user '\(id)'").map(\.0),
+                passwordHash: reader.string(user, "passwordHash", what: "a user")))
+        }
+        return (config, reader.diagnostics.sorted)
+    }
+}

@@ -1,0 +1,212 @@
+import Foundation
+import GRDB
+import InterlockEngine
+import InterlockModel
+
+/// The change queue in the same SQLite file as the audit log: every transition and the audit records
+/// that describe it commit in one IMMEDIATE transaction.
+extension SQLiteStore: ChangeStore {
+    public func record(_ events: [AuditEvent]) throws {
+        _ = try append(contentsOf: events.map(SQLiteStore.entry))
+    }
+
+    public func enqueue(_ new: NewChange, events: [AuditEvent]) throws -> EnqueueResult {
+        try write("queue a change for \(new.site)") { db in
+            let active = try Self.fetchChanges(db, sql: "WHERE site = ? AND status IN ('waiting', 'ready', 'applying') ORDER BY number DESC", [new.site])
+            if let same = active.first(where: { $0.plan.id == new.plan.id }) {
+                return EnqueueResult(change: same, created: false, superseded: nil)
+            }
+            if let applying = active.first(where: { $0.status == .applying }) {
+                return EnqueueResult(change: applying, created: false, superseded: nil)
+            }
+            let number: Int64 = try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(number), 0) + 1 FROM change_request WHERE site = ?", arguments: [new.site]) ?? 1
+            let id = "\(new.site)-\(number)"
+            let now = AuditTimestamp.format(clock.now())
+            var superseded: ChangeRequest?
+            var allEvents = events.map { event -> AuditEvent in
+                var e = event
+                e.changeID = e.changeID ?? id
+                return e
+            }
+            for old in active {
+                try db.execute(
+                    sql: "UPDATE change_request SET status = 'superseded', status_reason = ?, updated_at = ? WHERE id = ?",
+                    arguments: ["superseded by \(id) (plan \(new.plan.shortID))", now, old.id])
+                superseded = old
+                allEvents.insert(AuditEvent(
+                    actor: AuditEvent.system, role: "reconciler", authentication: "system", category: .plan, action: "change.superseded",
+                    site: new.site, changeID: old.id, planID: old.plan.id, commit: old.plan.commit, before: old.status.rawValue, after: "superseded",
+                    reason: "a newer plan \(new.plan.shortID) replaces it; approvals do not carry over", details: ["supersededBy": id]), at: 0)
+            }
+            try db.execute(
+                sql: """
+                    INSERT INTO change_request (id, site, number, plan_id, commit_id, plan, gate, status, author_id, author_name,
+                        author_email, commit_summary, created_at, updated_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, 'waiting', ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [id, new.site, number, new.plan.id, new.plan.commit, new.plan.stored.canonicalJSON, new.gate.rawValue,
+                            new.author?.id, new.author?.name, new.author?.email, new.commitSummary, now, now])
+            _ = try appendRecords(allEvents.map(SQLiteStore.entry), in: db)
+            let created = try Self.fetchChanges(db, sql: "WHERE id = ?", [id])[0]
+            return EnqueueResult(change: created, created: true, superseded: superseded)
+        }
+    }
+
+    public func change(id: String) throws -> ChangeRequest? {
+        try database("read change \(id)") { try pool.read { try Self.fetchChanges($0, sql: "WHERE id = ?", [id]).first } }
+    }
+
+    public func changes(sites: [String], statuses: Set<ChangeStatus>, limit: Int?) throws -> [ChangeRequest] {
+        var clauses: [String] = []
+        var arguments: [any DatabaseValueConvertible] = []
+        if !sites.isEmpty {
+            clauses.append("site IN (\(sites.map { _ in "?" }.joined(separator: ",")))")
+            arguments += sites
+        }
+        if !statuses.isEmpty {
+            clauses.append("status IN (\(statuses.map { _ in "?" }.joined(separator: ",")))")
+            arguments += statuses.map(\.rawValue).sorted()
+        }
+        var sql = clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND ")
+        sql += " ORDER BY created_at DESC, number DESC"
+        if let limit { sql += " LIMIT \(limit)" }
+        return try database("read the change queue") { try pool.read { try Self.fetchChanges($0, sql: sql, StatementArguments(arguments)) } }
+    }
+
+    public func approve(changeID: String, approval: Approval, events: [AuditEvent]) throws -> ChangeRequest {
+        try write("approve \(changeID)") { db in
+            guard let change = try Self.fetchChanges(db, sql: "WHERE id = ?", [changeID]).first else {
+                throw ChangeStoreError(.notFound, "there is no change \(changeID)")
+            }
+            guard change.status == .waiting || change.status == .ready else {
+                throw ChangeStoreError(.conflict, "change \(changeID) is \(change.status.rawValue)\(change.statusReason.map { " (\($0))" } ?? ""); only waiting or ready changes can be approved")
+            }
+            guard change.plan.id == approval.planID else {
+                throw ChangeStoreError(.conflict, "the approval names plan \(approval.planID.prefix(19)) but change \(changeID) is plan \(change.plan.shortID)")
+            }
+            try db.execute(
+                sql: """
+                    INSERT OR REPLACE INTO change_approval (change_id, plan_id, approver_id, approver_name, approver_email, role, meaning, reason, approved_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [changeID, approval.planID, approval.approver.id, approval.approver.name, approval.approver.email,
+                            approval.role, approval.meaning, approval.reason, AuditTimestamp.format(approval.at)])
+            try db.execute(sql: "UPDATE change_request SET updated_at = ? WHERE id = ?", arguments: [AuditTimestamp.format(clock.now()), changeID])
+            _ = try appendRecords(events.map(SQLiteStore.entry), in: db)
+            return try Self.fetchChanges(db, sql: "WHERE id = ?", [changeID])[0]
+        }
+    }
+
+    public func transition(changeID: String, from: Set<ChangeStatus>, to: ChangeStatus, reason: String?, events: [AuditEvent]) throws -> ChangeRequest {
+        try write("move \(changeID) to \(to.rawValue)") { db in
+            guard let change = try Self.fetchChanges(db, sql: "WHERE id = ?", [changeID]).first else {
+                throw ChangeStoreError(.notFound, "there is no change \(changeID)")
+            }
+            guard from.contains(change.status) else {
+                throw ChangeStoreError(.conflict, "change \(changeID) is \(change.status.rawValue)\(change.statusReason.map { " (\($0))" } ?? ""), not \(from.map(\.rawValue).sorted().joined(separator: " or "))")
+            }
+            try db.execute(
+                sql: "UPDATE change_request SET status = ?, status_reason = ?, updated_at = ?, owner = CASE WHEN ? = 'applying' THEN owner ELSE NULL END WHERE id = ?",
+                arguments: [to.rawValue, reason, AuditTimestamp.format(clock.now()), to.rawValue, changeID])
+            _ = try appendRecords(events.map(SQLiteStore.entry), in: db)
+            return try Self.fetchChanges(db, sql: "WHERE id = ?", [changeID])[0]
+        }
+    }
+
+    public func claim(changeID: String, owner: String, emergency: Bool, events: [AuditEvent]) throws -> ChangeRequest {
+        try write("claim \(changeID) for applying") { db in
+            guard let change = try Self.fetchChanges(db, sql: "WHERE id = ?", [changeID]).first else {
+                throw ChangeStoreError(.notFound, "there is no change \(changeID)")
+            }
+            guard change.status == .ready || (emergency && change.status == .waiting) else {
+                throw ChangeStoreError(.conflict, "change \(changeID) is \(change.status.rawValue), not ready")
+            }
+            if let other = try String.fetchOne(db, sql: "SELECT id FROM change_request WHERE site = ? AND status = 'applying'", arguments: [change.site]) {
+                throw ChangeStoreError(.conflict, "change \(other) is being applied at \(change.site); one change at a time per site")
+            }
+            try db.execute(
+                sql: "UPDATE change_request SET status = 'applying', owner = ?, emergency = ?, status_reason = NULL, updated_at = ? WHERE id = ?",
+                arguments: [owner, emergency, AuditTimestamp.format(clock.now()), changeID])
+            _ = try appendRecords(events.map(SQLiteStore.entry), in: db)
+            return try Self.fetchChanges(db, sql: "WHERE id = ?", [changeID])[0]
+        }
+    }
+
+    public func saveReceipt(changeID: String, receipt: ApplyReceipt) throws {
+        let json = String(decoding: try JSONEncoder().encode(receipt), as: UTF8.self)
+        try write("save the receipt of \(changeID)") { db in
+            try db.execute(sql: "UPDATE change_request SET receipt = ? WHERE id = ?", arguments: [json, changeID])
+        }
+    }
+
+    public func receipt(changeID: String) throws -> ApplyReceipt? {
+        let json = try database("read the receipt of \(changeID)") {
+            try pool.read { try String.fetchOne($0, sql: "SELECT receipt FROM change_request WHERE id = ?", arguments: [changeID]) }
+        }
+        return try json.map { try JSONDecoder().decode(ApplyReceipt.self, from: Data($0.utf8)) }
+    }
+
+    public func owner(changeID: String) throws -> String? {
+        try database("read the owner of \(changeID)") {
+            try pool.read { try String.fetchOne($0, sql: "SELECT owner FROM change_request WHERE id = ?", arguments: [changeID]) }
+        }
+    }
+
+    // MARK: - Helpers
+
+    private func write<T>(_ what: String, _ body: (Database) throws -> T) throws -> T {
+        do {
+            return try pool.writeWithoutTransaction { db in
+                var result: T?
+                try db.inTransaction(.immediate) {
+                    result = try body(db)
+                    return .commit
+                }
+                return result!
+            }
+        } catch let error as ChangeStoreError {
+            throw error
+        } catch let error as AuditEntryError {
+            throw error
+        } catch {
+            throw ChangeStoreError(.database, "cannot \(what) in \(path): \(error)")
+        }
+    }
+
+    static func entry(_ event: AuditEvent) -> AuditEntry {
+        AuditEntry(
+            actor: AuditActor(id: event.actor.id, name: event.actor.name, role: event.role, authentication: event.authentication),
+            category: AuditCategory(rawValue: event.category.rawValue) ?? .system, action: event.action, site: event.site,
+            resource: event.resource, changeID: event.changeID, planID: event.planID, commit: event.commit, before: event.before,
+            after: event.after, reason: event.reason, result: event.success ? .success : .failure, error: event.error, details: event.details)
+    }
+
+    static func fetchChanges(_ db: Database, sql: String, _ arguments: StatementArguments) throws -> [ChangeRequest] {
+        let rows = try Row.fetchAll(db, sql: """
+            SELECT id, site, plan, gate, status, status_reason, author_id, author_name, author_email, commit_summary,
+                   created_at, updated_at, emergency FROM change_request \(sql)
+            """, arguments: arguments)
+        return try rows.map { row in
+            let id: String = row["id"]
+            let plan = try Plan(stored: try Value.parseJSON(row["plan"] as String))
+            let approvals = try Row.fetchAll(db, sql: """
+                SELECT plan_id, approver_id, approver_name, approver_email, role, meaning, reason, approved_at
+                FROM change_approval WHERE change_id = ? ORDER BY approved_at
+                """, arguments: [id]).map { a in
+                Approval(
+                    approver: Person(id: a["approver_id"], name: a["approver_name"], email: a["approver_email"]),
+                    role: a["role"], meaning: a["meaning"], reason: a["reason"], planID: a["plan_id"],
+                    at: AuditTimestamp.parse(a["approved_at"]) ?? .distantPast)
+            }
+            let authorID: String? = row["author_id"]
+            return ChangeRequest(
+                id: id, site: row["site"], plan: plan, gate: Gate(rawValue: row["gate"]) ?? .approvalAndWindow,
+                status: ChangeStatus(rawValue: row["status"]) ?? .waiting, statusReason: row["status_reason"],
+                author: authorID.map { Person(id: $0, name: row["author_name"] ?? $0, email: row["author_email"]) },
+                commitSummary: row["commit_summary"],
+                createdAt: AuditTimestamp.parse(row["created_at"]) ?? .distantPast,
+                updatedAt: AuditTimestamp.parse(row["updated_at"]) ?? .distantPast,
+                approvals: approvals, emergency: (row["emergency"] as Int64?) == 1)
+        }
+    }
+}

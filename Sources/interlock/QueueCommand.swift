@@ -1,0 +1,116 @@
+import ArgumentParser
+import Foundation
+import InterlockEngine
+import InterlockModel
+
+struct QueueCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "queue",
+        abstract: "The change requests per site: status, gates, what each waits for, and when the next window opens (site time and UTC)."
+    )
+
+    @OptionGroup var instance: InstanceOptions
+    @OptionGroup var repository: RepositoryOptions
+    @OptionGroup var target: TargetOptions
+
+    @Option(name: .long, help: "Only this site (repeatable).")
+    var site: [String] = []
+
+    @Flag(name: .long, help: "Also list finished changes (applied, rejected, superseded …), newest first.")
+    var all = false
+
+    @Flag(name: .long, help: "Print the queue as JSON.")
+    var json = false
+
+    func run() throws {
+        let context = try QueueContext(instance: instance, repository: repository, target: target)
+        let (state, _, _) = try context.desiredState()
+        let changes = try context.store.changes(sites: site, statuses: all ? [] : ChangeStatus.active, limit: all ? 50 : nil)
+        let now = context.clock.now()
+        if json {
+            Terminal.printJSON(.object(["now": .string(ISO8601DateFormatter().string(from: now)), "changes": .array(changes.map { change in
+                var object = ChangeText.json(change)
+                if let site = state.site(named: change.site), change.status.isActive {
+                    object["gates"] = ChangeText.json(GateEvaluator.evaluate(change, site: site, at: now))
+                }
+                return .object(object)
+            })]))
+            return
+        }
+        if changes.isEmpty {
+            print(all ? "no change requests yet" : "no active change requests: every site matches what was last reconciled (run 'interlock reconcile')")
+        }
+        for change in changes {
+            print(ChangeText.headline(change))
+            if let site = state.site(named: change.site), change.status == .waiting || change.status == .ready {
+                let gates = GateEvaluator.evaluate(change, site: site, at: now)
+                for line in ChangeText.gateLines(gates, change: change, site: site) { print("    " + line) }
+            } else if let reason = change.statusReason {
+                print("    \(reason)")
+            }
+        }
+        print("")
+        for site in state.sites where self.site.isEmpty || self.site.contains(site.name) {
+            let schedule = MaintenanceSchedule(site: site)
+            let window = schedule?.windowGate(at: now, minimumRemaining: site.minimumWindowRemaining) ?? .noWindows
+            print("\(Terminal.styled(site.name, .bold)) (\(site.timezone)): \(window)")
+        }
+    }
+}
+
+/// Change requests for people and as JSON.
+enum ChangeText {
+    static func headline(_ change: ChangeRequest) -> String {
+        let style: Terminal.Style = switch change.status {
+        case .ready, .applied: .green
+        case .waiting, .applying: .yellow
+        case .failed, .rolledBack, .rejected: .red
+        default: .dim
+        }
+        let commit = change.plan.commit.map { " commit \($0.prefix(10))" } ?? ""
+        let summary = change.commitSummary.map { " \"\($0)\"" } ?? ""
+        let author = change.author.map { " by \($0.name)" } ?? ""
+        return "\(Terminal.styled(change.id, .bold))  \(Terminal.styled(change.status.rawValue, style))  plan \(change.plan.shortID) \(change.plan.summary)  gate \(change.gate.rawValue)\(commit)\(summary)\(author)"
+    }
+
+    static func gateLines(_ gates: GateStatus, change: ChangeRequest, site: Site) -> [String] {
+        var lines: [String] = []
+        if gates.requiredApprovals > 0 {
+            let names = change.approvals.filter { $0.planID == change.plan.id }.map { "\($0.approver.name) (\($0.meaning))" }
+            let mark = gates.approvalsSatisfied ? Terminal.styled("✓", .green) : Terminal.styled("…", .yellow)
+            lines.append("\(mark) approval: \(gates.approvers.count) of \(gates.requiredApprovals)\(names.isEmpty ? " — approvers: \(site.approval.approvers.joined(separator: ", "))" : ": " + names.joined(separator: "; "))")
+        }
+        if let window = gates.window {
+            lines.append("\(window.allowsStart ? Terminal.styled("✓", .green) : Terminal.styled("…", .yellow)) window: \(window)")
+        }
+        if gates.freeze.isFrozen { lines.append("\(Terminal.styled("✗", .red)) \(gates.freeze)") }
+        if gates.isOpen { lines.append(Terminal.styled("ready: every gate is open", .green)) }
+        return lines
+    }
+
+    static func json(_ change: ChangeRequest) -> [String: Value] {
+        [
+            "id": .string(change.id), "site": .string(change.site), "status": .string(change.status.rawValue),
+            "statusReason": change.statusReason.map(Value.string) ?? .null, "gate": .string(change.gate.rawValue),
+            "plan": .object(["id": .string(change.plan.id), "shortId": .string(change.plan.shortID), "summary": .string(change.plan.summary),
+                             "operations": .array(change.plan.operations.map(\.json))]),
+            "commit": change.plan.commit.map(Value.string) ?? .null, "commitSummary": change.commitSummary.map(Value.string) ?? .null,
+            "author": change.author.map { .object(["name": .string($0.name), "email": $0.email.map(Value.string) ?? .null]) } ?? .null,
+            "createdAt": .string(ISO8601DateFormatter().string(from: change.createdAt)),
+            "updatedAt": .string(ISO8601DateFormatter().string(from: change.updatedAt)),
+            "emergency": .bool(change.emergency),
+            "approvals": .array(change.approvals.map { a in
+                .object(["approver": .string(a.approver.id), "name": .string(a.approver.name), "role": .string(a.role), "meaning": .string(a.meaning),
+                         "reason": .string(a.reason), "planId": .string(a.planID), "at": .string(ISO8601DateFormatter().string(from: a.at))])
+            }),
+        ]
+    }
+
+    static func json(_ gates: GateStatus) -> Value {
+        .object([
+            "mode": .string(gates.mode.rawValue), "open": .bool(gates.isOpen), "approvers": .array(gates.approvers.map(Value.string)),
+            "requiredApprovals": .int(gates.requiredApprovals), "window": gates.window.map { .string("\($0)") } ?? .null,
+            "freeze": gates.freeze.isFrozen ? .string("\(gates.freeze)") : .null, "waitingFor": .array(gates.waitingFor.map(Value.string)),
+        ])
+    }
+}

@@ -1,0 +1,186 @@
+import Foundation
+import Testing
+@testable import InterlockEngine
+import InterlockModel
+import InterlockStore
+
+/// The gated queue: reconcile, approvals, gates, and the executor, on real files and a real SQLite file.
+@Suite struct QueueTests {
+    @Test func reconcileQueuesWaitingChangesAndIsIdempotent() throws {
+        let f = try QueueFixture()
+        let reports = try f.reconcile()
+        #expect(reports.map(\.change?.status) == [.waiting, .waiting])
+        #expect(reports[0].gates?.waitingFor.count == 2, "approval and window")
+        let first = try #require(try f.active("plant-a"))
+        #expect(first.id == "plant-a-1")
+        #expect(first.gate == .approvalAndWindow)
+        try f.reconcile()
+        #expect(try f.store.changes(sites: ["plant-a"], statuses: [], limit: nil).count == 1, "the same plan is not queued twice")
+        #expect(try f.actions().filter { $0 == "change.queued" }.count == 2)
+    }
+
+    @Test func newCommitSupersedesTheWaitingChangeAndApprovalsDoNotCarryOver() throws {
+        let f = try QueueFixture()
+        try f.reconcile()
+        let first = try #require(try f.active("plant-a"))
+        _ = try f.approve(first, as: "mgr-plant-a")
+        try f.engine.edit("components/mqtt-broker.yaml", replacing: "max_connections: 1000", with: "max_connections: 1200")
+        try f.reconcile()
+        let second = try #require(try f.active("plant-a"))
+        #expect(second.id == "plant-a-2")
+        #expect(second.approvers.isEmpty, "approvals belong to plan \(first.plan.shortID), not \(second.plan.shortID)")
+        #expect(try f.store.change(id: "plant-a-1")?.status == .superseded)
+        #expect(throws: ChangeStoreError.self) { _ = try f.approve(first, as: "deputy-plant-a") }
+        #expect(try f.actions().contains("change.superseded"))
+    }
+
+    @Test func authorMayNotApproveAndAnApproverCountsOnce() throws {
+        let f = try QueueFixture()
+        try f.reconcile()
+        let change = try #require(try f.active("plant-a"))
+        #expect(throws: ApprovalRules.Refusal.self) { _ = try f.approve(change, as: "flow-engineer") }
+        let approved = try f.approve(change, as: "mgr-plant-a")
+        #expect(throws: ApprovalRules.Refusal.self) { _ = try f.approve(approved, as: "mgr-plant-a") }
+        #expect(throws: ApprovalRules.Refusal.self) { _ = try f.approve(approved, as: "mgr-plant-b") }
+        #expect(throws: ApprovalRules.Refusal.self) { _ = try f.approve(approved, as: "nobody") }
+        #expect(approved.approvers == ["mgr-plant-a"])
+    }
+
+    @Test func gatesOpenOnlyWithApprovalInsideTheWindowAndOutsideFreezes() throws {
+        let f = try QueueFixture()
+        try f.reconcile()
+        var change = try #require(try f.active("plant-a"))
+        let site = f.engine.site("plant-a")
+        change = try f.approve(change, as: "mgr-plant-a")
+        #expect(!GateEvaluator.evaluate(change, site: site, at: f.clock.now()).isOpen, "approved, but outside the windows")
+        f.clock.set(try TestClock(iso8601: QueueFixture.insideWeekendWindow).now())
+        let open = GateEvaluator.evaluate(change, site: site, at: f.clock.now())
+        #expect(open.isOpen, "\(open.waitingFor)")
+        let (ready, _, _) = try f.reconciler.updateReadiness(change, site: site)
+        #expect(ready.status == .ready)
+
+        let lateInWindow = try TestClock(iso8601: "2026-11-29T03:50:00+01:00").now()
+        let closing = GateEvaluator.evaluate(ready, site: site, at: lateInWindow)
+        #expect(!closing.isOpen && closing.waitingFor[0].contains("less than the minimum"), "10 minutes left, minimum 15m")
+
+        let yearEnd = try TestClock(iso8601: "2026-12-26T23:00:00+01:00").now()
+        let frozen = GateEvaluator.evaluate(ready, site: site, at: yearEnd)
+        #expect(frozen.waitingFor.contains { $0.hasPrefix("freeze:") }, "Saturday-night window, but inside the year-end freeze")
+    }
+
+    @Test func approvedChangeIsAppliedInItsWindowAndTheAuditTellsTheStory() throws {
+        let f = try QueueFixture(at: QueueFixture.insideWeekendWindow)
+        try f.prepareBrokerChange()
+        let change = try f.approve(try #require(try f.active("plant-a")), as: "mgr-plant-a")
+        let outcomes = try f.executor.applyReady(f.engine.state)
+        #expect(outcomes.isEmpty, "still waiting: readiness is decided by reconcile")
+        try f.reconcile()
+        let applied = try f.executor.applyReady(f.engine.state, sites: ["plant-a"])
+        guard case .applied(let done)? = applied.first else {
+            Issue.record("expected an applied change, got \(applied)")
+            return
+        }
+        #expect(done.id == change.id && done.status == .applied)
+        #expect(f.engine.readLive("plant-a", "mosquitto/mosquitto.conf")?.contains("max_connections 1200") == true)
+        let actions = try f.actions()
+        for expected in ["change.queued", "change.approved", "gate.opened", "apply.started", "apply.operation", "reload.succeeded", "health.succeeded", "apply.succeeded"] {
+            #expect(actions.contains(expected), "missing \(expected) in \(actions)")
+        }
+        #expect(try f.store.verify(trust: .none).ok)
+        try f.reconcile()
+        #expect(try f.active("plant-a") == nil, "in sync after the apply")
+    }
+
+    @Test func failingHealthCheckRollsBackToTheExactPreviousBytes() throws {
+        let f = try QueueFixture(at: QueueFixture.insideWeekendWindow)
+        try f.engine.deploy("plant-a")
+        let before = try #require(f.engine.readLive("plant-a", "mosquitto/mosquitto.conf"))
+        try f.engine.edit("components/mqtt-broker.yaml", replacing: "max_connections: 1000", with: "max_connections: 1200")
+        try f.engine.edit("components/mqtt-broker.yaml", replacing: "test -s", with: "echo broker not answering >&2; exit 3; test -s")
+        try f.reconcile()
+        _ = try f.approve(try #require(try f.active("plant-a")), as: "mgr-plant-a")
+        try f.reconcile()
+        let outcome = try #require(try f.executor.applyReady(f.engine.state).first)
+        guard case .rolledBack(let change, let reason) = outcome else {
+            Issue.record("expected a rollback, got \(outcome)")
+            return
+        }
+        #expect(change.status == .rolledBack)
+        #expect(reason.contains("health of mqtt-broker failed") && reason.contains("broker not answering"))
+        #expect(f.engine.readLive("plant-a", "mosquitto/mosquitto.conf") == before)
+        #expect(try f.actions().suffix(3) == ["health.failed", "apply.failed", "rollback.completed"])
+    }
+
+    @Test func liveChangeBetweenPlanAndApplySupersedesWithoutWriting() throws {
+        let f = try QueueFixture(at: QueueFixture.insideWeekendWindow)
+        try f.engine.deploy("plant-a")
+        try f.engine.edit("components/mqtt-broker.yaml", replacing: "max_connections: 1000", with: "max_connections: 1200")
+        try f.reconcile()
+        _ = try f.approve(try #require(try f.active("plant-a")), as: "mgr-plant-a")
+        try f.reconcile()
+        try f.engine.writeLive("plant-a", "mosquitto/acl", "edited at the plant\n")
+        let outcome = try #require(try f.executor.applyReady(f.engine.state).first)
+        guard case .skipped(let id, let reason) = outcome else {
+            Issue.record("expected the apply to be refused, got \(outcome)")
+            return
+        }
+        #expect(reason.contains("live state changed"))
+        #expect(try f.store.change(id: id)?.status == .superseded)
+        #expect(f.engine.readLive("plant-a", "mosquitto/mosquitto.conf")?.contains("max_connections 1000") == true, "nothing was written")
+        #expect(f.engine.readLive("plant-a", "mosquitto/acl") == "edited at the plant\n")
+        #expect(try f.actions().contains("drift.detected"))
+    }
+
+    @Test func twoExecutorsNeverApplyTheSameChangeTwice() async throws {
+        let f = try QueueFixture(at: QueueFixture.insideWeekendWindow)
+        try f.prepareBrokerChange()
+        _ = try f.approve(try #require(try f.active("plant-a")), as: "mgr-plant-a")
+        try f.reconcile()
+        let second = try SQLiteStore(stateDirectory: f.engine.base + "/state")
+        let state = f.engine.state
+        let executors = [f.executor, Executor(planning: f.engine.planning, store: second, clock: f.clock)]
+        let outcomes = try await withThrowingTaskGroup(of: [Executor.Outcome].self) { group in
+            for executor in executors { group.addTask { try executor.applyReady(state) } }
+            return try await group.reduce(into: []) { $0 += $1 }
+        }
+        let applied = outcomes.filter { if case .applied = $0 { true } else { false } }
+        #expect(applied.count == 1, "\(outcomes)")
+        #expect(try f.actions().filter { $0 == "apply.succeeded" }.count == 1)
+    }
+
+    @Test func emergencyNeedsOneApprovalMoreAndWaivesTheWindow() throws {
+        let f = try QueueFixture()
+        try f.prepareBrokerChange()
+        var change = try f.approve(try #require(try f.active("plant-a")), as: "mgr-plant-a")
+        let site = f.engine.site("plant-a")
+        let one = GateEvaluator.evaluate(change, site: site, at: f.clock.now(), emergency: true)
+        #expect(!one.isOpen && one.waitingFor == ["approval: 1 of 2 (emergency: one more than usual) from mgr-plant-a, group:plant-a-managers"])
+        change = try f.approve(change, as: "deputy-plant-a")
+        let outcome = try f.executor.apply(change, site: site, state: f.engine.state, emergency: true, reason: "broker certificate expires tonight")
+        guard case .applied(let applied) = outcome else {
+            Issue.record("expected the emergency apply to succeed, got \(outcome)")
+            return
+        }
+        #expect(applied.emergency)
+        #expect(try f.store.records(matching: .all).contains { $0.action == "apply.started.emergency" && $0.reason == "broker certificate expires tonight" })
+    }
+
+    @Test func rejectionEndsTheChange() throws {
+        let f = try QueueFixture()
+        try f.reconcile()
+        let change = try #require(try f.active("plant-b"))
+        _ = try f.store.transition(changeID: change.id, from: [.waiting, .ready], to: .rejected, reason: "not before the audit", events: [
+            AuditEvent(actor: Person(id: "mgr-plant-b", name: "Maria Lopez"), role: "plant manager", authentication: "test", category: .approval,
+                       action: "change.rejected", site: "plant-b", changeID: change.id, planID: change.plan.id, reason: "not before the audit"),
+        ])
+        #expect(throws: ChangeStoreError.self) { _ = try f.approve(change, as: "mgr-plant-b") }
+        #expect(try f.active("plant-b") == nil)
+    }
+
+    @Test func storedPlanRoundTripsWithItsID() throws {
+        let f = try QueueFixture()
+        let plan = try f.engine.plan("plant-a").plan
+        let decoded = try Plan(stored: try Value.parseJSON(plan.stored.canonicalJSON))
+        #expect(decoded == plan)
+    }
+}
