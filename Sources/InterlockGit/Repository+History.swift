@@ -27,6 +27,15 @@ extension Repository {
         return result
     }
 
+    /// Whether `descendant` contains `ancestor` in its history (a commit contains itself).
+    public func contains(_ ancestor: ObjectID, in descendant: ObjectID) throws -> Bool {
+        if ancestor == descendant { return true }
+        var commit = descendant.oid, base = ancestor.oid
+        let result = git_graph_descendant_of(handle, &commit, &base)
+        try check(result, "git_graph_descendant_of")
+        return result == 1
+    }
+
     /// The paths that differ between two trees, sorted by their bytes. `from` and `to` may name commits
     /// or trees (commits are peeled to their trees); a nil `from` is the empty tree, so every path of
     /// `to` is `added`. With `detectRenames`, a deleted and an added path with similar content become one

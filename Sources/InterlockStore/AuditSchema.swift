@@ -13,7 +13,7 @@ enum AuditSchema {
     static let checkpointColumns = "sequence, head_hash, timestamp, key_id, signature"
 
     /// The names of all migrations, oldest first.
-    static let migrationNames = ["v1-audit", "v2-audit-checkpoints", "v3-change-queue"]
+    static let migrationNames = ["v1-audit", "v2-audit-checkpoints", "v3-change-queue", "v4-rollout"]
 
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
@@ -113,6 +113,21 @@ enum AuditSchema {
                     approved_at TEXT NOT NULL,
                     PRIMARY KEY (change_id, approver_id)
                 );
+                """)
+        }
+        migrator.registerMigration("v4-rollout") { db in
+            try db.execute(sql: """
+                ALTER TABLE change_request ADD COLUMN health_checked_at TEXT;
+                CREATE TABLE rollout_override (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    commit_id TEXT NOT NULL,
+                    action TEXT NOT NULL,
+                    user_id TEXT NOT NULL,
+                    user_name TEXT NOT NULL,
+                    reason TEXT NOT NULL,
+                    decided_at TEXT NOT NULL
+                );
+                CREATE INDEX rollout_override_commit ON rollout_override(commit_id);
                 """)
         }
         return migrator

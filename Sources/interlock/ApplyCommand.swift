@@ -77,7 +77,7 @@ struct ApplyCommand: ParsableCommand {
         let (state, _, _) = try context.desiredState()
         let operatorPerson = Person(id: CommandActor.current.id, name: CommandActor.current.name)
         let executor = Executor(planning: context.planning, store: context.store, clock: context.clock, actor: operatorPerson,
-                                actorRole: "operator", authentication: "os-user", runHooks: hooks == .run)
+                                actorRole: "operator", authentication: "os-user", runHooks: hooks == .run, rollout: context.rollout(state))
         for note in try executor.recoverInterrupted(state) { print("recovered \(note)") }
         var selected: [ChangeRequest]
         if let change {
@@ -94,7 +94,8 @@ struct ApplyCommand: ParsableCommand {
         var failed = false
         for change in selected {
             guard let site = state.site(named: change.site) else { continue }
-            let gates = GateEvaluator.evaluate(change, site: site, at: context.clock.now(), emergency: emergency)
+            let wave = try context.reconciler(state).waveState(of: change, site: site, state: state)
+            let gates = GateEvaluator.evaluate(change, site: site, at: context.clock.now(), emergency: emergency, wave: wave)
             if dryRun || !gates.isOpen {
                 print(ChangeText.headline(change))
                 for line in ChangeText.gateLines(gates, change: change, site: site) { print("    " + line) }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import InterlockEngine
+import InterlockGit
 import InterlockModel
 import InterlockStore
 
@@ -74,6 +75,15 @@ struct QueueContext {
         return (loaded.state, Reconciler.CommitContext(author: author, summary: commit?.summary), commit?.id.hex)
     }
 
+    /// The rollout waves of the desired state, with the repository's history to tell which commits contain which.
+    func rollout(_ state: DesiredState) -> RolloutContext {
+        RolloutContext(config: state.config, store: store, graph: GitCommitGraph(source: repository.source, stateDirectory: stateDirectory))
+    }
+
+    func reconciler(_ state: DesiredState) -> Reconciler {
+        Reconciler(planning: planning, store: store, clock: clock, rollout: rollout(state))
+    }
+
     /// Signs a checkpoint of the audit log's head when a signing key exists.
     func checkpoint() {
         guard FileManager.default.fileExists(atPath: KeyStore.privateKeyPath(in: stateDirectory)) else { return }
@@ -98,4 +108,25 @@ enum TestClockOverride {
         FileHandle.standardError.write(Data("notice: the clock is set to \(text) by INTERLOCK_NOW\n".utf8))
         return clock
     }()
+}
+
+/// Answers ancestry questions from the desired-state repository (opened per question: a repository
+/// handle is not shareable between threads). A working tree has no history: a commit contains only itself.
+struct GitCommitGraph: CommitGraph {
+    let source: RepositorySource
+    let stateDirectory: String
+
+    func contains(_ ancestor: String, in descendant: String) -> Bool {
+        if ancestor == descendant { return true }
+        let path: String
+        switch source {
+        case .workTree: return false
+        case .local(let local): path = local
+        case .remote(let url): path = RepositorySource.mirrorDirectory(for: url, stateDirectory: stateDirectory)
+        }
+        guard let a = ObjectID(hex: ancestor), let d = ObjectID(hex: descendant), let repository = try? Repository.open(at: path) else {
+            return false  // unknown history: the change keeps waiting rather than overtaking an earlier wave
+        }
+        return (try? repository.contains(a, in: d)) ?? false
+    }
 }

@@ -27,11 +27,15 @@ struct QueueCommand: ParsableCommand {
         let (state, _, _) = try context.desiredState()
         let changes = try context.store.changes(sites: site, statuses: all ? [] : ChangeStatus.active, limit: all ? 50 : nil)
         let now = context.clock.now()
+        let reconciler = context.reconciler(state)
+        func gates(_ change: ChangeRequest, _ site: Site) throws -> GateStatus {
+            GateEvaluator.evaluate(change, site: site, at: now, wave: try reconciler.waveState(of: change, site: site, state: state))
+        }
         if json {
-            Terminal.printJSON(.object(["now": .string(ISO8601DateFormatter().string(from: now)), "changes": .array(changes.map { change in
+            Terminal.printJSON(.object(["now": .string(ISO8601DateFormatter().string(from: now)), "changes": .array(try changes.map { change in
                 var object = ChangeText.json(change)
                 if let site = state.site(named: change.site), change.status.isActive {
-                    object["gates"] = ChangeText.json(GateEvaluator.evaluate(change, site: site, at: now))
+                    object["gates"] = ChangeText.json(try gates(change, site))
                 }
                 return .object(object)
             })]))
@@ -43,8 +47,7 @@ struct QueueCommand: ParsableCommand {
         for change in changes {
             print(ChangeText.headline(change))
             if let site = state.site(named: change.site), change.status == .waiting || change.status == .ready {
-                let gates = GateEvaluator.evaluate(change, site: site, at: now)
-                for line in ChangeText.gateLines(gates, change: change, site: site) { print("    " + line) }
+                for line in ChangeText.gateLines(try gates(change, site), change: change, site: site) { print("    " + line) }
             } else if let reason = change.statusReason {
                 print("    \(reason)")
             }
@@ -84,6 +87,17 @@ enum ChangeText {
             lines.append("\(window.allowsStart ? Terminal.styled("✓", .green) : Terminal.styled("…", .yellow)) window: \(window)")
         }
         if gates.freeze.isFrozen { lines.append("\(Terminal.styled("✗", .red)) \(gates.freeze)") }
+        if let wave = gates.wave {
+            let mark: String
+            if wave.allowsStart {
+                mark = Terminal.styled("✓", .green)
+            } else if case .halted = wave {
+                mark = Terminal.styled("✗", .red)
+            } else {
+                mark = Terminal.styled("…", .yellow)
+            }
+            lines.append("\(mark) wave: \(wave)")
+        }
         if gates.isOpen { lines.append(Terminal.styled("ready: every gate is open", .green)) }
         return lines
     }
@@ -110,7 +124,7 @@ enum ChangeText {
         .object([
             "mode": .string(gates.mode.rawValue), "open": .bool(gates.isOpen), "approvers": .array(gates.approvers.map(Value.string)),
             "requiredApprovals": .int(gates.requiredApprovals), "window": gates.window.map { .string("\($0)") } ?? .null,
-            "freeze": gates.freeze.isFrozen ? .string("\(gates.freeze)") : .null, "waitingFor": .array(gates.waitingFor.map(Value.string)),
+            "freeze": gates.freeze.isFrozen ? .string("\(gates.freeze)") : .null, "wave": gates.wave.map { .string("\($0)") } ?? .null, "waitingFor": .array(gates.waitingFor.map(Value.string)),
         ])
     }
 }

@@ -14,12 +14,15 @@ struct ReconcileCommand: ParsableCommand {
     @OptionGroup var repository: RepositoryOptions
     @OptionGroup var target: TargetOptions
 
+    @Option(name: .long, help: "Whether baking changes' health commands run again: run or skip.")
+    var hooks: HookMode = .run
+
     @Flag(name: .long, help: "Print the result as JSON.")
     var json = false
 
     func run() throws {
         let context = try QueueContext(instance: instance, repository: repository, target: target)
-        let reports = try Reconciliation.pass(context)
+        let reports = try Reconciliation.pass(context, hooks: hooks)
         if json {
             Terminal.printJSON(.array(reports.map { report in
                 .object([
@@ -35,11 +38,17 @@ struct ReconcileCommand: ParsableCommand {
 
 /// The reconcile pass shared by `reconcile` and `run`.
 enum Reconciliation {
-    static func pass(_ context: QueueContext) throws -> [Reconciler.SiteReport] {
+    /// - Parameter hooks: whether baking changes' health commands run again.
+    static func pass(_ context: QueueContext, hooks: HookMode) throws -> [Reconciler.SiteReport] {
         let (state, commit, _) = try context.desiredState()
         let executor = Executor(planning: context.planning, store: context.store, clock: context.clock)
         for note in try executor.recoverInterrupted(state) { Swift.print("recovered \(note)") }
-        let reports = try Reconciler(planning: context.planning, store: context.store, clock: context.clock).reconcile(state, commit: commit)
+        if hooks == .run {
+            for note in try BakeMonitor(planning: context.planning, rollout: context.rollout(state), clock: context.clock).check(state) {
+                Swift.print("bake: \(note)")
+            }
+        }
+        let reports = try context.reconciler(state).reconcile(state, commit: commit)
         context.checkpoint()
         return reports
     }
@@ -82,10 +91,11 @@ struct RunCommand: ParsableCommand {
         Swift.print("interlock run: reconciling \(context.repository.source) every \(seconds) s; state in \(context.stateDirectory)")
         while !stop.requested {
             do {
-                let reports = try Reconciliation.pass(context)
+                let reports = try Reconciliation.pass(context, hooks: hooks)
                 for report in reports where !report.notes.isEmpty { Reconciliation.print(report) }
                 let (state, _, _) = try context.desiredState()
-                let executor = Executor(planning: context.planning, store: context.store, clock: context.clock, runHooks: hooks == .run)
+                let executor = Executor(planning: context.planning, store: context.store, clock: context.clock, runHooks: hooks == .run,
+                                        rollout: context.rollout(state))
                 for outcome in try executor.applyReady(state) { ApplyText.print(outcome) }
                 context.checkpoint()
             } catch let exit as ExitCode {

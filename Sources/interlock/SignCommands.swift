@@ -93,8 +93,9 @@ enum Signing {
             if approving {
                 let approval = Approval(approver: person, role: user.title, meaning: meaning, reason: sign.reason, planID: change.plan.id, at: Date())
                 var updated = try context.store.approve(changeID: change.id, approval: approval, events: [event])
-                let reconciler = Reconciler(planning: context.planning, store: context.store, clock: context.clock)
-                let (afterGates, gates, notes) = try reconciler.updateReadiness(updated, site: site)
+                let reconciler = context.reconciler(state)
+                let wave = try reconciler.waveState(of: updated, site: site, state: state)
+                let (afterGates, gates, notes) = try reconciler.updateReadiness(updated, site: site, wave: wave)
                 updated = afterGates
                 context.checkpoint()
                 print("\(Terminal.styled("approved", .green)) \(change.id) (plan \(change.plan.shortID)) — \(meaning), signed by \(user.name)")

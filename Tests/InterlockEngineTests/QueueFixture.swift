@@ -12,6 +12,7 @@ final class QueueFixture {
         .init(id: "mgr-plant-a", name: "Anna Berger", email: "anna.berger@example.com", title: "plant manager", roles: [.approver], sites: ["plant-a"], groups: ["plant-a-managers"]),
         .init(id: "deputy-plant-a", name: "Jonas Keller", email: "jonas.keller@example.com", title: "deputy plant manager", roles: [.approver], sites: ["plant-a"], groups: ["plant-a-managers"]),
         .init(id: "mgr-plant-b", name: "Maria Lopez", email: "maria.lopez@example.com", title: "plant manager", roles: [.approver], sites: ["plant-b"], groups: ["plant-b-managers"]),
+        .init(id: "ot-lead-plant-b", name: "Darnell Hayes", title: "OT lead", roles: [.approver], sites: ["plant-b"]),
         .init(id: "flow-engineer", name: "Flow Manager", email: "flows@example.com", title: "integration engineer", roles: [.approver], sites: ["*"], groups: ["plant-a-managers"]),
     ]
     static let author = Person(id: "flows@example.com", name: "Flow Manager", email: "flows@example.com")
@@ -22,8 +23,8 @@ final class QueueFixture {
 
     init(at instant: String = QueueFixture.outsideWindows) throws {
         engine = try EngineFixture()
-        store = try SQLiteStore(stateDirectory: engine.base + "/state")
         clock = try TestClock(iso8601: instant)
+        store = try SQLiteStore(stateDirectory: engine.base + "/state", clock: SameClock(clock: clock))
         // Hooks that exist on any machine; tests that need a failing one change them.
         try engine.edit("components/mqtt-broker.yaml", replacing: "command: [systemctl, reload, mosquitto]", with: "command: [\"true\"]")
         try engine.edit("components/mqtt-broker.yaml", replacing: "    - mosquitto_sub\n    - -L\n    - \"mqtt://localhost:${config.port}/$SYS/broker/uptime\"\n    - -C\n    - \"1\"\n    - -W\n    - \"5\"", with: "    - sh\n    - -c\n    - \"test -s \\\"$INTERLOCK_TARGET_ROOT/mosquitto/mosquitto.conf\\\"\"")
@@ -60,4 +61,10 @@ final class QueueFixture {
         try engine.edit("components/mqtt-broker.yaml", replacing: "max_connections: 1000", with: "max_connections: 1200")
         try reconcile()
     }
+}
+
+/// The store stamps records with the same test clock the gates read, as both read the system clock in service.
+struct SameClock: AuditClock {
+    let clock: TestClock
+    func now() -> Date { clock.now() }
 }

@@ -136,7 +136,7 @@ import InterlockStore
         try f.prepareBrokerChange()
         _ = try f.approve(try #require(try f.active("plant-a")), as: "mgr-plant-a")
         try f.reconcile()
-        let second = try SQLiteStore(stateDirectory: f.engine.base + "/state")
+        let second = try SQLiteStore(stateDirectory: f.engine.base + "/state", clock: SameClock(clock: f.clock))
         let state = f.engine.state
         let executors = [f.executor, Executor(planning: f.engine.planning, store: second, clock: f.clock)]
         let outcomes = try await withThrowingTaskGroup(of: [Executor.Outcome].self) { group in

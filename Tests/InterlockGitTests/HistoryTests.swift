@@ -106,3 +106,18 @@ struct HistoryTests {
         #expect(renamed.first?.oldPath == "config/app.yaml")
     }
 }
+
+@Suite struct AncestryTests {
+    @Test func aCommitContainsItsAncestorsAndItself() throws {
+        let fixture = try GitFixture()
+        let path = try fixture.makeRepository()
+        try fixture.write("a.txt", "1")
+        let first = try fixture.commitAll("first")
+        try fixture.write("a.txt", "2")
+        let second = try fixture.commitAll("second")
+        let repository = try Repository.open(at: path)
+        #expect(try repository.contains(first, in: second))
+        #expect(try repository.contains(second, in: second))
+        #expect(try !repository.contains(second, in: first))
+    }
+}

@@ -16,11 +16,14 @@ public struct Executor: Sendable {
     public var runHooks: Bool
     /// `host:pid` of this process, recorded on the change while applying.
     public var owner: String
+    /// The rollout waves to respect; nil: none.
+    public var rollout: RolloutContext?
 
     public init(
         planning: SitePlanning, store: any ChangeStore, clock: any InterlockClock, actor: Person = AuditEvent.system,
-        actorRole: String = "reconciler", authentication: String = "system", runHooks: Bool = true
+        actorRole: String = "reconciler", authentication: String = "system", runHooks: Bool = true, rollout: RolloutContext? = nil
     ) {
+        self.rollout = rollout
         self.planning = planning
         self.store = store
         self.clock = clock
@@ -49,7 +52,8 @@ public struct Executor: Sendable {
 
     /// Applies one change. `emergency` waives the window but needs one approval more and a reason.
     public func apply(_ change: ChangeRequest, site: Site, state: DesiredState, emergency: Bool = false, reason: String? = nil) throws -> Outcome {
-        let gates = GateEvaluator.evaluate(change, site: site, at: clock.now(), emergency: emergency)
+        let wave = try rollout?.gate(planning: planning, state: state).evaluate(change, site: site, state: state, at: clock.now())
+        let gates = GateEvaluator.evaluate(change, site: site, at: clock.now(), emergency: emergency, wave: wave)
         guard gates.isOpen else {
             if change.status == .ready {
                 _ = try store.transition(changeID: change.id, from: [.ready], to: .waiting, reason: gates.waitingFor.joined(separator: "; "),

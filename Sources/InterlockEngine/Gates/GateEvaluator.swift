@@ -10,6 +10,8 @@ public struct GateStatus: Sendable, Hashable {
     /// nil when the gate mode does not involve a window.
     public var window: WindowGateState?
     public var freeze: FreezeState
+    /// nil when waves were not evaluated.
+    public var wave: WaveState?
     /// Every reason the change cannot start now; empty when it can.
     public var waitingFor: [String]
 
@@ -20,7 +22,7 @@ public struct GateStatus: Sendable, Hashable {
 /// Evaluates a change's gates. Pure: the clock reading is passed in.
 public enum GateEvaluator {
     /// - Parameter emergency: the window is waived, one approval more than usual is required.
-    public static func evaluate(_ change: ChangeRequest, site: Site, at now: Date, emergency: Bool = false) -> GateStatus {
+    public static func evaluate(_ change: ChangeRequest, site: Site, at now: Date, emergency: Bool = false, wave: WaveState? = nil) -> GateStatus {
         let needsApproval = change.gate == .approval || change.gate == .approvalAndWindow || emergency
         let needsWindow = (change.gate == .window || change.gate == .approvalAndWindow) && !emergency
         let approvers = change.approvers.sorted()
@@ -39,6 +41,7 @@ public enum GateEvaluator {
         }
         let freeze = schedule?.freezeState(at: now) ?? .notFrozen
         if freeze.isFrozen { waiting.append("freeze: \(freeze)") }
-        return GateStatus(mode: change.gate, approvers: approvers, requiredApprovals: required, window: window, freeze: freeze, waitingFor: waiting)
+        if let wave, !wave.allowsStart { waiting.append("wave: \(wave)") }
+        return GateStatus(mode: change.gate, approvers: approvers, requiredApprovals: required, window: window, freeze: freeze, wave: wave, waitingFor: waiting)
     }
 }

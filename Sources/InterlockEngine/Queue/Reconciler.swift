@@ -8,11 +8,14 @@ public struct Reconciler: Sendable {
     public var planning: SitePlanning
     public var store: any ChangeStore
     public var clock: any InterlockClock
+    /// The rollout waves to respect; nil: none.
+    public var rollout: RolloutContext?
 
-    public init(planning: SitePlanning, store: any ChangeStore, clock: any InterlockClock) {
+    public init(planning: SitePlanning, store: any ChangeStore, clock: any InterlockClock, rollout: RolloutContext? = nil) {
         self.planning = planning
         self.store = store
         self.clock = clock
+        self.rollout = rollout
     }
 
     /// What the pass did at one site.
@@ -38,11 +41,15 @@ public struct Reconciler: Sendable {
     }
 
     public func reconcile(_ state: DesiredState, sites: [Site]? = nil, commit: CommitContext) throws -> [SiteReport] {
-        try (sites ?? state.sites).map { try reconcile(site: $0, state: state, commit: commit) }
+        let sites = sites ?? state.sites
+        let outcomes = sites.map { planning.plan($0, in: state) }
+        var plans: [String: Plan] = [:]
+        for case .planned(let desired, _, let plan) in outcomes { plans[desired.site.name] = plan }
+        let waves = rollout.map { $0.gate(plans: plans) }
+        return try zip(sites, outcomes).map { try reconcile(site: $0, outcome: $1, state: state, commit: commit, waves: waves) }
     }
 
-    func reconcile(site: Site, state: DesiredState, commit: CommitContext) throws -> SiteReport {
-        let outcome = planning.plan(site, in: state)
+    func reconcile(site: Site, outcome: SitePlanning.Outcome, state: DesiredState, commit: CommitContext, waves: WaveGate?) throws -> SiteReport {
         var notes: [String] = []
         let active = try store.changes(sites: [site.name], statuses: ChangeStatus.active, limit: nil).first
         switch outcome {
@@ -82,21 +89,23 @@ public struct Reconciler: Sendable {
                 NewChange(site: site.name, plan: plan, gate: gate, author: commit.author, commitSummary: commit.summary), events: events)
             if let superseded = result.superseded { notes.append("\(superseded.id) superseded by \(result.change.id)") }
             if result.created { notes.append("queued \(result.change.id): plan \(plan.shortID) \(plan.summary), gate \(gate.rawValue)") }
-            let (change, gates, gateNotes) = try updateReadiness(result.change, site: site)
+            let wave = try waves?.evaluate(result.change, site: site, state: state, at: clock.now())
+            let (change, gates, gateNotes) = try updateReadiness(result.change, site: site, wave: wave)
             notes += gateNotes
             return SiteReport(site: site.name, condition: SiteCondition(outcome), change: change, gates: gates, notes: notes)
         }
     }
 
     /// Moves a waiting change whose gates are all open to ready, and a ready one whose gates closed back to waiting.
-    public func updateReadiness(_ change: ChangeRequest, site: Site) throws -> (ChangeRequest, GateStatus?, [String]) {
+    public func updateReadiness(_ change: ChangeRequest, site: Site, wave: WaveState? = nil) throws -> (ChangeRequest, GateStatus?, [String]) {
         guard change.status == .waiting || change.status == .ready else { return (change, nil, []) }
-        let gates = GateEvaluator.evaluate(change, site: site, at: clock.now())
+        let gates = GateEvaluator.evaluate(change, site: site, at: clock.now(), wave: wave)
         if gates.isOpen, change.status == .waiting {
             let updated = try store.transition(
                 changeID: change.id, from: [.waiting], to: .ready, reason: "all gates open",
                 events: [event(.plan, "gate.opened", site: site, change: change, before: "waiting", after: "ready",
-                               details: ["gate": change.gate.rawValue, "approvers": gates.approvers.joined(separator: ","), "window": gates.window.map { "\($0)" } ?? "not required"])])
+                               details: ["gate": change.gate.rawValue, "approvers": gates.approvers.joined(separator: ","), "window": gates.window.map { "\($0)" } ?? "not required",
+                                         "wave": gates.wave.map { "\($0)" } ?? "not applicable"])])
             return (updated, gates, ["\(change.id) is ready: all gates open"])
         }
         if !gates.isOpen, change.status == .ready {
@@ -107,6 +116,11 @@ public struct Reconciler: Sendable {
             return (updated, gates, ["\(change.id) waits again: \(reason)"])
         }
         return (change, gates, [])
+    }
+
+    /// The wave state of a change, planning earlier-wave sites as needed (nil without rollout waves).
+    public func waveState(of change: ChangeRequest, site: Site, state: DesiredState) throws -> WaveState? {
+        try rollout?.gate(planning: planning, state: state).evaluate(change, site: site, state: state, at: clock.now())
     }
 
     func event(
