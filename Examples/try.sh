@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Turns Examples/ into a git repository in a temporary directory and runs Interlock's commands against it:
 # validate, sites, show plant-b, plan and apply Plant A, plan a flow change, detect drift,
-# read and verify the audit log. Usage: Examples/try.sh [interlock binary]   (default: builds with swift build)
+# follow the rollout, compare the plants, read and verify the audit log. Usage: Examples/try.sh [interlock binary]   (default: builds with swift build)
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -116,6 +116,12 @@ echo "edited $INTERLOCK_TARGET_BASE/plant-a/mosquitto/mosquitto.conf"
 
 step interlock status --repo "$repo"
 set +e; "$interlock" status --repo "$repo"; echo "(exit code $?: a site drifted)"; set -e
+
+step interlock rollout status --repo "$repo"
+"$interlock" rollout status --repo "$repo"
+
+step interlock compare plant-a plant-b --repo "$repo"
+set +e; "$interlock" compare plant-a plant-b --repo "$repo"; echo "(exit code $?: Plant B is not deployed yet, Plant A drifted)"; set -e
 
 step interlock audit log --site plant-a --limit 25
 "$interlock" audit log --site plant-a --limit 25

@@ -148,3 +148,25 @@ import InterlockModel
         #expect(throws: DriverError.self) { try f.driver("plant-a").observe(desired: []) }
     }
 }
+
+@Suite struct FilesDriverRecoveryTests {
+    @Test func recoveryRollsBackAndRemovesTemporaryFilesOfAnInterruptedWrite() throws {
+        let f = try EngineFixture()
+        try f.deploy("plant-a")
+        let before = try #require(f.readLive("plant-a", "mosquitto/mosquitto.conf"))
+        try f.edit("components/mqtt-broker.yaml", replacing: "max_connections: 1000", with: "max_connections: 1500")
+        let plan = try f.plan("plant-a").plan
+        _ = try f.driver("plant-a").apply(plan)
+        // Simulate a crash: the in-progress marker and a half-written temporary file are still there.
+        let backups = try FileManager.default.contentsOfDirectory(atPath: f.root("plant-a") + "/.interlock/backups").sorted()
+        let backup = ".interlock/backups/" + backups.last!
+        try f.writeLive("plant-a", ".interlock/apply-in-progress.json", "{\"plan\": \"\(plan.id)\", \"backup\": \"\(backup)\"}")
+        try f.writeLive("plant-a", "mosquitto/.mosquitto.conf.interlock-4242-1", "half a fi")
+        let note = try #require(try f.driver("plant-a").recoverInterruptedApply())
+        #expect(note.contains("rolled back"))
+        #expect(f.readLive("plant-a", "mosquitto/mosquitto.conf") == before)
+        #expect(f.readLive("plant-a", "mosquitto/.mosquitto.conf.interlock-4242-1") == nil)
+        #expect(f.readLive("plant-a", ".interlock/apply-in-progress.json") == nil)
+        #expect(try f.driver("plant-a").recoverInterruptedApply() == nil, "nothing left to recover")
+    }
+}

@@ -162,6 +162,10 @@ public struct FilesDriver: SiteDriver {
         if !steps.isEmpty {
             try rollback(ApplyReceipt(site: site, planID: plan, applied: [], undo: ["backup": backup]))
         }
+        // A write interrupted between creating its temporary file and the rename leaves that file behind.
+        for file in steps.compactMap({ $0.objectValue?["file"]?.stringValue }) + [FilesManifest.relativePath] {
+            try files.removeTemporarySiblings(of: file)
+        }
         try files.remove(Self.inProgressPath)
         return "rolled back \(steps.count) operation(s) of plan \(plan.replacingOccurrences(of: "sha256:", with: "").prefix(12)) from \(backup)"
     }

@@ -110,6 +110,19 @@ struct SafeFiles {
         syncDirectory((path as NSString).deletingLastPathComponent)
     }
 
+    /// Removes temporary files that an interrupted `write` of `relative` left next to it.
+    func removeTemporarySiblings(of relative: String) throws {
+        let path = try checked(relative)
+        let directory = (path as NSString).deletingLastPathComponent
+        let prefix = "." + (path as NSString).lastPathComponent + ".interlock-"
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return }
+        for name in names where name.hasPrefix(prefix) {
+            guard unlink(directory + "/" + name) == 0 || errno == ENOENT else {
+                throw failed("cannot remove the leftover \(directory)/\(name): \(String(cString: strerror(errno)))")
+            }
+        }
+    }
+
     private func syncDirectory(_ directory: String) {
         let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if fd >= 0 {
