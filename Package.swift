@@ -10,12 +10,16 @@ let package = Package(
         .library(name: "InterlockModel", targets: ["InterlockModel"]),
         .library(name: "InterlockEngine", targets: ["InterlockEngine"]),
         .library(name: "InterlockStore", targets: ["InterlockStore"]),
+        .library(name: "InterlockServer", targets: ["InterlockServer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         .systemLibrary(
@@ -55,7 +59,30 @@ let package = Package(
                 "InterlockModel",
                 "InterlockEngine",
                 "InterlockStore",
+                "InterlockServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .target(
+            name: "InterlockServer",
+            dependencies: [
+                "InterlockGit",
+                "InterlockModel",
+                "InterlockEngine",
+                "InterlockStore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ]
+        ),
+        .testTarget(
+            name: "InterlockServerTests",
+            dependencies: [
+                "InterlockServer",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Yams", package: "Yams"),
             ]
         ),
         .testTarget(name: "InterlockGitTests", dependencies: ["InterlockGit"]),

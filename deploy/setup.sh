@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Interlock needs to build and test on Debian/Ubuntu: libgit2 (headers + pkg-config file), git,
-# and for the tests of the example MQTT command driver: mosquitto, mosquitto-clients and python3.
+# and for the tests of the example MQTT command driver: mosquitto, mosquitto-clients and python3;
+# for the web console's browser test: chromium and chromium-driver (.ci/run adds Selenium from PyPI).
 # Safe to run again: it installs nothing when everything is present.
 set -euo pipefail
 
@@ -14,6 +15,9 @@ command -v git >/dev/null 2>&1 || missing+=(git)
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || missing+=(mosquitto)
 command -v mosquitto_pub >/dev/null 2>&1 || missing+=(mosquitto-clients)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
+# The web console's browser test (Tests/browser/approve_test.py): headless Chromium and its WebDriver.
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
 
 if [ "${#missing[@]}" -eq 0 ]; then
     echo "setup: libgit2 $(pkg-config --modversion libgit2), git, mosquitto and python3 are present"

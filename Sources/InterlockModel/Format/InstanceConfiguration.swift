@@ -45,8 +45,10 @@ public struct InstanceConfiguration: Sendable, Hashable {
         public var groups: [String]
         /// PBKDF2 password hash for the web console (`pbkdf2-sha256$<iterations>$<salt>$<hash>`), if any.
         public var passwordHash: String?
+        /// Hashes of API tokens that authenticate as this user (`sha256:<64 hex digits>`), for machines.
+        public var apiTokens: [String]
 
-        public init(id: String, name: String, email: String? = nil, title: String = "approver", roles: Set<Role>, sites: [String], groups: [String] = [], passwordHash: String? = nil) {
+        public init(id: String, name: String, email: String? = nil, title: String = "approver", roles: Set<Role>, sites: [String], groups: [String] = [], passwordHash: String? = nil, apiTokens: [String] = []) {
             self.id = id
             self.name = name
             self.email = email
@@ -55,6 +57,7 @@ public struct InstanceConfiguration: Sendable, Hashable {
             self.sites = sites
             self.groups = groups
             self.passwordHash = passwordHash
+            self.apiTokens = apiTokens
         }
 
         public func actsFor(_ site: String) -> Bool { sites.contains("*") || sites.contains(site) }
@@ -78,7 +81,7 @@ public struct InstanceConfiguration: Sendable, Hashable {
         var seen = Set<String>()
         for (index, userNode) in reader.list(fields, "users", what: what).enumerated() {
             let path = "users[\(index)]"
-            guard let user = reader.mapping(userNode, path: path, allowed: ["id", "name", "email", "title", "roles", "sites", "groups", "passwordHash"], what: "a user")
+            guard let user = reader.mapping(userNode, path: path, allowed: ["id", "name", "email", "title", "roles", "sites", "groups", "passwordHash", "apiTokens"], what: "a user")
             else { continue }
             guard let id = reader.string(user, "id", required: true, what: "a user", hint: "add 'id: <login name>'") else { continue }
             if !seen.insert(id).inserted {
@@ -100,12 +103,25 @@ public struct InstanceConfiguration: Sendable, Hashable {
                     "approver-without-sites", at: userNode.location, field: "\(path).sites", "user '\(id)' is an approver for no site",
                     hint: "list the sites they approve for, e.g. 'sites: [plant-a]'")
             }
+            let apiTokens = reader.stringList(user, "apiTokens", what: "user '\(id)'")
+            for (token, location) in apiTokens where !Self.isTokenHash(token) {
+                reader.diagnostics.error(
+                    "bad-token-hash", at: location, field: "\(path).apiTokens", "'\(token.prefix(12))…' is not an API token hash",
+                    hint: "write 'sha256:' and 64 hex digits, as printed by 'interlock hash-password --new-token'; never the token itself")
+            }
             config.users.append(User(
                 id: id, name: reader.string(user, "name", what: "a user") ?? id, email: reader.string(user, "email", what: "a user"),
                 title: reader.string(user, "title", what: "a user") ?? "approver", roles: roles, sites: sites,
                 groups: reader.stringList(user, "groups", what: "user '\(id)'").map(\.0),
-                passwordHash: reader.string(user, "passwordHash", what: "a user")))
+                passwordHash: reader.string(user, "passwordHash", what: "a user"), apiTokens: apiTokens.map(\.0)))
         }
         return (config, reader.diagnostics.sorted)
+    }
+
+    /// `sha256:` followed by 64 lowercase hex digits.
+    static func isTokenHash(_ text: String) -> Bool {
+        guard text.hasPrefix("sha256:") else { return false }
+        let hex = text.dropFirst(7)
+        return hex.count == 64 && hex.allSatisfy { $0.isHexDigit && !$0.isUppercase }
     }
 }

@@ -1,0 +1,219 @@
+import Foundation
+import Hummingbird
+import InterlockEngine
+import InterlockModel
+import InterlockStore
+
+/// The web console: server-rendered pages that work without JavaScript.
+extension WebServer {
+    func addConsoleRoutes(_ router: Router<ServerContext>) {
+        addLoginRoutes(router)
+        router.get("/") { _, context in Responses.redirect(context.principal == nil ? "/login" : "/sites") }
+        router.get("/sites") { _, context in try await self.sitesPage(context) }
+        router.get("/queue") { request, context in try await self.queuePage(request, context) }
+        router.get("/changes/:id") { request, context in
+            let principal = try context.requirePrincipal()
+            let id = try context.parameters.require("id")
+            let signed = FormFields.query(request).text("signed")
+            let flash = signed.map { ConsoleViews.Flash(kind: "ok", text: $0 == "approve" ? "Your approval was signed and recorded." : "Your rejection was signed and recorded.") }
+            return try await self.changePage(id, principal: principal, flash: flash, signError: nil, status: .ok)
+        }
+        for approving in [true, false] {
+            router.post("/changes/:id/\(approving ? "approve" : "reject")") { request, context in
+                let principal = try context.requirePrincipal()
+                let id = try context.parameters.require("id")
+                let form = try await FormFields.body(request)
+                try await self.checkCSRF(principal, token: form["csrf"], path: request.uri.path, address: context.remoteAddress)
+                do {
+                    _ = try await self.sign(changeID: id, approving: approving, reason: form.text("reason"), password: form["password"],
+                                            plan: form.text("plan"), principal: principal, address: context.remoteAddress)
+                } catch let error as ServerError where error.status != .notFound {
+                    return try await self.changePage(id, principal: principal, flash: nil, signError: error.message, status: error.status)
+                }
+                return Responses.redirect("/changes/\(FormFields.encode(id))?signed=\(approving ? "approve" : "reject")")
+            }
+        }
+        router.get("/audit") { request, context in try await self.auditPage(request, context, flash: nil) }
+        router.get("/audit/export") { request, context in try await self.export(request, context) }
+        router.post("/audit/verify") { request, context in
+            let principal = try await self.requireAuditReader(context, path: request.uri.path)
+            let form = try await FormFields.body(request)
+            try await self.checkCSRF(principal, token: form["csrf"], path: request.uri.path, address: context.remoteAddress)
+            _ = try await offload { [loop = self.loop] in try loop.verifyAuditLog() }
+            return Responses.redirect("/audit")
+        }
+    }
+
+    // MARK: - Sites
+
+    func sitesPage(_ context: ServerContext) async throws -> Response {
+        let principal = try context.requirePrincipal()
+        let loaded = try? await currentState()
+        let now = instance.clock.now()
+        let active = try await activeChanges()
+        let sites: [[String: Any]] = (loaded?.state.sites ?? []).map { site in
+            let json = siteJSON(site, state: loaded!.state, now: now, active: [])
+            let observation = observations.site(site.name)
+            let condition = observation?.condition
+            var detail: String? = observation?.problem
+            if detail == nil, let observation {
+                var parts: [String] = []
+                if let plan = observation.pendingPlan { parts.append("\(plan.summary) pending (plan \(plan.shortID))") }
+                if !observation.drift.isEmpty { parts.append("\(observation.drift.count) drifted") }
+                if parts.isEmpty { parts.append("\(observation.managedResources) managed resources match") }
+                detail = parts.joined(separator: "; ")
+            }
+            let approval = site.approval.required == 0 ? "not required"
+                : "\(site.approval.required) of \(site.approval.approvers.joined(separator: ", "))"
+            return ConsoleViews.view([
+                "name": site.name, "displayName": site.displayName, "timezone": site.timezone,
+                "localTime": ConsoleViews.local(now, zone: site.timeZone),
+                "status": condition?.rawValue ?? "not observed yet", "statusClass": condition.map(ConsoleViews.conditionClass),
+                "statusDetail": detail, "window": json["window"]?.objectValue?["text"]?.stringValue,
+                "freeze": json["freeze"]?.stringValue, "approval": approval, "target": Self.targetSummary(site.target),
+                "active": (active[site.name] ?? []).map { ["id": $0.id, "status": $0.status.rawValue, "statusClass": ConsoleViews.statusClass($0.status)] },
+                "drift": (observation?.drift ?? []).map { ["summary": $0.summary] }, "hasDrift": !(observation?.drift ?? []).isEmpty,
+            ])
+        }
+        return views.page("sites", title: "Sites", data: ConsoleViews.view([
+            "sites": sites, "commit": loaded?.commitID.map { String($0.prefix(10)) },
+            "lastPass": observations.lastPass.map { ConsoleViews.utc($0) },
+            "loadError": observations.loadError,
+        ]), principal: principal, nav: "Sites")
+    }
+
+    // MARK: - Queue
+
+    func queuePage(_ request: Request, _ context: ServerContext) async throws -> Response {
+        let principal = try context.requirePrincipal()
+        let fields = FormFields.query(request)
+        let siteFilter = fields.text("site")
+        let all = fields.text("all") == "1"
+        let loaded = try await currentState()
+        let changes = try await offload { [instance = self.instance] in
+            try instance.store.changes(sites: siteFilter.map { [$0] } ?? [], statuses: all ? [] : ChangeStatus.active, limit: all ? 50 : nil)
+        }
+        let now = instance.clock.now()
+        let rows: [[String: Any]] = changes.map { change in
+            var waiting: [String] = []
+            if change.status.isActive, let site = loaded.state.site(named: change.site) {
+                waiting = gates(change, site: site, state: loaded.state, at: now).waitingFor
+            }
+            return ConsoleViews.view([
+                "id": change.id, "status": change.status.rawValue, "statusClass": ConsoleViews.statusClass(change.status), "site": change.site,
+                "planShort": change.plan.shortID, "summary": change.plan.summary, "waitingFor": waiting,
+                "statusReason": change.statusReason, "commitSummary": change.commitSummary, "author": change.author.map { "by \($0.name)" },
+            ])
+        }
+        let empty = all ? "No change requests yet."
+            : "No active change requests\(siteFilter.map { " at \($0)" } ?? ""): every site matches what was last reconciled."
+        return views.page("queue", title: "Queue", data: ConsoleViews.view([
+            "changes": rows, "hasChanges": !rows.isEmpty, "emptyText": empty, "siteFilter": siteFilter, "all": all,
+            "siteOptions": loaded.state.sites.map { ["name": $0.name, "selected": $0.name == siteFilter] },
+        ]), principal: principal, nav: "Queue")
+    }
+
+    // MARK: - Change
+
+    func changePage(_ id: String, principal: Principal, flash: ConsoleViews.Flash?, signError: String?, status: HTTPResponse.Status) async throws -> Response {
+        let (change, site) = try await self.change(id)
+        let zone = site?.timeZone
+        var gates: [[String: Any]] = []
+        var ready = false
+        if let site, change.status == .waiting || change.status == .ready, let state = observations.loaded?.state {
+            let status = self.gates(change, site: site, state: state, at: instance.clock.now())
+            ready = status.isOpen
+            if status.requiredApprovals > 0 {
+                let names = change.approvals.filter { $0.planID == change.plan.id }.map { "\($0.approver.name) (\($0.meaning))" }
+                gates.append(gate("Approval", open: status.approvalsSatisfied,
+                                  "\(status.approvers.count) of \(status.requiredApprovals)" + (names.isEmpty ? " — approvers: \(site.approval.approvers.joined(separator: ", "))" : ": " + names.joined(separator: "; "))))
+            }
+            if let window = status.window { gates.append(gate("Maintenance window", open: window.allowsStart, "\(window)")) }
+            if let wave = status.wave { gates.append(gate("Rollout wave", open: wave.allowsStart, "\(wave)")) }
+            if status.freeze.isFrozen { gates.append(["name": "Freeze", "text": "\(status.freeze)", "mark": "✗", "stateClass": "blocked"]) }
+            if gates.isEmpty { gates.append(gate("Gate", open: true, "\(change.gate.rawValue): nothing to wait for")) }
+        }
+        let users = instance.configuration.users
+        let canApprove = site.map { ChangeSigning.mayShowForm(userID: principal.user.id, approving: true, change: change, site: $0, users: users) } ?? false
+        let canReject = site.map { ChangeSigning.mayShowForm(userID: principal.user.id, approving: false, change: change, site: $0, users: users) } ?? false
+        var signNote: String?
+        if change.approvers.contains(principal.user.id) {
+            signNote = "You have signed this plan."
+        } else if !canApprove, !canReject, change.status.isActive, change.status != .applying {
+            if !principal.user.actsFor(change.site) {
+                signNote = "You do not sign changes for \(change.site)."
+            } else {
+                signNote = "You are not among \(change.site)'s approvers for this change."
+            }
+        }
+        let operations: [[String: Any]] = change.plan.operations.map { op in
+            let lines = ConsoleViews.diffLines(op.changes)
+            return ConsoleViews.view([
+                "action": op.action.rawValue, "symbol": op.action.symbol, "path": op.path,
+                "policyPath": op.policyPath == op.path ? nil : op.policyPath, "adopts": op.adoptsUnmanaged, "revertsDrift": op.revertsDrift,
+                "lines": lines, "hasLines": !lines.isEmpty,
+            ])
+        }
+        let approvals: [[String: Any]] = change.approvals.map { a in
+            ConsoleViews.view([
+                "name": a.approver.name, "id": a.approver.id, "meaning": a.meaning, "reason": a.reason,
+                "local": ConsoleViews.local(a.at, zone: zone), "utc": ConsoleViews.utc(a.at), "plan": String(a.planID.dropFirst(7).prefix(12)),
+                "stale": a.planID != change.plan.id,
+            ])
+        }
+        let data = ConsoleViews.view([
+            "id": change.id, "status": change.status.rawValue, "statusClass": ConsoleViews.statusClass(change.status),
+            "statusReason": change.statusReason, "site": change.site, "siteName": site?.displayName ?? change.site,
+            "timezone": site?.timezone ?? "UTC", "planId": change.plan.id, "planShort": change.plan.shortID, "summary": change.plan.summary,
+            "commit": change.plan.commit.map { String($0.prefix(10)) }, "commitSummary": change.commitSummary, "author": change.author?.name,
+            "createdLocal": ConsoleViews.local(change.createdAt, zone: zone), "createdUTC": ConsoleViews.utc(change.createdAt),
+            "gate": change.gate.rawValue, "gates": gates, "ready": ready, "approvals": approvals, "hasApprovals": !approvals.isEmpty,
+            "canSign": canApprove || canReject, "canApprove": canApprove, "canReject": canReject, "signNote": signNote,
+            "signerName": principal.user.name, "csrf": principal.session?.csrfToken, "signError": signError,
+            "approveMeaning": site.map { ApprovalRules.meaning(of: principal.user, site: $0, approving: true) },
+            "rejectMeaning": site.map { ApprovalRules.meaning(of: principal.user, site: $0, approving: false) },
+            "operations": operations,
+        ])
+        return views.page("change", title: change.id, data: data, principal: principal, flash: flash, nav: "Queue", status: status)
+    }
+
+    private func gate(_ name: String, open: Bool, _ text: String) -> [String: Any] {
+        ["name": name, "text": text, "mark": open ? "✓" : "…", "stateClass": open ? "open" : "closed"]
+    }
+
+    // MARK: - Audit
+
+    func auditPage(_ request: Request, _ context: ServerContext, flash: ConsoleViews.Flash?) async throws -> Response {
+        let principal = try await requireAuditReader(context, path: request.uri.path)
+        let fields = FormFields.query(request)
+        let filter = AuditFilter(fields: fields)
+        let query = try filter.query(defaultLimit: 100)
+        let (records, total) = try await offload { [instance = self.instance] in (try instance.store.records(matching: query), try instance.store.count()) }
+        let zones = Dictionary(uniqueKeysWithValues: (observations.loaded?.state.sites ?? []).map { ($0.name, $0.timeZone) })
+        let rows: [[String: Any]] = records.reversed().map { r in
+            let zone = r.details["timezone"].flatMap(TimeZone.init(identifier:)) ?? r.site.flatMap { zones[$0] ?? nil }
+            return ConsoleViews.view([
+                "sequence": String(r.sequence), "utc": ConsoleViews.utc(r.timestamp), "local": zone.map { ConsoleViews.local(r.timestamp, zone: $0) } ?? "–",
+                "actor": "\(r.actor.name) (\(r.actor.id))", "role": r.actor.role, "authentication": r.actor.authentication,
+                "action": r.action, "site": r.site ?? "–", "change": r.changeID, "plan": r.planID.map { String($0.dropFirst(7).prefix(12)) },
+                "result": r.result.rawValue, "resultClass": r.result == .success ? "success" : "failure",
+                "note": String((r.error ?? r.reason ?? r.details["meaning"] ?? "").prefix(200)),
+            ])
+        }
+        let verify = observations.verify.map { v in
+            ConsoleViews.view([
+                "verifyClass": v.ok ? (v.anchored ? "ok" : "warn") : "bad",
+                "verifyText": v.ok ? (v.anchored ? "verified, anchored" : "verified") : "FAILED: \(v.problemCount) problem(s)",
+                "records": v.records, "head": String(v.headHash.prefix(16)) + "…", "at": ConsoleViews.utc(v.at), "firstProblem": v.firstProblem,
+                "notes": v.notes, "hasNotes": !v.notes.isEmpty,
+            ])
+        }
+        var data: [String: Any?] = [
+            "records": rows, "hasRecords": !rows.isEmpty, "total": String(total), "shown": String(rows.count), "filter": query.summary,
+            "exportQuery": filter.exportQuery, "verify": verify, "csrf": principal.session?.csrfToken,
+            "categories": AuditCategory.allCases.map { ["name": $0.rawValue, "selected": $0.rawValue == fields.text("category")] },
+        ]
+        for key in ["site", "actor", "action", "change", "since", "until", "limit"] { data["f_" + key] = fields.text(key) }
+        return views.page("audit", title: "Audit log", data: ConsoleViews.view(data), principal: principal, flash: flash, nav: "Audit")
+    }
+}

@@ -1,0 +1,241 @@
+/// The web console's Mustache templates. Kept in the binary (one file to deploy); `{{x}}` is HTML-escaped,
+/// `{{{body}}}` only ever receives HTML rendered from these templates. No inline scripts or styles: the
+/// Content-Security-Policy forbids them.
+enum ConsoleTemplates {
+    static let all: [String: String] = [
+        "layout": layout, "login": login, "sites": sites, "queue": queue, "change": change, "audit": audit, "error": error,
+    ]
+
+    static let layout = """
+        <!doctype html>
+        <html lang="en">
+        <head>
+        <meta charset="utf-8">
+        <meta name="viewport" content="width=device-width, initial-scale=1">
+        <title>{{title}} · Interlock</title>
+        <link rel="stylesheet" href="/static/console.css">
+        </head>
+        <body>
+        <header class="top">
+          <a class="brand" href="/sites">Interlock</a>
+          {{#user}}
+          <nav aria-label="Main">
+            <a href="/sites"{{#navSites}} aria-current="page"{{/navSites}}>Sites</a>
+            <a href="/queue"{{#navQueue}} aria-current="page"{{/navQueue}}>Queue</a>
+            {{#canAudit}}<a href="/audit"{{#navAudit}} aria-current="page"{{/navAudit}}>Audit log</a>{{/canAudit}}
+          </nav>
+          <form class="signout" method="post" action="/logout">
+            <input type="hidden" name="csrf" value="{{csrf}}">
+            <span class="who">{{name}} <small>({{id}}, {{roles}})</small></span>
+            <button type="submit">Sign out</button>
+          </form>
+          {{/user}}
+        </header>
+        <main id="main">
+        {{#flash}}<p class="flash {{kind}}" role="status" id="flash">{{text}}</p>{{/flash}}
+        {{{body}}}
+        </main>
+        <footer>Interlock {{version}} · plant times are local to each site, with UTC alongside</footer>
+        </body>
+        </html>
+        """
+
+    static let login = """
+        <section class="card narrow">
+        <h1>Sign in</h1>
+        {{#error}}<p class="flash error" role="alert" id="login-error">{{error}}</p>{{/error}}
+        <form method="post" action="/login" class="stack">
+          <input type="hidden" name="csrf" value="{{csrf}}">
+          <input type="hidden" name="next" value="{{next}}">
+          <label for="username">User id</label>
+          <input id="username" name="username" autocomplete="username" required value="{{username}}" autofocus>
+          <label for="password">Password</label>
+          <input id="password" name="password" type="password" autocomplete="current-password" required>
+          <button type="submit" id="sign-in">Sign in</button>
+        </form>
+        <p class="hint">Accounts are the users of this Interlock instance's configuration. After {{maxFailures}} failed attempts an account is locked for {{lockoutMinutes}} minutes.</p>
+        </section>
+        """
+
+    static let sites = """
+        <h1>Sites</h1>
+        <p class="meta">Desired state {{#commit}}at commit <code>{{commit}}</code>{{/commit}}{{^commit}}not read yet{{/commit}}{{#lastPass}} · last reconcile {{lastPass}}{{/lastPass}}</p>
+        {{#loadError}}<p class="flash error" role="alert">{{loadError}}</p>{{/loadError}}
+        {{^sites}}<p class="empty">No sites yet: the desired state has not been read. The reconciler reads it at start-up and at every poll interval.</p>{{/sites}}
+        <div class="grid">
+        {{#sites}}
+        <section class="card site" id="site-{{name}}">
+          <h2>{{displayName}} <small>{{name}}</small></h2>
+          <p><span class="badge {{statusClass}}">{{status}}</span> {{statusDetail}}</p>
+          <dl>
+            <dt>Plant time</dt><dd>{{localTime}} <small>({{timezone}})</small></dd>
+            <dt>Next window</dt><dd>{{window}}</dd>
+            {{#freeze}}<dt>Freeze</dt><dd class="warn">{{freeze}}</dd>{{/freeze}}
+            <dt>Active changes</dt><dd>{{#active}}<a href="/changes/{{id}}">{{id}}</a> <span class="badge {{statusClass}}">{{status}}</span> {{/active}}{{^active}}none{{/active}}</dd>
+            <dt>Approval</dt><dd>{{approval}}</dd>
+            <dt>Target</dt><dd><code>{{target}}</code></dd>
+          </dl>
+          {{#hasDrift}}
+          <h3>Changed outside Interlock</h3>
+          <ul class="drift">{{#drift}}<li>{{summary}}</li>{{/drift}}</ul>
+          {{/hasDrift}}
+          <p><a href="/queue?site={{name}}">Queue for {{displayName}}</a></p>
+        </section>
+        {{/sites}}
+        </div>
+        """
+
+    static let queue = """
+        <h1>Change queue{{#siteFilter}} — {{siteFilter}}{{/siteFilter}}</h1>
+        <form method="get" action="/queue" class="filters">
+          <label for="site">Site</label>
+          <select id="site" name="site"><option value="">all sites</option>{{#siteOptions}}<option value="{{name}}"{{#selected}} selected{{/selected}}>{{name}}</option>{{/siteOptions}}</select>
+          <label class="check"><input type="checkbox" name="all" value="1"{{#all}} checked{{/all}}> include finished changes</label>
+          <button type="submit">Show</button>
+        </form>
+        {{^changes}}<p class="empty">{{emptyText}}</p>{{/changes}}
+        {{#hasChanges}}
+        <table class="list">
+        <thead><tr><th>Change</th><th>Status</th><th>Site</th><th>Plan</th><th>Waiting for</th><th>Commit</th></tr></thead>
+        <tbody>
+        {{#changes}}
+        <tr id="row-{{id}}">
+          <td><a href="/changes/{{id}}">{{id}}</a></td>
+          <td><span class="badge {{statusClass}}">{{status}}</span></td>
+          <td>{{site}}</td>
+          <td><code>{{planShort}}</code> {{summary}}</td>
+          <td>{{#waitingFor}}<div>{{.}}</div>{{/waitingFor}}{{^waitingFor}}{{statusReason}}{{/waitingFor}}</td>
+          <td>{{commitSummary}} <small>{{author}}</small></td>
+        </tr>
+        {{/changes}}
+        </tbody>
+        </table>
+        {{/hasChanges}}
+        """
+
+    static let change = """
+        <p class="crumbs"><a href="/queue">Queue</a> › <a href="/queue?site={{site}}">{{site}}</a> › {{id}}</p>
+        <h1>{{id}} <span class="badge {{statusClass}}" id="change-status">{{status}}</span></h1>
+        {{#statusReason}}<p class="meta">{{statusReason}}</p>{{/statusReason}}
+        <dl class="facts">
+          <dt>Site</dt><dd>{{siteName}} ({{site}}, {{timezone}})</dd>
+          <dt>Plan</dt><dd><code id="plan-id">{{planId}}</code> — {{summary}}</dd>
+          <dt>Commit</dt><dd>{{#commit}}<code>{{commit}}</code>{{/commit}} {{commitSummary}} {{#author}}<small>by {{author}}</small>{{/author}}</dd>
+          <dt>Queued</dt><dd>{{createdLocal}} <small>({{createdUTC}})</small></dd>
+          <dt>Gate</dt><dd>{{gate}}</dd>
+        </dl>
+
+        <section class="card" id="gates">
+        <h2>Gates</h2>
+        {{^gates}}<p class="meta">Gates are evaluated for waiting and ready changes only.</p>{{/gates}}
+        <ul class="gates">
+        {{#gates}}<li class="{{stateClass}}"><span class="mark" aria-hidden="true">{{mark}}</span> <strong>{{name}}</strong>: {{text}}</li>{{/gates}}
+        </ul>
+        {{#ready}}<p class="ok">Every gate is open: the reconciler applies it at its next pass.</p>{{/ready}}
+        </section>
+
+        {{#hasApprovals}}
+        <section class="card" id="signatures">
+        <h2>Signatures</h2>
+        <table class="list"><thead><tr><th>Signed by</th><th>Meaning</th><th>Reason</th><th>Time</th><th>Plan</th></tr></thead><tbody>
+        {{#approvals}}<tr><td>{{name}} <small>({{id}})</small></td><td>{{meaning}}</td><td>{{reason}}</td><td>{{local}} <small>({{utc}})</small></td><td><code>{{plan}}</code>{{#stale}} <small>(another plan)</small>{{/stale}}</td></tr>{{/approvals}}
+        </tbody></table>
+        </section>
+        {{/hasApprovals}}
+
+        {{#signNote}}<p class="flash" id="sign-note">{{signNote}}</p>{{/signNote}}
+        {{#canSign}}
+        <section class="card sign" id="sign">
+        <h2>Sign this change</h2>
+        <p>Your signature applies to plan <code>{{planShort}}</code> only. Re-enter your password to sign as <strong>{{signerName}}</strong>; the audit log records your printed name, the time, the meaning and your reason.</p>
+        {{#signError}}<p class="flash error" role="alert" id="sign-error">{{signError}}</p>{{/signError}}
+        <div class="forms">
+        {{#canApprove}}
+        <form method="post" action="/changes/{{id}}/approve" class="stack" id="approve-form">
+          <input type="hidden" name="csrf" value="{{csrf}}">
+          <input type="hidden" name="plan" value="{{planId}}">
+          <p class="meaning">Meaning: <strong>{{approveMeaning}}</strong></p>
+          <label for="approve-reason">Reason</label>
+          <textarea id="approve-reason" name="reason" required rows="3"></textarea>
+          <label for="approve-password">Password</label>
+          <input id="approve-password" name="password" type="password" autocomplete="current-password" required>
+          <button type="submit" class="approve" id="approve-button">Approve and sign</button>
+        </form>
+        {{/canApprove}}
+        {{#canReject}}
+        <form method="post" action="/changes/{{id}}/reject" class="stack" id="reject-form">
+          <input type="hidden" name="csrf" value="{{csrf}}">
+          <input type="hidden" name="plan" value="{{planId}}">
+          <p class="meaning">Meaning: <strong>{{rejectMeaning}}</strong></p>
+          <label for="reject-reason">Reason</label>
+          <textarea id="reject-reason" name="reason" required rows="3"></textarea>
+          <label for="reject-password">Password</label>
+          <input id="reject-password" name="password" type="password" autocomplete="current-password" required>
+          <button type="submit" class="reject" id="reject-button">Reject and sign</button>
+        </form>
+        {{/canReject}}
+        </div>
+        </section>
+        {{/canSign}}
+
+
+        <section class="card" id="plan">
+        <h2>What changes at {{siteName}}</h2>
+        {{^operations}}<p class="empty">The plan has no operations.</p>{{/operations}}
+        {{#operations}}
+        <article class="op">
+          <h3><span class="sym {{action}}">{{symbol}}</span> <code>{{path}}</code> {{#policyPath}}<small>({{policyPath}})</small>{{/policyPath}}
+            {{#adopts}}<span class="badge warn">takes over a file Interlock did not write</span>{{/adopts}}
+            {{#revertsDrift}}<span class="badge warn">reverts drift</span>{{/revertsDrift}}</h3>
+          {{#hasLines}}<pre class="diff">{{#lines}}<span class="{{kind}}">{{text}}</span>
+        {{/lines}}</pre>{{/hasLines}}
+        </article>
+        {{/operations}}
+        </section>
+        """
+
+    static let audit = """
+        <h1>Audit log</h1>
+        <section class="card" id="verify">
+        <h2>Integrity</h2>
+        {{#verify}}
+        <p><span class="badge {{verifyClass}}" id="verify-result">{{verifyText}}</span> {{records}} record(s), head <code>{{head}}</code>, checked {{at}}.</p>
+        {{#firstProblem}}<p class="flash error">{{firstProblem}}</p>{{/firstProblem}}
+        {{#hasNotes}}<ul class="notes">{{#notes}}<li>{{.}}</li>{{/notes}}</ul>{{/hasNotes}}
+        {{/verify}}
+        {{^verify}}<p class="meta">Not verified since the server started.</p>{{/verify}}
+        <form method="post" action="/audit/verify"><input type="hidden" name="csrf" value="{{csrf}}"><button type="submit" id="verify-button">Verify the whole log now</button></form>
+        </section>
+        <form method="get" action="/audit" class="filters">
+          <label for="f-site">Site</label><input id="f-site" name="site" value="{{f_site}}">
+          <label for="f-actor">Actor</label><input id="f-actor" name="actor" value="{{f_actor}}">
+          <label for="f-action">Action</label><input id="f-action" name="action" value="{{f_action}}" placeholder="change.*">
+          <label for="f-category">Category</label><select id="f-category" name="category"><option value="">any</option>{{#categories}}<option value="{{name}}"{{#selected}} selected{{/selected}}>{{name}}</option>{{/categories}}</select>
+          <label for="f-change">Change or plan</label><input id="f-change" name="change" value="{{f_change}}">
+          <label for="f-since">Since</label><input id="f-since" name="since" value="{{f_since}}" placeholder="2026-03-01 or 7d">
+          <label for="f-until">Until</label><input id="f-until" name="until" value="{{f_until}}">
+          <label for="f-limit">Newest</label><input id="f-limit" name="limit" value="{{f_limit}}" inputmode="numeric">
+          <button type="submit">Filter</button>
+        </form>
+        <p class="meta">{{shown}} of {{total}} record(s) · {{filter}} · export: <a href="/audit/export?{{exportQuery}}format=csv" id="export-csv">CSV</a> · <a href="/audit/export?{{exportQuery}}format=jsonl" id="export-jsonl">JSON Lines</a></p>
+        {{^records}}<p class="empty">No audit records match these filters.</p>{{/records}}
+        {{#hasRecords}}
+        <table class="list audit">
+        <thead><tr><th>#</th><th>Time (UTC)</th><th>Plant time</th><th>Actor</th><th>Action</th><th>Site</th><th>Change / plan</th><th>Result</th><th>Reason / error</th></tr></thead>
+        <tbody>
+        {{#records}}
+        <tr class="{{resultClass}}"><td>{{sequence}}</td><td>{{utc}}</td><td>{{local}}</td><td>{{actor}} <small>{{role}}, {{authentication}}</small></td><td><code>{{action}}</code></td><td>{{site}}</td><td>{{change}} {{#plan}}<code>{{plan}}</code>{{/plan}}</td><td>{{result}}</td><td>{{note}}</td></tr>
+        {{/records}}
+        </tbody>
+        </table>
+        {{/hasRecords}}
+        """
+
+    static let error = """
+        <section class="card narrow">
+        <h1>{{heading}}</h1>
+        <p id="error-message">{{message}}</p>
+        <p><a href="/sites">Back to the sites</a></p>
+        </section>
+        """
+}

@@ -1,0 +1,129 @@
+import ArgumentParser
+import Foundation
+import InterlockEngine
+import InterlockModel
+import InterlockServer
+import InterlockStore
+
+/// `interlock serve`: the reconcile loop of `interlock run` plus the HTTP API and web console.
+struct ServeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run the reconciler loop (as 'interlock run') and the HTTP API, web console and /metrics until SIGTERM.",
+        discussion: """
+            Listens on --address (default 127.0.0.1:8080, loopback only). TLS is terminated by a reverse proxy \
+            (see docs/operations.md); pass --secure-cookies when browsers reach it over HTTPS. Users and their \
+            password hashes come from the instance configuration ('interlock hash-password'). On SIGTERM the \
+            loop finishes the pass in progress — an apply is never cut off — then the server stops. \
+            Exit codes: 0 stopped, 2 the configuration, state directory or address cannot be used.
+            """
+    )
+
+    @OptionGroup var instance: InstanceOptions
+    @OptionGroup var repository: RepositoryOptions
+    @OptionGroup var target: TargetOptions
+
+    @Option(name: .long, help: "host:port to listen on; ':8080' listens on every interface.")
+    var address: String = "127.0.0.1:8080"
+
+    @Option(name: .long, help: "Seconds between passes (default: pollInterval of the instance configuration, else 60).")
+    var interval: Int?
+
+    @Option(name: .long, help: "Whether components' reload and health commands run: run or skip (skipping is audited).")
+    var hooks: HookMode = .run
+
+    @Flag(name: .long, help: "Mark cookies Secure and send HSTS (the console is reached over HTTPS, e.g. through a reverse proxy).")
+    var secureCookies = false
+
+    @Option(name: .long, help: "The auditors' copy of the checkpoint public key: background and on-demand verification is then anchored.")
+    var auditPublicKey: String?
+
+    func run() throws {
+        guard let (host, port) = ServeRunner.parseAddress(address) else {
+            throw ValidationError("--address must be host:port, e.g. 127.0.0.1:8080")
+        }
+        let context = try QueueContext(instance: instance, repository: repository, target: target)
+        let users = context.configuration.users
+        if users.isEmpty {
+            FileHandle.standardError.write(Data("warning: the instance configuration lists no users: nobody can sign in\n".utf8))
+        }
+        for user in users where user.passwordHash == nil && user.apiTokens.isEmpty {
+            FileHandle.standardError.write(Data("warning: user \(user.id) has neither a passwordHash nor apiTokens and cannot sign in\n".utf8))
+        }
+        for user in users {
+            if let text = user.passwordHash {
+                do { _ = try PasswordHash(parsing: text) } catch {
+                    Terminal.error("user \(user.id): \(error)")
+                    throw ExitCode(2)
+                }
+            }
+        }
+        let seconds = interval ?? context.configuration.pollInterval.seconds
+        let interlock = InterlockInstance(
+            configuration: context.configuration, source: context.repository.source, revision: context.repository.rev,
+            stateDirectory: context.stateDirectory, planning: context.planning, store: context.store, clock: context.clock,
+            trustedPublicKeyFile: auditPublicKey, runHooks: hooks == .run, rollout: { [context] in context.rollout($0) })
+        let logger = ServeRunner.makeLogger()
+        let loop = ReconcileLoop(instance: interlock, observations: Observations(), metrics: ServerMetrics(),
+                                 interval: .seconds(max(1, seconds)), logger: logger)
+        let server = WebServer(instance: interlock, loop: loop, secureCookies: secureCookies, version: InterlockVersion.current)
+        print("interlock serve: http://\(host.contains(":") ? "[\(host)]" : host):\(port)/ — reconciling \(context.repository.source) every \(seconds) s; state in \(context.stateDirectory)")
+        do {
+            try ServeRunner.run(server: server, host: host, port: port, logger: logger)
+        } catch {
+            Terminal.error("the server stopped: \(error)")
+            throw ExitCode(2)
+        }
+        print("interlock serve: stopped")
+    }
+}
+
+/// `interlock hash-password`: the `passwordHash` of a user, or a new API token and its hash.
+struct HashPasswordCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "hash-password",
+        abstract: "Print a PBKDF2 passwordHash for the instance configuration (password read from standard input), or a new API token.",
+        discussion: """
+            Reads the password from standard input (one line; on a terminal it is asked for twice without echo) and \
+            prints 'pbkdf2-sha256$<iterations>$<salt>$<hash>' for a user's passwordHash. With --new-token, prints a new \
+            random API token (give it to the machine, once) and the 'sha256:…' line for the user's apiTokens.
+            """
+    )
+
+    @Option(name: .long, help: "PBKDF2-HMAC-SHA256 iterations.")
+    var iterations: Int = PasswordHash.defaultIterations
+
+    @Flag(name: .long, help: "Make a new API token instead of hashing a password.")
+    var newToken = false
+
+    func validate() throws {
+        guard iterations >= 100_000 else { throw ValidationError("--iterations must be at least 100000") }
+    }
+
+    func run() throws {
+        if newToken {
+            let token = APIToken.generate()
+            print("token:    \(token)")
+            print("apiTokens entry: \(APIToken.hash(token))")
+            return
+        }
+        let password: String
+        if isatty(STDIN_FILENO) == 1 {
+            guard let first = getpass("Password: ").map({ String(cString: $0) }), let second = getpass("Again: ").map({ String(cString: $0) }) else {
+                throw ExitCode(2)
+            }
+            guard first == second else {
+                Terminal.error("the passwords differ")
+                throw ExitCode(1)
+            }
+            password = first
+        } else {
+            password = readLine(strippingNewline: true) ?? ""
+        }
+        guard password.count >= 8 else {
+            Terminal.error("use a password of at least 8 characters")
+            throw ExitCode(1)
+        }
+        print(PasswordHash(password: password, iterations: iterations).description)
+    }
+}

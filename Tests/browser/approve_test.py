@@ -1,0 +1,213 @@
+#!/usr/bin/env python3
+"""Real-browser test of the web console (headless Chromium through Selenium).
+
+Prepares its own desired-state repository from Examples/ (as Examples/try.sh does), an instance
+configuration with password hashes, and a state directory; starts `interlock serve` on a free loopback
+port, standing inside Plant A's maintenance window. Then, as Plant A's manager (Anna Berger):
+signs in, opens Plant A's waiting change, approves it with password and reason, and sees it move on
+(ready → applied); opens Plant B's change and finds no way to approve it (no form, and a forged POST is
+refused with 403 and audited). Screenshots go to $INTERLOCK_ARTIFACTS (default .build/browser-artifacts).
+
+Usage: Tests/browser/approve_test.py [path/to/interlock]
+"""
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from datetime import datetime, timedelta, timezone
+
+from selenium import webdriver
+from selenium.webdriver.chrome.options import Options
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOP = os.path.abspath(os.path.join(HERE, "..", ".."))
+INTERLOCK = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else os.path.join(TOP, ".build", "debug", "interlock"))
+ARTIFACTS = os.path.abspath(os.environ.get("INTERLOCK_ARTIFACTS", os.path.join(TOP, ".build", "browser-artifacts")))
+PASSWORD = "anna-browser-test-1"
+GIT = ["git", "-c", "user.name=Flow Manager", "-c", "user.email=flows@example.com", "-c", "init.defaultBranch=main",
+       "-c", "commit.gpgsign=false"]
+
+
+def run(args, env, check=True, input=None):
+    result = subprocess.run(args, env=env, capture_output=True, text=True, input=input)
+    if check and result.returncode != 0:
+        sys.exit(f"failed: {' '.join(args)}\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def prepare(work):
+    repo = os.path.join(work, "desired-state")
+    shutil.copytree(os.path.join(TOP, "Examples"), repo)
+    os.remove(os.path.join(repo, "try.sh"))
+    env = dict(os.environ, INTERLOCK_STATE_DIR=os.path.join(work, "state"), INTERLOCK_TARGET_BASE=os.path.join(work, "targets"))
+    env.pop("INTERLOCK_CONFIG", None)
+    env.pop("INTERLOCK_NOW", None)
+    run(GIT + ["-C", repo, "init", "-q"], env)
+    run(GIT + ["-C", repo, "add", "-A"], env)
+    run(GIT + ["-C", repo, "commit", "-qm", "Initial desired state for Plant A and Plant B"], env)
+    run([INTERLOCK, "init"], env)
+    # Plant A's first deployment, ungated (as try.sh does); then a flow change that waits for approval.
+    plan = json.loads(run([INTERLOCK, "plan", "--site", "plant-a", "--repo", repo, "--json"], env, check=False).stdout)
+    plan_id = plan["sites"][0]["plan"]["id"] if "sites" in plan else plan[0]["plan"]["id"]
+    run([INTERLOCK, "apply", "--site", "plant-a", "--plan", plan_id[7:19], "--ungated", "--hooks", "skip", "--repo", repo], env)
+    flow = os.path.join(repo, "flows", "energy-monitoring.yaml")
+    text = open(flow).read()
+    start = text.index("id: meter-line-3")
+    at = text.index("interval: 5s", start)
+    open(flow, "w").write(text[:at] + "interval: 2s" + text[at + len("interval: 5s"):])
+    run(GIT + ["-C", repo, "commit", "-qam", "Poll line 3 every 2 s"], env)
+
+    hashes = {u: run([INTERLOCK, "hash-password", "--iterations", "100000"], env, input=PASSWORD + "\n").stdout.strip()
+              for u in ["mgr-plant-a", "mgr-plant-b"]}
+    config = os.path.join(work, "interlock.yaml")
+    with open(config, "w") as f:
+        f.write(f"""stateDirectory: {env['INTERLOCK_STATE_DIR']}
+targetBase: {env['INTERLOCK_TARGET_BASE']}
+repository: {repo}
+pollInterval: 2s
+users:
+  - {{ id: mgr-plant-a, name: Anna Berger, email: anna.berger@example.com, title: plant manager, roles: [approver, viewer], sites: [plant-a], groups: [plant-a-managers], passwordHash: "{hashes['mgr-plant-a']}" }}
+  - {{ id: mgr-plant-b, name: Maria Lopez, email: maria.lopez@example.com, title: plant manager, roles: [approver, viewer], sites: [plant-b], groups: [plant-b-managers], passwordHash: "{hashes['mgr-plant-b']}" }}
+""")
+    # Stand 5 minutes into Plant A's next window, so the approved change may be applied at once.
+    windows = json.loads(run([INTERLOCK, "windows", "plant-a", "--count", "1", "--json", "--repo", repo], env).stdout)
+    start = windows["windows"][0]["start"] if "windows" in windows else windows[0]["windows"][0]["start"]
+    opens = datetime.fromisoformat(start.replace("Z", "+00:00"))
+    env["INTERLOCK_NOW"] = (opens + timedelta(minutes=5)).astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    env["INTERLOCK_CONFIG"] = config
+    return env, repo, config
+
+
+def wait_ready(base, server, seconds=60):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if server.poll() is not None:
+            sys.exit(f"interlock serve exited with {server.returncode}:\n{server.stdout.read()}")
+        try:
+            with urllib.request.urlopen(base + "/readyz", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except Exception:
+            pass
+        time.sleep(0.3)
+    sys.exit("interlock serve did not become ready")
+
+
+def browser():
+    options = Options()
+    for argument in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=1024,1366"]:
+        options.add_argument(argument)
+    for binary in ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"]:
+        if os.path.exists(binary):
+            options.binary_location = binary
+            break
+    driver_path = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+    return webdriver.Chrome(service=Service(driver_path), options=options)
+
+
+def main():
+    os.makedirs(ARTIFACTS, exist_ok=True)
+    work = tempfile.mkdtemp(prefix="interlock-browser.")
+    env, repo, config = prepare(work)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    log = open(os.path.join(ARTIFACTS, "serve.log"), "w")
+    server = subprocess.Popen([INTERLOCK, "serve", "--address", f"127.0.0.1:{port}", "--interval", "2", "--hooks", "skip"],
+                              env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
+    driver = None
+    try:
+        wait_ready(base, server)
+        driver = browser()
+        driver.implicitly_wait(5)
+
+        driver.get(base + "/queue")  # not signed in: the sign-in form
+        assert "/login" in driver.current_url, driver.current_url
+        driver.find_element(By.ID, "username").send_keys("mgr-plant-a")
+        driver.find_element(By.ID, "password").send_keys(PASSWORD)
+        driver.find_element(By.ID, "sign-in").click()
+        assert driver.current_url.endswith("/queue"), driver.current_url
+        assert "Anna Berger" in driver.page_source
+
+        rows = driver.find_elements(By.CSS_SELECTOR, "tbody tr")
+        a_row = next(r for r in rows if r.get_attribute("id").startswith("row-plant-a-") and "waiting" in r.text)
+        b_row = next(r for r in rows if r.get_attribute("id").startswith("row-plant-b-"))
+        a_change, b_change = a_row.get_attribute("id")[4:], b_row.get_attribute("id")[4:]
+        a_row.find_element(By.LINK_TEXT, a_change).click()
+        assert driver.find_element(By.ID, "change-status").text == "waiting"
+        page = driver.page_source
+        assert "flows/energy-monitoring" in page and "2s" in page, "the readable diff names the flow and the new interval"
+        driver.save_screenshot(os.path.join(ARTIFACTS, "change-before-approval.png"))
+
+        driver.find_element(By.ID, "approve-reason").send_keys("Line 3 meter polling agreed with the energy team")
+        driver.find_element(By.ID, "approve-password").send_keys(PASSWORD)
+        driver.find_element(By.ID, "approve-button").click()
+        assert "Your approval was signed" in driver.find_element(By.ID, "flash").text
+        status = driver.find_element(By.ID, "change-status").text
+        deadline = time.time() + 40
+        while status != "applied" and time.time() < deadline:
+            time.sleep(1)
+            driver.refresh()
+            status = driver.find_element(By.ID, "change-status").text
+        driver.save_screenshot(os.path.join(ARTIFACTS, "change-after-approval.png"))
+        assert status == "applied", f"{a_change} is {status}, expected it to move on to applied"
+        assert "Anna Berger" in driver.find_element(By.ID, "signatures").text
+        print(f"ok: {a_change} approved by Anna Berger and applied")
+
+        driver.get(f"{base}/changes/{b_change}")
+        assert driver.find_element(By.ID, "change-status").text == "waiting"
+        assert not driver.find_elements(By.ID, "approve-button"), "no approve button for Plant B"
+        assert not driver.find_elements(By.CSS_SELECTOR, "form[action$='/approve']"), "no approve form for Plant B"
+        assert "You do not sign changes for plant-b" in driver.find_element(By.ID, "sign-note").text
+        driver.save_screenshot(os.path.join(ARTIFACTS, "plant-b-change.png"))
+        # Forging the form anyway (the session's cookie and CSRF token, posted outside the page: the page's
+        # Content-Security-Policy would block a script doing it) is refused with 403 and audited.
+        csrf = driver.find_element(By.CSS_SELECTOR, "form.signout input[name=csrf]").get_attribute("value")
+        session = next(c["value"] for c in driver.get_cookies() if c["name"] == "interlock_session")
+        forged = urllib.request.Request(
+            f"{base}/changes/{b_change}/approve", method="POST",
+            data=urllib.parse.urlencode({"csrf": csrf, "reason": "forged", "password": PASSWORD}).encode(),
+            headers={"Cookie": f"interlock_session={session}", "Content-Type": "application/x-www-form-urlencoded"})
+        try:
+            result = urllib.request.urlopen(forged, timeout=10).status
+        except urllib.error.HTTPError as error:
+            result = error.code
+        assert result == 403, f"a forged Plant B approval answered {result}"
+        print(f"ok: {b_change} shows no way to approve; a forged approval is refused (403)")
+
+        audit = run([INTERLOCK, "audit", "log", "--json", "--limit", "0"], env).stdout
+        actions = [r["action"] for r in json.loads(audit)["records"]]
+        assert "change.approved" in actions and "approve.refused" in actions and "apply.succeeded" in actions, actions
+        print("ok: the audit log holds the signature, the refusal and the apply")
+    finally:
+        if driver:
+            driver.quit()
+        server.send_signal(signal.SIGTERM)
+        try:
+            code = server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            code = "killed"
+        log.close()
+        print(f"interlock serve stopped on SIGTERM (exit {code}); log and screenshots in {ARTIFACTS}")
+    assert code == 0, f"interlock serve exited with {code} on SIGTERM"
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
