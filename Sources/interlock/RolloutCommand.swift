@@ -31,11 +31,11 @@ struct RolloutStatusCommand: ParsableCommand {
     func run() throws {
         let context = try QueueContext(instance: instance, repository: repository, target: target)
         let (state, _, head) = try context.desiredState()
-        let report = try RolloutReport.build(context: context, state: state, head: head, commits: commits)
+        let overview = try RolloutReport.build(context: context, state: state, head: head, commits: commits)
         if json {
-            Terminal.printJSON(report.json)
+            Terminal.printJSON(overview.json)
         } else {
-            report.print()
+            RolloutReport.print(overview)
         }
     }
 }

@@ -2,88 +2,19 @@ import Foundation
 import InterlockEngine
 import InterlockModel
 
-/// The rollout of recent commits: per wave and site, what happened and what is awaited.
-struct RolloutReport {
-    struct Entry {
-        var site: Site
-        var wave: String
-        var change: ChangeRequest?
-        var state: String
-        var detail: String
+/// The rollout overview for people.
+enum RolloutReport {
+    static func build(context: QueueContext, state: DesiredState, head: String?, commits limit: Int) throws -> RolloutOverview {
+        try RolloutOverview.build(
+            store: context.store, reconciler: context.reconciler(state), graph: context.rollout(state).graph, state: state,
+            head: head, limit: limit, now: context.clock.now())
     }
 
-    struct Commit {
-        var id: String
-        var summary: String?
-        var entries: [Entry]
-    }
-
-    var commits: [Commit]
-    var waves: [RolloutWave]
-
-    static func build(context: QueueContext, state: DesiredState, head: String?, commits limit: Int) throws -> RolloutReport {
-        let all = try context.store.changes(sites: [], statuses: [], limit: 500)
-        var order: [String] = []
-        var summaries: [String: String] = [:]
-        if let head { order.append(head) }
-        for change in all {
-            guard let commit = change.plan.commit else { continue }
-            if !order.contains(commit) { order.append(commit) }
-            if summaries[commit] == nil { summaries[commit] = change.commitSummary }
-        }
-        let waves = state.config.wavesDeclared ? state.config.waves
-            : [RolloutWave(name: "all", sites: state.sites.map(\.name), location: SourceLocation(file: RepositoryConfig.fileName))]
-        let reconciler = context.reconciler(state)
-        let graph = context.rollout(state).graph
-        let now = context.clock.now()
-        var result: [Commit] = []
-        for commit in order.prefix(limit) {
-            var entries: [Entry] = []
-            for wave in waves {
-                for name in wave.sites {
-                    guard let site = state.site(named: name) else { continue }
-                    let zone = SiteTimeZone(site.timeZone ?? TimeZone(identifier: "UTC")!)
-                    func when(_ date: Date) -> String { "\(SiteTimeZone.utcText(date)) / \(zone.siteTimeText(date))" }
-                    let history = all.filter { $0.site == name }
-                    if let own = history.first(where: { $0.plan.commit == commit }) {
-                        switch own.status {
-                        case .applied:
-                            let until = own.updatedAt.addingTimeInterval(TimeInterval(wave.bake?.seconds ?? 0))
-                            let baking = until > now ? ", baking until \(when(until))" : (wave.bake.map { ", baked \($0)" } ?? "")
-                            entries.append(Entry(site: site, wave: wave.name, change: own, state: until > now ? "baking" : "applied",
-                                                 detail: "\(own.id) applied at \(when(own.updatedAt))\(baking)"))
-                        case .waiting, .ready:
-                            let waveState = try reconciler.waveState(of: own, site: site, state: state)
-                            let gates = GateEvaluator.evaluate(own, site: site, at: now, wave: waveState)
-                            if case .halted(let why)? = waveState {
-                                entries.append(Entry(site: site, wave: wave.name, change: own, state: "halted", detail: "\(own.id) halted: \(why)"))
-                            } else {
-                                entries.append(Entry(site: site, wave: wave.name, change: own, state: own.status.rawValue,
-                                                     detail: gates.isOpen ? "\(own.id) ready" : "\(own.id) waiting for " + gates.waitingFor.joined(separator: "; ")))
-                            }
-                        default:
-                            entries.append(Entry(site: site, wave: wave.name, change: own, state: own.status.rawValue,
-                                                 detail: "\(own.id) \(own.status.rawValue) at \(when(own.updatedAt))\(own.statusReason.map { ": \($0)" } ?? "")"))
-                        }
-                    } else if let later = history.first(where: { $0.status == .applied && $0.plan.commit.map { graph.contains(commit, in: $0) } == true }) {
-                        entries.append(Entry(site: site, wave: wave.name, change: later, state: "applied",
-                                             detail: "contained in \(later.id) (commit \(later.plan.commit!.prefix(10))) applied at \(when(later.updatedAt))"))
-                    } else {
-                        entries.append(Entry(site: site, wave: wave.name, change: nil, state: "no change",
-                                             detail: "no change queued for this commit (not affected, or not reconciled yet)"))
-                    }
-                }
-            }
-            result.append(Commit(id: commit, summary: summaries[commit], entries: entries))
-        }
-        return RolloutReport(commits: result, waves: waves)
-    }
-
-    func print() {
-        if commits.isEmpty { Swift.print("no commits reconciled yet (run 'interlock reconcile')") }
-        for commit in commits {
+    static func print(_ overview: RolloutOverview) {
+        if overview.commits.isEmpty { Swift.print("no commits reconciled yet (run 'interlock reconcile')") }
+        for commit in overview.commits {
             Swift.print("\(Terminal.styled("commit \(commit.id.prefix(10))", .bold))\(commit.summary.map { " \"\($0)\"" } ?? "")")
-            for wave in waves {
+            for wave in overview.waves {
                 let bake = wave.bake.map { ", bake \($0)" } ?? ""
                 Swift.print("  wave \(wave.name)\(bake)")
                 for entry in commit.entries where entry.wave == wave.name {
@@ -97,22 +28,5 @@ struct RolloutReport {
                 }
             }
         }
-    }
-
-    var json: Value {
-        .array(commits.map { commit in
-            .object([
-                "commit": .string(commit.id), "summary": commit.summary.map(Value.string) ?? .null,
-                "waves": .array(waves.map { wave in
-                    .object([
-                        "name": .string(wave.name), "bake": wave.bake.map { .string($0.description) } ?? .null,
-                        "sites": .array(commit.entries.filter { $0.wave == wave.name }.map { entry in
-                            .object(["site": .string(entry.site.name), "state": .string(entry.state), "detail": .string(entry.detail),
-                                     "change": entry.change.map { .string($0.id) } ?? .null])
-                        }),
-                    ])
-                }),
-            ])
-        })
     }
 }

@@ -38,6 +38,7 @@ struct OpenAPITests {
         Call(method: .get, template: "/api/v1/sites/{site}", uri: "/api/v1/sites/plant-x", token: viewer),
         Call(method: .get, template: "/api/v1/status", uri: "/api/v1/status", token: viewer),
         Call(method: .get, template: "/api/v1/queue", uri: "/api/v1/queue", token: viewer),
+        Call(method: .get, template: "/api/v1/rollout", uri: "/api/v1/rollout?commits=2", token: viewer),
         Call(method: .get, template: "/api/v1/queue", uri: "/api/v1/queue?all=1&site=plant-a", token: viewer),
         Call(method: .get, template: "/api/v1/changes/{id}", uri: "/api/v1/changes/plant-a-1", token: manager),
         Call(method: .get, template: "/api/v1/changes/{id}", uri: "/api/v1/changes/nothing-1", token: manager),

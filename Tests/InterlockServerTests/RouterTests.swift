@@ -104,6 +104,20 @@ struct RouterTests {
         #expect(try fixture.records("login.locked").map(\.actor.id) == ["mgr-plant-a"])
     }
 
+    @Test func theRolloutPageShowsEachWaveAndWhatPlantBWaitsFor() async throws {
+        let fixture = try ServerFixture()
+        try await fixture.app.test(.router) { client in
+            let browser = try await client.signIn("mgr-plant-b")
+            let page = try await client.execute(uri: "/rollout", method: .get, headers: browser.headers)
+            #expect(page.status == .ok)
+            let html = String(buffer: page.body)
+            #expect(html.contains("wave pilot") && html.contains("wave fleet"))
+            #expect(html.contains("href=\"/changes/plant-b-1\""))
+            #expect(html.contains("plant-b-1 waiting for approval: 0 of 2"), "each site says what it waits for")
+            #expect(html.contains("aria-current=\"page\">Rollout"))
+        }
+    }
+
     @Test func plantAManagerSeesTheApproveFormForPlantAButNotForPlantB() async throws {
         let fixture = try ServerFixture()
         try await fixture.app.test(.router) { client in

@@ -95,6 +95,12 @@ extension WebServer {
                 return .object(object)
             })]))
         }
+        api.get("rollout") { request, context in
+            _ = try context.requirePrincipal()
+            let limit = FormFields.query(request).text("commits").flatMap(Int.init) ?? 3
+            let overview = try await self.rolloutOverview(limit: max(1, min(limit, 20)))
+            return Responses.json(.object(["now": JSONShapes.time(self.instance.clock.now()), "commits": overview.json]))
+        }
         api.get("changes/:id") { _, context in
             let principal = try context.requirePrincipal()
             let (change, site) = try await self.change(try context.parameters.require("id"))
@@ -153,6 +159,17 @@ extension WebServer {
     }
 
     static let csrfHeader = HTTPField.Name("X-CSRF-Token")!
+
+    /// The rollout of the newest commits at the current desired state.
+    func rolloutOverview(limit: Int) async throws -> RolloutOverview {
+        let loaded = try await currentState()
+        return try await offload { [instance = self.instance] in
+            let graph = instance.rollout?(loaded.state).graph ?? FlatCommitGraph()
+            return try RolloutOverview.build(
+                store: instance.store, reconciler: instance.reconciler(loaded.state), graph: graph, state: loaded.state,
+                head: loaded.commitID, limit: limit, now: instance.clock.now())
+        }
+    }
 
     /// A change's gates now, its rollout wave included (as `interlock queue` evaluates them).
     /// The wave state (which may plan earlier-wave sites) is computed once per change and reconcile pass.

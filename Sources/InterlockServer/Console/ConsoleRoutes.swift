@@ -11,6 +11,7 @@ extension WebServer {
         router.get("/") { _, context in Responses.redirect(context.principal == nil ? "/login" : "/sites") }
         router.get("/sites") { _, context in try await self.sitesPage(context) }
         router.get("/queue") { request, context in try await self.queuePage(request, context) }
+        router.get("/rollout") { _, context in try await self.rolloutPage(context) }
         router.get("/changes/:id") { request, context in
             let principal = try context.requirePrincipal()
             let id = try context.parameters.require("id")
@@ -111,6 +112,41 @@ extension WebServer {
             "changes": rows, "hasChanges": !rows.isEmpty, "emptyText": empty, "siteFilter": siteFilter, "all": all,
             "siteOptions": loaded.state.sites.map { ["name": $0.name, "selected": $0.name == siteFilter] },
         ]), principal: principal, nav: "Queue")
+    }
+
+    // MARK: - Rollout
+
+    func rolloutPage(_ context: ServerContext) async throws -> Response {
+        let principal = try context.requirePrincipal()
+        let overview = try await rolloutOverview(limit: 5)
+        let commits: [[String: Any]] = overview.commits.map { commit in
+            ConsoleViews.view([
+                "commit": String(commit.id.prefix(10)), "summary": commit.summary,
+                "waves": overview.waves.map { wave in
+                    ConsoleViews.view([
+                        "name": wave.name, "bake": wave.bake.map { "bake \($0)" },
+                        "sites": commit.entries.filter { $0.wave == wave.name }.map { entry in
+                            ConsoleViews.view([
+                                "site": entry.site.name, "state": entry.state, "detail": entry.detail, "change": entry.change?.id,
+                                "stateClass": Self.rolloutClass(entry.state),
+                            ])
+                        },
+                    ])
+                },
+            ])
+        }
+        return views.page("rollout", title: "Rollout", data: ConsoleViews.view([
+            "commits": commits, "hasCommits": !commits.isEmpty,
+        ]), principal: principal, nav: "Rollout")
+    }
+
+    static func rolloutClass(_ state: String) -> String {
+        switch state {
+        case "applied": "ok"
+        case "halted", "failed", "rolled-back": "bad"
+        case "no change", "superseded": "muted"
+        default: "warn"
+        }
     }
 
     // MARK: - Change

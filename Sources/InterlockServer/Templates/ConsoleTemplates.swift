@@ -4,6 +4,7 @@
 enum ConsoleTemplates {
     static let all: [String: String] = [
         "layout": layout, "login": login, "sites": sites, "queue": queue, "change": change, "audit": audit, "error": error,
+        "rollout": rollout,
     ]
 
     static let layout = """
@@ -22,6 +23,7 @@ enum ConsoleTemplates {
           <nav aria-label="Main">
             <a href="/sites"{{#navSites}} aria-current="page"{{/navSites}}>Sites</a>
             <a href="/queue"{{#navQueue}} aria-current="page"{{/navQueue}}>Queue</a>
+            <a href="/rollout"{{#navRollout}} aria-current="page"{{/navRollout}}>Rollout</a>
             {{#canAudit}}<a href="/audit"{{#navAudit}} aria-current="page"{{/navAudit}}>Audit log</a>{{/canAudit}}
           </nav>
           <form class="signout" method="post" action="/logout">
@@ -83,6 +85,29 @@ enum ConsoleTemplates {
         </section>
         {{/sites}}
         </div>
+        """
+
+    static let rollout = """
+        <h1>Rollout</h1>
+        <p class="meta">Each commit reaches the sites wave by wave: a later wave waits until the earlier waves applied it and baked.
+        Times in UTC / site time.</p>
+        {{^hasCommits}}<p class="empty">No commits reconciled yet.</p>{{/hasCommits}}
+        {{#commits}}
+        <section class="card">
+        <h2>commit <code>{{commit}}</code> {{summary}}</h2>
+        {{#waves}}
+        <h3>wave {{name}} {{#bake}}<small>({{bake}})</small>{{/bake}}</h3>
+        <table class="list">
+        <tbody>
+        {{#sites}}
+        <tr><td>{{site}}</td><td><span class="badge {{stateClass}}">{{state}}</span></td>
+        <td>{{#change}}<a href="/changes/{{change}}">{{change}}</a> {{/change}}{{detail}}</td></tr>
+        {{/sites}}
+        </tbody>
+        </table>
+        {{/waves}}
+        </section>
+        {{/commits}}
         """
 
     static let queue = """
