@@ -53,6 +53,11 @@ let package = Package(
         ),
         .executableTarget(name: "audit-stress", dependencies: ["InterlockStore"]),
         .executableTarget(
+            name: "interlock-bench",
+            dependencies: ["InterlockGit", "InterlockModel", "InterlockEngine", "InterlockStore"],
+            path: "Benchmarks/Sources/interlock-bench"
+        ),
+        .executableTarget(
             name: "interlock",
             dependencies: [
                 "InterlockGit",

@@ -42,8 +42,14 @@ public struct DesiredState: Sendable {
 struct RepositoryReader {
     let snapshot: Snapshot
     let reader = FieldReader()
+    /// Documents parsed earlier, by path (filled by `DesiredStateCache`); nil parses every file here.
+    var documents: [String: ParsedDocument]? = nil
 
     func parse(_ path: String) -> YAMLNode? {
+        if let parsed = documents?[path] {
+            parsed.diagnostics.forEach { reader.diagnostics.append($0) }
+            return parsed.node
+        }
         guard let data = snapshot.content(at: path) else { return nil }
         return YAMLDocument.parse(data, file: path, diagnostics: &reader.diagnostics)
     }
@@ -130,17 +136,18 @@ struct RepositoryReader {
             }
             guard let node = parse(file), let site = Site.read(node, directory: directory, file: file, reader: reader) else { continue }
             for (index, name) in site.components.enumerated() where components[name] == nil && !definedComponents.contains(name) {
-                unknownReference(kind: "component", name: name, known: Array(definedComponents), site: site, field: "components[\(index)]", node: node["components"])
+                unknownReference(kind: "component", name: name, known: definedComponents.sorted(), site: site, field: "components[\(index)]", node: node["components"])
             }
             for (index, name) in site.flows.enumerated() where flows[name] == nil && snapshot.files["flows/\(name).yaml"] == nil {
-                unknownReference(kind: "flow", name: name, known: Array(flows.keys), site: site, field: "flows[\(index)]", node: node["flows"])
+                unknownReference(kind: "flow", name: name, known: flows.keys.sorted(), site: site, field: "flows[\(index)]", node: node["flows"])
             }
             sites.append(site)
         }
 
         var overrides: [String: [String: YAMLNode]] = [:]
+        let sitesByName = Dictionary(sites.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         for entry in overrideFiles {
-            guard let site = sites.first(where: { $0.name == entry.site }) else { continue }
+            guard let site = sitesByName[entry.site] else { continue }
             let name = String(entry.resource.split(separator: "/")[1])
             let runs = entry.resource.hasPrefix("components/") ? site.components.contains(name) : site.flows.contains(name)
             guard runs else {
@@ -173,7 +180,7 @@ struct RepositoryReader {
             hint: "rename it to \(expected)")
     }
 
-    private func checkDefinitionName(_ name: String, path: String) {
+    func checkDefinitionName(_ name: String, path: String) {
         Site.checkIdentifier(name, at: SourceLocation(file: path), field: "", what: "definition name (from the file name)", reader: reader)
     }
 
@@ -184,7 +191,7 @@ struct RepositoryReader {
         reader.diagnostics.error("unknown-\(kind)", at: location, field: field, "site \(site.name) runs the unknown \(kind) '\(name)'", hint: hint)
     }
 
-    private func checkWaves(config: RepositoryConfig, sites: [Site]) {
+    func checkWaves(config: RepositoryConfig, sites: [Site]) {
         let known = Set(sites.map(\.name))
         var waveOf: [String: String] = [:]
         let file = RepositoryConfig.fileName
@@ -192,7 +199,7 @@ struct RepositoryReader {
             for site in wave.sites {
                 if !known.contains(site) {
                     var hint = "known sites: \(known.sorted().joined(separator: ", "))"
-                    if let guess = Spelling.closest(to: site, in: Array(known)) { hint = "did you mean '\(guess)'? (\(hint))" }
+                    if let guess = Spelling.closest(to: site, in: known.sorted()) { hint = "did you mean '\(guess)'? (\(hint))" }
                     reader.diagnostics.error("unknown-site", at: wave.location, field: "rollout.waves[\(index)].sites", "wave '\(wave.name)' names the unknown site '\(site)'", hint: hint)
                 } else if let other = waveOf[site] {
                     reader.diagnostics.error(

@@ -55,8 +55,19 @@ public struct Resource: Sendable, Hashable {
     public var policyPath: String { owner ?? path }
 
     public static func hash(_ data: Data) -> String {
-        "sha256:" + SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+        let digest = SHA256.hash(data: data)
+        return "sha256:" + String(unsafeUninitializedCapacity: 2 * SHA256.byteCount) { buffer in
+            var index = 0
+            for byte in digest {
+                buffer[index] = hexDigits[Int(byte >> 4)]
+                buffer[index + 1] = hexDigits[Int(byte & 0x0F)]
+                index += 2
+            }
+            return index
+        }
     }
+
+    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
 }
 
 /// The desired resources of one site at one commit.

@@ -1,0 +1,42 @@
+import Foundation
+import InterlockEngine
+import InterlockModel
+
+/// Writes what the files driver would have written for a compiled site, without the per-file fsync and
+/// backups of `FilesDriver.apply` (this is set-up, not the thing measured). `changedPercent` of the file
+/// resources are written with different content, as if an earlier commit had been applied.
+func deploy(_ compiled: CompiledSite, into root: String, changedPercent: Int = 0, manifest writeManifest: Bool = true) throws {
+    let manager = FileManager.default
+    try? manager.removeItem(atPath: root)
+    var entries: [String: Value] = [:]
+    var counter = 0
+    for resource in compiled.resources {
+        let file = FilesDriver.file(forResource: resource.path)
+        var content = resource.content
+        if resource.kind == .file {
+            counter += 1
+            if changedPercent > 0, counter % (100 / changedPercent) == 0 { content.append(contentsOf: Array("# changed by an earlier commit\n".utf8)) }
+        }
+        let path = root + "/" + file
+        try manager.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        guard manager.createFile(atPath: path, contents: content, attributes: [.posixPermissions: Int(resource.mode ?? 0o644)]) else {
+            throw BenchError("cannot write \(path)")
+        }
+        entries[resource.path] = .object([
+            "file": .string(file), "hash": .string(Resource.hash(content)), "mode": .string(String(format: "%04o", resource.mode ?? 0o644)),
+            "commit": .null, "plan": .string("sha256:bench"), "appliedAt": .string("2026-01-01T00:00:00Z"),
+        ])
+    }
+    guard writeManifest else { return }
+    let manifest = Value.object(["format": .int(1), "site": .string(compiled.site.name), "entries": .object(entries)])
+    try manager.createDirectory(atPath: root + "/.interlock", withIntermediateDirectories: true)
+    try Data(manifest.prettyJSON.utf8).write(to: URL(fileURLWithPath: root + "/.interlock/manifest.json"))
+}
+
+/// Compile → observe → plan for one site, as `SitePlanning.plan` does; the compilation may come from a cache.
+func planSite(_ compilation: DesiredState.Compilation, targetBase: String) throws -> Plan {
+    let site = compilation.site.site
+    guard compilation.isValid else { throw BenchError("site \(site.name) does not compile: \(compilation.diagnostics.first!)") }
+    let live = try SitePlanning(targetBase: targetBase).driver(for: site).observe(desired: compilation.site.resources)
+    return Planner.plan(desired: compilation.site, live: live)
+}
