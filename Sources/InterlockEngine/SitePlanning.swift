@@ -33,6 +33,12 @@ public struct SitePlanning: Sendable {
         }
     }
 
+    /// Environment for a site's reload and health commands: a files target's root as `INTERLOCK_TARGET_ROOT`.
+    func hookEnvironment(for site: Site) -> [String: String] {
+        guard case .files(let root) = site.target else { return [:] }
+        return ["INTERLOCK_TARGET_ROOT": root.hasPrefix("/") ? root : targetBase + "/" + root]
+    }
+
     public func driver(for site: Site) -> any SiteDriver {
         DriverFactory.driver(for: site, targetBase: targetBase, workingDirectory: workingDirectory)
     }

@@ -19,6 +19,14 @@ public enum KeyStore {
 
     /// Loads the key pair, creating it (and the directory, mode 0700) when there is none; `created` tells which.
     /// Safe against two processes initialising at once: the private key file is created exclusively.
+    /// Signs a checkpoint of `log`'s head with the state directory's key, when `interlock init` created one;
+    /// returns nil when there is no key.
+    @discardableResult
+    public static func checkpointIfKeyed(_ log: some AuditLog, stateDirectory: String) throws -> AuditCheckpoint? {
+        guard FileManager.default.fileExists(atPath: privateKeyPath(in: stateDirectory)) else { return nil }
+        return try log.checkpoint(signingKey: try loadSigningKey(from: stateDirectory))
+    }
+
     public static func createIfMissing(in stateDirectory: String) throws -> (key: AuditSigningKey, created: Bool) {
         try StateDirectoryFiles.create(stateDirectory)
         let path = privateKeyPath(in: stateDirectory)

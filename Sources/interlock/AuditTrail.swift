@@ -80,8 +80,7 @@ struct AuditTrail {
     /// Signs a checkpoint of the log's head when the state directory holds a signing key (after
     /// `interlock init`), so every command that writes to the log leaves it anchored.
     private func checkpoint(_ store: SQLiteStore) throws {
-        guard FileManager.default.fileExists(atPath: KeyStore.privateKeyPath(in: stateDirectory)) else { return }
-        _ = try store.checkpoint(signingKey: try KeyStore.loadSigningKey(from: stateDirectory))
+        try KeyStore.checkpointIfKeyed(store, stateDirectory: stateDirectory)
     }
 
     /// Records the intent to apply before anything changes; throws when it cannot be recorded.

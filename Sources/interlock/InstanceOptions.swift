@@ -86,9 +86,8 @@ struct QueueContext {
 
     /// Signs a checkpoint of the audit log's head when a signing key exists.
     func checkpoint() {
-        guard FileManager.default.fileExists(atPath: KeyStore.privateKeyPath(in: stateDirectory)) else { return }
         do {
-            _ = try store.checkpoint(signingKey: try KeyStore.loadSigningKey(from: stateDirectory))
+            try KeyStore.checkpointIfKeyed(store, stateDirectory: stateDirectory)
         } catch {
             FileHandle.standardError.write(Data("warning: could not sign an audit checkpoint: \(error)\n".utf8))
         }

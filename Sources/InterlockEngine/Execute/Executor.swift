@@ -127,7 +127,7 @@ public struct Executor: Sendable {
         }
 
         if runHooks {
-            let hooks = Hooks(site: site.name, workingDirectory: planning.workingDirectory, environment: hookEnvironment(site))
+            let hooks = Hooks(site: site.name, workingDirectory: planning.workingDirectory, environment: planning.hookEnvironment(for: site))
             for (component, hook, command) in Hooks.commands(for: change.plan, desired: desired) {
                 do {
                     let output = try hooks.run(component: component, hook: hook, command: command)
@@ -190,10 +190,6 @@ public struct Executor: Sendable {
         return kill(pid, 0) != 0 && errno == ESRCH
     }
 
-    private func hookEnvironment(_ site: Site) -> [String: String] {
-        guard case .files(let root) = site.target else { return [:] }
-        return ["INTERLOCK_TARGET_ROOT": root.hasPrefix("/") ? root : planning.targetBase + "/" + root]
-    }
 
     func event(
         _ category: AuditEvent.Category, _ action: String, _ change: ChangeRequest, site: Site, resource: String? = nil,

@@ -29,7 +29,7 @@ public struct BakeMonitor: Sendable {
                 else { continue }
                 if let last = try rollout.store.lastHealthCheck(changeID: change.id), now.timeIntervalSince(last) < rollout.bakeCheckInterval { continue }
                 let compilation = state.compile(site: site)
-                let hooks = Hooks(site: site.name, workingDirectory: planning.workingDirectory, environment: targetEnvironment(site))
+                let hooks = Hooks(site: site.name, workingDirectory: planning.workingDirectory, environment: planning.hookEnvironment(for: site))
                 var failure: Hooks.Failure?
                 var checked: [String] = []
                 for (component, hook, command) in Hooks.commands(for: change.plan, desired: compilation.site) where hook == "health" {
@@ -58,10 +58,5 @@ public struct BakeMonitor: Sendable {
             }
         }
         return notes
-    }
-
-    private func targetEnvironment(_ site: Site) -> [String: String] {
-        guard case .files(let root) = site.target else { return [:] }
-        return ["INTERLOCK_TARGET_ROOT": root.hasPrefix("/") ? root : planning.targetBase + "/" + root]
     }
 }
