@@ -28,6 +28,7 @@ from selenium import webdriver
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.abspath(os.path.join(HERE, "..", ".."))
@@ -134,13 +135,18 @@ def main():
     try:
         wait_ready(base, server)
         driver = browser()
-        driver.implicitly_wait(5)
+        driver.implicitly_wait(20)
 
         driver.get(base + "/queue")  # not signed in: the sign-in form
         assert "/login" in driver.current_url, driver.current_url
         driver.find_element(By.ID, "username").send_keys("mgr-plant-a")
         driver.find_element(By.ID, "password").send_keys(PASSWORD)
         driver.find_element(By.ID, "sign-in").click()
+        # Signing in checks a slow (PBKDF2) password hash: wait for the redirect instead of racing it.
+        try:
+            WebDriverWait(driver, 30).until(lambda d: d.current_url.endswith("/queue"))
+        except Exception:
+            pass
         assert driver.current_url.endswith("/queue"), driver.current_url
         assert "Anna Berger" in driver.page_source
 
