@@ -57,9 +57,10 @@ public struct SitePlanning: Sendable {
         }
     }
 
-    /// Plans several sites one after the other; a site that fails does not stop the others.
+    /// Plans several sites, on all cores; outcomes come back in the order of `sites`. A site that fails does
+    /// not stop the others.
     public func plan(_ sites: [Site], in state: DesiredState) -> [Outcome] {
-        sites.map { plan($0, in: state) }
+        ParallelMap.map(sites) { plan($0, in: state) }
     }
 }
 

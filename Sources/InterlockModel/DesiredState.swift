@@ -33,8 +33,13 @@ public struct DesiredState: Sendable {
     }
 
     /// Reads and cross-checks the repository. Never throws: problems come back as diagnostics.
+    /// The YAML files are parsed on all cores first; reading and cross-checking then run in path order.
     public static func load(from snapshot: Snapshot) -> LoadResult {
-        RepositoryReader(snapshot: snapshot).read()
+        let files = snapshot.files.filter { ParsedDocument.isRead($0.key) }.map { (path: $0.key, file: $0.value) }
+        var documents: [String: ParsedDocument] = [:]
+        documents.reserveCapacity(files.count)
+        for (file, document) in zip(files, ParsedDocument.parseAll(files)) { documents[file.path] = document }
+        return RepositoryReader(snapshot: snapshot, documents: documents).read()
     }
 }
 

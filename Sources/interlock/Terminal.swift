@@ -32,7 +32,7 @@ enum Terminal {
 
     /// Prints a value as pretty JSON on standard output.
     static func printJSON(_ value: Value) {
-        FileHandle.standardOutput.write(Data(value.prettyJSON.utf8))
+        FileHandle.standardOutput.write(Data(value.prettyJSONBytes))
     }
 }
 

@@ -30,7 +30,7 @@ func deploy(_ compiled: CompiledSite, into root: String, changedPercent: Int = 0
     guard writeManifest else { return }
     let manifest = Value.object(["format": .int(1), "site": .string(compiled.site.name), "entries": .object(entries)])
     try manager.createDirectory(atPath: root + "/.interlock", withIntermediateDirectories: true)
-    try Data(manifest.prettyJSON.utf8).write(to: URL(fileURLWithPath: root + "/.interlock/manifest.json"))
+    try Data(manifest.prettyJSONBytes).write(to: URL(fileURLWithPath: root + "/.interlock/manifest.json"))
 }
 
 /// Compile → observe → plan for one site, as `SitePlanning.plan` does; the compilation may come from a cache.

@@ -89,7 +89,7 @@ public struct CommandDriver: SiteDriver {
         let runner = try makeRunner(action: action)
         let outcome: CommandRunner.Outcome
         do {
-            outcome = try runner.run(input: Data(request.canonicalJSON.utf8) + Data("\n".utf8))
+            outcome = try runner.run(input: Data(request.canonicalJSONBytes) + Data("\n".utf8))
         } catch {
             throw DriverError(.unreachable, site: site, "could not start driver \(displayName): \(error.reason)",
                               hint: "check that \(runner.executable) is a program this system can run (a script needs a #! line)")

@@ -81,7 +81,7 @@ public struct FilesDriver: SiteDriver {
         let now = ISO8601DateFormatter().string(from: Date())
 
         let marker = Value.object(["plan": .string(plan.id), "backup": .string(backup), "started": .string(now)])
-        try files.write(Self.inProgressPath, Data(marker.prettyJSON.utf8), mode: 0o600)
+        try files.write(Self.inProgressPath, Data(marker.prettyJSONBytes), mode: 0o600)
         do {
             for operation in plan.operations {
                 let file = Self.file(forResource: operation.path)
@@ -105,7 +105,7 @@ public struct FilesDriver: SiteDriver {
                     "mode": previous.map { .int(Int($0.mode)) } ?? .null,
                     "entry": previousEntry.map { FilesManifest(site: site, entries: [operation.path: $0]).value } ?? .null,
                 ]))
-                try files.write(backup + "/undo.json", Data(Value.array(undo).prettyJSON.utf8), mode: 0o600)
+                try files.write(backup + "/undo.json", Data(Value.array(undo).prettyJSONBytes), mode: 0o600)
 
                 switch operation.action {
                 case .create, .update:
@@ -120,7 +120,7 @@ public struct FilesDriver: SiteDriver {
                     try files.remove(file)
                     manifest.entries[operation.path] = nil
                 }
-                try files.write(FilesManifest.relativePath, Data(manifest.value.prettyJSON.utf8), mode: 0o644)
+                try files.write(FilesManifest.relativePath, Data(manifest.value.prettyJSONBytes), mode: 0o644)
                 applied.append(operation.path)
                 Self.pauseForCrashTests()
             }
@@ -193,12 +193,12 @@ public struct FilesDriver: SiteDriver {
                 try files.remove(file)
             }
             if let entryData = object["entry"], entryData != .null,
-               let previous = try? FilesManifest(parsing: Data(entryData.canonicalJSON.utf8), site: site).entries[resource] {
+               let previous = try? FilesManifest(parsing: Data(entryData.canonicalJSONBytes), site: site).entries[resource] {
                 manifest.entries[resource] = previous
             } else {
                 manifest.entries[resource] = nil
             }
-            try files.write(FilesManifest.relativePath, Data(manifest.value.prettyJSON.utf8), mode: 0o644)
+            try files.write(FilesManifest.relativePath, Data(manifest.value.prettyJSONBytes), mode: 0o644)
         }
     }
 

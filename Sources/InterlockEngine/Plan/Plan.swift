@@ -41,7 +41,7 @@ public struct Plan: Sendable, Hashable {
             "site": .string(site), "commit": commit.map(Value.string) ?? .null,
             "live": .string(liveFingerprint), "operations": .array(operations.map(\.identity)),
         ])
-        return Resource.hash(Data(value.canonicalJSON.utf8))
+        return Resource.hash(Data(value.canonicalJSONBytes))
     }
 
     /// The short form shown to people: the first 12 hex digits.

@@ -29,30 +29,6 @@ struct ParsedDocument: Sendable {
 
     /// Parses files on all cores; the result has one document per input, in order.
     static func parseAll(_ files: [(path: String, file: Snapshot.File)]) -> [ParsedDocument] {
-        guard !files.isEmpty else { return [] }
-        let results = ResultSlots(count: files.count)
-        let workers = min(ProcessInfo.processInfo.activeProcessorCount, files.count)
-        DispatchQueue.concurrentPerform(iterations: workers) { worker in
-            for index in stride(from: worker, to: files.count, by: workers) {
-                results.store(ParsedDocument(files[index].file.content, file: files[index].path), at: index)
-            }
-        }
-        return results.values
+        ParallelMap.map(files.map { ($0.path, $0.file.content) }) { ParsedDocument($0.1, file: $0.0) }
     }
-}
-
-/// Slots written by concurrent workers, each slot by exactly one worker, read after all have finished.
-private final class ResultSlots: @unchecked Sendable {
-    private let lock = NSLock()
-    private var slots: [ParsedDocument?]
-
-    init(count: Int) { slots = Array(repeating: nil, count: count) }
-
-    func store(_ document: ParsedDocument, at index: Int) {
-        lock.lock()
-        slots[index] = document
-        lock.unlock()
-    }
-
-    var values: [ParsedDocument] { slots.map { $0! } }
 }

@@ -15,10 +15,35 @@ struct Interpolator {
     }
 
     /// Interpolates every string scalar in a node tree, reporting each bad reference at its location.
+    /// Subtrees without a reference are returned as they are, not copied.
     func apply(_ node: YAMLNode, field: String, diagnostics: inout Diagnostics) -> YAMLNode {
+        var path: [FieldStep] = field.isEmpty ? [] : [.key(field)]
+        return rewrite(node, path: &path, diagnostics: &diagnostics) ?? node
+    }
+
+    /// One step of the field path, rendered only when a reference fails.
+    private enum FieldStep {
+        case key(String)
+        case index(Int)
+    }
+
+    /// `config.mqtt.topics[2]`, as the field of a diagnostic.
+    private static func render(_ path: [FieldStep]) -> String {
+        var field = ""
+        for step in path {
+            switch step {
+            case .key(let key): field = field.isEmpty ? key : "\(field).\(key)"
+            case .index(let index): field += "[\(index)]"
+            }
+        }
+        return field
+    }
+
+    /// The interpolated node, or nil when nothing in it changes.
+    private func rewrite(_ node: YAMLNode, path: inout [FieldStep], diagnostics: inout Diagnostics) -> YAMLNode? {
         switch node.kind {
         case .scalar(let scalar):
-            guard scalar.text.contains("$"), case .string = scalar.resolved else { return node }
+            guard scalar.text.utf8.contains(UInt8(ascii: "$")), case .string = scalar.resolved else { return nil }
             do {
                 let value = try interpolate(scalar.text)
                 if case .string(let text) = value {
@@ -27,32 +52,46 @@ struct Interpolator {
                 return YAMLNode(value: value, at: node.location)
             } catch let failure as Failure {
                 diagnostics.error(
-                    "undefined-value", at: node.location, field: field,
+                    "undefined-value", at: node.location, field: Interpolator.render(path),
                     "for site \(siteName): \(failure.message)", hint: failure.hint)
-                return node
+                return nil
             } catch {
-                return node
+                return nil
             }
         case .mapping(let pairs):
-            return YAMLNode(.mapping(pairs.map {
-                YAMLPair(key: $0.key, keyLocation: $0.keyLocation,
-                         value: apply($0.value, field: field.isEmpty ? $0.key : "\(field).\($0.key)", diagnostics: &diagnostics))
-            }), at: node.location)
+            var rewritten: [YAMLPair]?
+            for (index, pair) in pairs.enumerated() {
+                path.append(.key(pair.key))
+                let value = rewrite(pair.value, path: &path, diagnostics: &diagnostics)
+                path.removeLast()
+                guard let value else { continue }
+                if rewritten == nil { rewritten = pairs }
+                rewritten![index].value = value
+            }
+            return rewritten.map { YAMLNode(.mapping($0), at: node.location) }
         case .sequence(let items):
-            return YAMLNode(.sequence(items.enumerated().map {
-                apply($1, field: "\(field)[\($0)]", diagnostics: &diagnostics)
-            }), at: node.location)
+            var rewritten: [YAMLNode]?
+            for (index, item) in items.enumerated() {
+                path.append(.index(index))
+                let value = rewrite(item, path: &path, diagnostics: &diagnostics)
+                path.removeLast()
+                guard let value else { continue }
+                if rewritten == nil { rewritten = items }
+                rewritten![index] = value
+            }
+            return rewritten.map { YAMLNode(.sequence($0), at: node.location) }
         }
     }
 
     /// Interpolates text, reporting each bad reference with the line it is on (counted from `firstLine`).
     func apply(text: String, file: String, field: String, diagnostics: inout Diagnostics) -> String {
+        guard text.utf8.contains(UInt8(ascii: "$")) else { return text }
         var output = ""
         var lineNumber = 0
         for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
             lineNumber += 1
             if lineNumber > 1 { output += "\n" }
-            guard line.contains("$") else {
+            guard line.utf8.contains(UInt8(ascii: "$")) else {
                 output += line
                 continue
             }
@@ -72,40 +111,58 @@ struct Interpolator {
 
     /// Interpolates one string. Exactly one reference and nothing else yields the referenced value itself.
     func interpolate(_ text: String) throws -> Value {
-        var output = ""
-        var soleValue: Value?
-        var pieces = 0
-        var rest = Substring(text)
-        while let dollar = rest.firstIndex(of: "$") {
-            output += rest[..<dollar]
-            let after = rest[rest.index(after: dollar)...]
-            if after.hasPrefix("${") {
-                output += "${"
-                rest = after.dropFirst(2)
-                pieces += 1
-                continue
+        var utf8 = text
+        return try utf8.withUTF8 { bytes in
+            let dollar = UInt8(ascii: "$"), open = UInt8(ascii: "{"), close = UInt8(ascii: "}")
+            var output: [UInt8] = []
+            output.reserveCapacity(bytes.count + 16)
+            var soleValue: Value?
+            var pieces = 0
+            var index = 0, runStart = 0
+            while index < bytes.count {
+                guard bytes[index] == dollar else {
+                    index += 1
+                    continue
+                }
+                output.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<index]))
+                let next = index + 1 < bytes.count ? bytes[index + 1] : 0
+                if next == dollar, index + 2 < bytes.count, bytes[index + 2] == open {  // `$${` writes `${`
+                    output.append(contentsOf: [dollar, open])
+                    pieces += 1
+                    index += 3
+                } else if next == open {
+                    guard let closing = bytes[(index + 2)...].firstIndex(of: close) else {
+                        throw Failure(
+                            reference: String(decoding: UnsafeBufferPointer(rebasing: bytes[(index + 1)...]), as: UTF8.self),
+                            message: "'${' is not closed in \"\(text)\"", hint: "close the reference with '}', or write '$${' for a literal '${'")
+                    }
+                    let value = try resolve(Interpolator.reference(UnsafeBufferPointer(rebasing: bytes[(index + 2)..<closing])))
+                    soleValue = output.isEmpty && pieces == 0 ? value : nil
+                    pieces += 1
+                    output.append(contentsOf: value.interpolationText.utf8)
+                    index = closing + 1
+                } else {
+                    output.append(dollar)
+                    index += 1
+                }
+                runStart = index
             }
-            guard after.hasPrefix("{") else {
-                output += "$"
-                rest = after
-                continue
+            if runStart < bytes.count {
+                soleValue = nil
+                output.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart...]))
             }
-            guard let close = after.firstIndex(of: "}") else {
-                throw Failure(reference: String(after), message: "'${' is not closed in \"\(text)\"", hint: "close the reference with '}', or write '$${' for a literal '${'")
-            }
-            let reference = String(after[after.index(after: after.startIndex)..<close]).trimmingCharacters(in: .whitespaces)
-            let value = try resolve(reference)
-            if output.isEmpty, pieces == 0 { soleValue = value } else { soleValue = nil }
-            pieces += 1
-            output += value.interpolationText
-            rest = after[after.index(after: close)...]
+            if pieces == 1, let soleValue { return soleValue }
+            return .string(String(decoding: output, as: UTF8.self))
         }
-        if !rest.isEmpty {
-            soleValue = nil
-            output += rest
-        }
-        if pieces == 1, let soleValue { return soleValue }
-        return .string(output)
+    }
+
+    /// The text between `${` and `}`, without surrounding white space.
+    private static func reference(_ bytes: UnsafeBufferPointer<UInt8>) -> String {
+        let text = String(decoding: bytes, as: UTF8.self)
+        // Only a space, a tab or a non-ASCII character can be white space; skip Foundation when neither end is one.
+        func plain(_ byte: UInt8) -> Bool { byte < 0x80 && byte != UInt8(ascii: " ") && byte != UInt8(ascii: "\t") }
+        if let first = bytes.first, let last = bytes.last, plain(first), plain(last) { return text }
+        return text.trimmingCharacters(in: .whitespaces)
     }
 
     private func resolve(_ reference: String) throws -> Value {

@@ -51,6 +51,12 @@ public struct Resource: Sendable, Hashable {
     /// `components/<name>`, `flows/<name>` or `files/<path>`; what policy rules match against.
     public var path: String { "\(kind.directory)/\(name)" }
 
+    /// Orders like comparing `path`, without building the strings: no directory name is a prefix of another,
+    /// so the directory decides first and the name second.
+    public static func pathOrder(_ a: Resource, _ b: Resource) -> Bool {
+        a.kind == b.kind ? a.name < b.name : a.kind.directory < b.kind.directory
+    }
+
     /// The path whose gate applies: a file follows the component that renders it.
     public var policyPath: String { owner ?? path }
 
@@ -80,7 +86,7 @@ public struct CompiledSite: Sendable, Hashable {
     public init(site: Site, commitID: String?, resources: [Resource]) {
         self.site = site
         self.commitID = commitID
-        self.resources = resources.sorted { $0.path < $1.path }
+        self.resources = resources.sorted(by: Resource.pathOrder)
     }
 
     /// A hash over every resource's path, mode and content hash: equal fingerprints mean equal desired state.

@@ -38,9 +38,9 @@ extension DesiredState {
         let loaded = load(from: snapshot)
         var diagnostics = Diagnostics()
         loaded.diagnostics.forEach { diagnostics.append($0) }
+        let state = loaded.state
         var compiled: [CompiledSite] = []
-        for site in loaded.state.sites {
-            let result = loaded.state.compile(site: site)
+        for result in ParallelMap.map(state.sites, { state.compile(site: $0) }) {
             result.diagnostics.forEach { diagnostics.append($0) }
             compiled.append(result.site)
         }
@@ -54,9 +54,13 @@ struct SiteCompiler {
     let state: DesiredState
     let site: Site
     let reader = FieldReader()
+    /// What every component and flow of the site can refer to: `values` and `site`.
+    private let siteScope: [String: Value]
 
-    private var siteScope: [String: Value] {
-        [
+    init(state: DesiredState, site: Site) {
+        self.state = state
+        self.site = site
+        siteScope = [
             "values": site.values,
             "site": .object([
                 "name": .string(site.name), "displayName": .string(site.displayName), "timezone": .string(site.timezone),
@@ -138,7 +142,7 @@ struct SiteCompiler {
             case .content(let text):
                 content = Data(text.utf8)
             case .json(let value):
-                content = Data(value.prettyJSON.utf8)
+                content = Data(value.prettyJSONBytes)
             case .template(let template):
                 let templatePath = "components/\(name)/\(template)"
                 guard let entry = state.snapshot.files[templatePath] else {
@@ -179,7 +183,7 @@ struct SiteCompiler {
         if let health = component.health { object["health"] = health.value }
         let structured = Value.object(object)
         resources.insert(
-            Resource(kind: .component, name: name, content: Data(structured.canonicalJSON.utf8), structured: structured, sources: sources),
+            Resource(kind: .component, name: name, content: Data(structured.canonicalJSONBytes), structured: structured, sources: sources),
             at: 0)
         return resources
     }
@@ -192,7 +196,7 @@ struct SiteCompiler {
         let interpolated = interpolator.apply(document, field: "", diagnostics: &reader.diagnostics)
         guard let flow = Flow.read(interpolated, expectedName: name, reader: reader) else { return nil }
         let structured = flow.canonicalValue
-        return Resource(kind: .flow, name: name, content: Data(structured.canonicalJSON.utf8), structured: structured, sources: sources)
+        return Resource(kind: .flow, name: name, content: Data(structured.canonicalJSONBytes), structured: structured, sources: sources)
     }
 }
 

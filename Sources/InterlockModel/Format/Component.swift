@@ -134,7 +134,7 @@ public enum TargetPath {
     public static func problem(with path: String) -> String? {
         if path.isEmpty { return "is empty" }
         if path.hasPrefix("/") { return "is an absolute path; it would escape the site's target root" }
-        if path.contains("\\") { return "contains a backslash; use '/' between directories" }
+        if path.utf8.contains(UInt8(ascii: "\\")) { return "contains a backslash; use '/' between directories" }
         if path.utf8.contains(0) { return "contains a NUL byte" }
         let parts = path.split(separator: "/", omittingEmptySubsequences: false)
         if parts.contains("..") { return "contains '..'; it would escape the site's target root" }

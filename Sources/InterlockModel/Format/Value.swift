@@ -63,7 +63,9 @@ public enum Value: Sendable, Hashable {
     static func format(_ d: Double) -> String {
         if d.isNaN { return "NaN" }
         if d.isInfinite { return d < 0 ? "-Infinity" : "Infinity" }
-        if d == d.rounded(), abs(d) < 1e15 { return String(format: "%.1f", d) }
+        if d == d.rounded(), abs(d) < 1e15 {  // what "%.1f" prints, without the formatter
+            return (d == 0 && d.sign == .minus ? "-" : "") + String(Int(d)) + ".0"
+        }
         return "\(d)"
     }
 }
@@ -73,76 +75,105 @@ public enum Value: Sendable, Hashable {
 extension Value {
     /// Compact JSON with keys sorted by their UTF-8 bytes and no insignificant whitespace:
     /// the canonical form hashed for content identity. Stable across runs and machines.
-    public var canonicalJSON: String {
-        var out = ""
-        writeJSON(into: &out, indent: nil, level: 0)
-        return out
+    public var canonicalJSON: String { String(decoding: canonicalJSONBytes, as: UTF8.self) }
+
+    /// `canonicalJSON` as UTF-8 bytes, without building a String first.
+    public var canonicalJSONBytes: [UInt8] {
+        var writer = JSONWriter(indent: nil)
+        writer.write(self, level: 0)
+        return writer.bytes
     }
 
     /// Human-readable JSON, two-space indented, keys sorted, trailing newline.
-    public var prettyJSON: String {
-        var out = ""
-        writeJSON(into: &out, indent: "  ", level: 0)
-        return out + "\n"
-    }
+    public var prettyJSON: String { String(decoding: prettyJSONBytes, as: UTF8.self) }
 
-    private func writeJSON(into out: inout String, indent: String?, level: Int) {
-        switch self {
-        case .null: out += "null"
-        case .bool(let b): out += b ? "true" : "false"
-        case .int(let i): out += String(i)
-        case .double(let d):
-            if d.isFinite { out += Value.format(d) } else { out += "null" }
-        case .string(let s): Value.writeJSONString(s, into: &out)
-        case .array(let array):
-            if array.isEmpty { out += "[]"; return }
-            out += "["
-            for (i, element) in array.enumerated() {
-                if i > 0 { out += "," }
-                Value.newline(&out, indent, level + 1)
-                element.writeJSON(into: &out, indent: indent, level: level + 1)
-            }
-            Value.newline(&out, indent, level)
-            out += "]"
-        case .object(let object):
-            if object.isEmpty { out += "{}"; return }
-            out += "{"
-            for (i, key) in object.keys.sorted(by: Value.keyOrder).enumerated() {
-                if i > 0 { out += "," }
-                Value.newline(&out, indent, level + 1)
-                Value.writeJSONString(key, into: &out)
-                out += indent == nil ? ":" : ": "
-                object[key]!.writeJSON(into: &out, indent: indent, level: level + 1)
-            }
-            Value.newline(&out, indent, level)
-            out += "}"
-        }
+    /// `prettyJSON` as UTF-8 bytes.
+    public var prettyJSONBytes: [UInt8] {
+        var writer = JSONWriter(indent: 2)
+        writer.write(self, level: 0)
+        writer.bytes.append(UInt8(ascii: "\n"))
+        return writer.bytes
     }
 
     /// Keys order by their UTF-8 bytes, independent of locale.
     static func keyOrder(_ a: String, _ b: String) -> Bool { a.utf8.lexicographicallyPrecedes(b.utf8) }
+}
 
-    private static func newline(_ out: inout String, _ indent: String?, _ level: Int) {
-        guard let indent else { return }
-        out += "\n"
-        for _ in 0..<level { out += indent }
+/// Writes JSON straight into a byte buffer: strings are copied as UTF-8 runs, escaping only what JSON requires.
+struct JSONWriter {
+    /// Spaces per level; nil writes compact JSON.
+    let indent: Int?
+    var bytes: [UInt8] = []
+
+    init(indent: Int?) {
+        self.indent = indent
+        bytes.reserveCapacity(256)
     }
 
-    static func writeJSONString(_ s: String, into out: inout String) {
-        out += "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                out += "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count)
-                    + String(scalar.value, radix: 16)
-            default: out.unicodeScalars.append(scalar)
+    mutating func write(_ value: Value, level: Int) {
+        switch value {
+        case .null: append("null")
+        case .bool(let b): append(b ? "true" : "false")
+        case .int(let i): append(String(i))
+        case .double(let d): append(d.isFinite ? Value.format(d) : "null")
+        case .string(let s): writeString(s)
+        case .array(let array):
+            if array.isEmpty { append("[]"); return }
+            bytes.append(UInt8(ascii: "["))
+            for (i, element) in array.enumerated() {
+                if i > 0 { bytes.append(UInt8(ascii: ",")) }
+                newline(level + 1)
+                write(element, level: level + 1)
             }
+            newline(level)
+            bytes.append(UInt8(ascii: "]"))
+        case .object(let object):
+            if object.isEmpty { append("{}"); return }
+            bytes.append(UInt8(ascii: "{"))
+            for (i, entry) in object.sorted(by: { Value.keyOrder($0.key, $1.key) }).enumerated() {
+                if i > 0 { bytes.append(UInt8(ascii: ",")) }
+                newline(level + 1)
+                writeString(entry.key)
+                if indent == nil { bytes.append(UInt8(ascii: ":")) } else { append(": ") }
+                write(entry.value, level: level + 1)
+            }
+            newline(level)
+            bytes.append(UInt8(ascii: "}"))
         }
-        out += "\""
+    }
+
+    private mutating func append(_ text: String) { bytes.append(contentsOf: text.utf8) }
+
+    private mutating func newline(_ level: Int) {
+        guard let indent else { return }
+        bytes.append(UInt8(ascii: "\n"))
+        bytes.append(contentsOf: repeatElement(UInt8(ascii: " "), count: indent * level))
+    }
+
+    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
+
+    mutating func writeString(_ s: String) {
+        bytes.append(UInt8(ascii: "\""))
+        var s = s
+        s.withUTF8 { utf8 in
+            var runStart = 0
+            for (index, byte) in utf8.enumerated() where byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
+                bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart..<index]))
+                runStart = index + 1
+                bytes.append(UInt8(ascii: "\\"))
+                switch byte {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"): bytes.append(byte)
+                case UInt8(ascii: "\n"): bytes.append(UInt8(ascii: "n"))
+                case UInt8(ascii: "\r"): bytes.append(UInt8(ascii: "r"))
+                case UInt8(ascii: "\t"): bytes.append(UInt8(ascii: "t"))
+                default:
+                    append("u00")
+                    bytes.append(JSONWriter.hexDigits[Int(byte >> 4)])
+                    bytes.append(JSONWriter.hexDigits[Int(byte & 0x0F)])
+                }
+            }
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart...]))
+        }
+        bytes.append(UInt8(ascii: "\""))
     }
 }

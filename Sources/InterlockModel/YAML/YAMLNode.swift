@@ -40,6 +40,7 @@ public struct YAMLNode: Sendable, Hashable {
         case .scalar(let s): return s.resolved
         case .mapping(let pairs):
             var object: [String: Value] = [:]
+            object.reserveCapacity(pairs.count)
             for pair in pairs { object[pair.key] = pair.value.value }
             return .object(object)
         case .sequence(let items): return .array(items.map(\.value))
@@ -103,14 +104,17 @@ public struct YAMLScalar: Sendable, Hashable {
     }
 
     static func resolvePlain(_ text: String) -> Value {
-        switch text {
-        case "", "~", "null", "Null", "NULL": return .null
-        case ".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF": return .double(.infinity)
-        case "-.inf", "-.Inf", "-.INF": return .double(-.infinity)
-        case ".nan", ".NaN", ".NAN": return .double(.nan)
-        default: break
+        // Every null, boolean and special-number spelling has at most five bytes.
+        if text.utf8.count <= 5 {
+            switch text {
+            case "", "~", "null", "Null", "NULL": return .null
+            case ".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF": return .double(.infinity)
+            case "-.inf", "-.Inf", "-.INF": return .double(-.infinity)
+            case ".nan", ".NaN", ".NAN": return .double(.nan)
+            default: break
+            }
+            if let b = bool(text) { return .bool(b) }
         }
-        if let b = bool(text) { return .bool(b) }
         guard let first = text.utf8.first,
               first == UInt8(ascii: "-") || first == UInt8(ascii: "+") || first == UInt8(ascii: ".")
                 || (first >= UInt8(ascii: "0") && first <= UInt8(ascii: "9"))
@@ -122,27 +126,30 @@ public struct YAMLScalar: Sendable, Hashable {
         return .string(text)
     }
 
+    private static func isDigit(_ byte: UInt8) -> Bool { byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }
+
+    /// `[-+]? [0-9]+`
     private static func isDecimalInteger(_ text: String) -> Bool {
-        var digits = Substring(text)
-        if digits.first == "-" || digits.first == "+" { digits = digits.dropFirst() }
-        return !digits.isEmpty && digits.allSatisfy { $0.isASCII && $0.isNumber }
+        var digits = Substring(text).utf8[...]
+        if let sign = digits.first, sign == UInt8(ascii: "-") || sign == UInt8(ascii: "+") { digits = digits.dropFirst() }
+        return !digits.isEmpty && digits.allSatisfy(isDigit)
     }
 
     /// `[-+]? ( \. [0-9]+ | [0-9]+ ( \. [0-9]* )? ) ( [eE] [-+]? [0-9]+ )?`
     private static func isFloat(_ text: String) -> Bool {
-        var chars = Substring(text)
-        if chars.first == "-" || chars.first == "+" { chars = chars.dropFirst() }
+        var chars = Substring(text).utf8[...]
+        if let sign = chars.first, sign == UInt8(ascii: "-") || sign == UInt8(ascii: "+") { chars = chars.dropFirst() }
         var mantissaDigits = 0
         var sawDot = false
-        while let c = chars.first, c.isASCII, c.isNumber || (c == "." && !sawDot) {
-            if c == "." { sawDot = true } else { mantissaDigits += 1 }
+        while let c = chars.first, isDigit(c) || (c == UInt8(ascii: ".") && !sawDot) {
+            if c == UInt8(ascii: ".") { sawDot = true } else { mantissaDigits += 1 }
             chars = chars.dropFirst()
         }
         guard mantissaDigits > 0 else { return false }
         if chars.isEmpty { return sawDot }
-        guard chars.first == "e" || chars.first == "E" else { return false }
+        guard chars.first == UInt8(ascii: "e") || chars.first == UInt8(ascii: "E") else { return false }
         chars = chars.dropFirst()
-        if chars.first == "-" || chars.first == "+" { chars = chars.dropFirst() }
-        return !chars.isEmpty && chars.allSatisfy { $0.isASCII && $0.isNumber }
+        if let sign = chars.first, sign == UInt8(ascii: "-") || sign == UInt8(ascii: "+") { chars = chars.dropFirst() }
+        return !chars.isEmpty && chars.allSatisfy(isDigit)
     }
 }
