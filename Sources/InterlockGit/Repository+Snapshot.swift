@@ -1,5 +1,6 @@
 import CLibGit2
 import Foundation
+import HashTreeCollections
 
 extension Repository {
     /// Reads the whole tree of a commit (or of a tree id) into memory: every file's bytes, mode and blob
@@ -24,8 +25,8 @@ extension Repository {
 /// Walks a tree depth-first, building each entry's path in one reused buffer.
 private struct TreeReader {
     let repository: OpaquePointer
-    var files: [String: Snapshot.File] = [:]
-    var trees: [String: ObjectID] = [:]
+    var files: TreeDictionary<String, Snapshot.File> = [:]
+    var trees: TreeDictionary<String, ObjectID> = [:]
     private var path: [UInt8] = []
 
     init(repository: OpaquePointer) {

@@ -1,5 +1,6 @@
 import CLibGit2
 import Foundation
+import HashTreeCollections
 
 /// A snapshot read by reusing an earlier one, with the paths that differ between the two.
 public struct SnapshotUpdate: Sendable {
@@ -53,12 +54,12 @@ extension Repository {
 private struct TreeUpdater {
     let repository: OpaquePointer
     let previous: Snapshot
-    var files: [String: Snapshot.File]
-    var trees: [String: ObjectID]
+    var files: TreeDictionary<String, Snapshot.File>
+    var trees: TreeDictionary<String, ObjectID>
     var changed = Set<String>()
     private var path: [UInt8] = []
 
-    init(repository: OpaquePointer, previous: Snapshot, files: [String: Snapshot.File], trees: [String: ObjectID]) {
+    init(repository: OpaquePointer, previous: Snapshot, files: TreeDictionary<String, Snapshot.File>, trees: TreeDictionary<String, ObjectID>) {
         self.repository = repository
         self.previous = previous
         self.files = files

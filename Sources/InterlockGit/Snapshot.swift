@@ -1,4 +1,5 @@
 import Foundation
+import HashTreeCollections
 
 /// The complete content of one tree — every file's bytes and every directory's object id — held in memory.
 ///
@@ -34,15 +35,21 @@ public struct Snapshot: Sendable {
 
     /// The commit the snapshot was read from, if any.
     public var commitID: ObjectID?
-    /// Files keyed by their (lossily decoded) path.
-    public var files: [String: File]
+    /// Files keyed by their (lossily decoded) path. A persistent hash tree: a snapshot made from another
+    /// by changing a few files shares everything else with it, so neither copying nor freeing one costs
+    /// time in proportion to the whole repository.
+    public var files: TreeDictionary<String, File>
     /// Directory path (`""` for the root) → tree object id. Empty for directory snapshots.
-    public var trees: [String: ObjectID]
+    public var trees: TreeDictionary<String, ObjectID>
 
-    public init(commitID: ObjectID? = nil, files: [String: File], trees: [String: ObjectID] = [:]) {
+    public init(commitID: ObjectID? = nil, files: TreeDictionary<String, File>, trees: TreeDictionary<String, ObjectID> = [:]) {
         self.commitID = commitID
         self.files = files
         self.trees = trees
+    }
+
+    public init(commitID: ObjectID? = nil, files: [String: File], trees: [String: ObjectID] = [:]) {
+        self.init(commitID: commitID, files: TreeDictionary(files), trees: TreeDictionary(trees))
     }
 
     /// The bytes of the file at `path`, if present.

@@ -1,4 +1,5 @@
 import Foundation
+import HashTreeCollections
 import InterlockGit
 
 /// Everything a desired-state repository declares at one commit, parsed and cross-checked, ready to be
@@ -8,9 +9,9 @@ public struct DesiredState: Sendable {
     /// Sorted by name.
     public var sites: [Site]
     /// Component name → its definition document (`components/<name>.yaml`).
-    var componentDocuments: [String: YAMLNode]
+    var componentDocuments: TreeDictionary<String, YAMLNode>
     /// Flow name → its definition document (`flows/<name>.yaml`).
-    var flowDocuments: [String: YAMLNode]
+    var flowDocuments: TreeDictionary<String, YAMLNode>
     /// Site name → override documents keyed by the resource path they patch (`components/x`, `flows/y`).
     var overrides: [String: [String: YAMLNode]]
     /// The snapshot the state was read from (templates are read from it when compiling).
@@ -72,8 +73,8 @@ struct RepositoryReader {
 
         var siteFiles: [String: String] = [:]
         var siteDirectories = Set<String>()
-        var components: [String: YAMLNode] = [:]
-        var flows: [String: YAMLNode] = [:]
+        var components: TreeDictionary<String, YAMLNode> = [:]
+        var flows: TreeDictionary<String, YAMLNode> = [:]
         var overrideFiles: [(site: String, resource: String, file: String)] = []
         var templateDirectories = Set<String>()
 

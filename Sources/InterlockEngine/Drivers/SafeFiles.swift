@@ -43,19 +43,35 @@ struct SafeFiles {
     /// Reads a file; nil when it does not exist.
     func read(_ relative: String) throws -> Observed? {
         let path = try checked(relative)
+        // O_NOFOLLOW refuses a link in the last component; O_NONBLOCK keeps a FIFO from hanging the open.
+        let descriptor = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+        guard descriptor >= 0 else {
+            switch errno {
+            case ENOENT, ENOTDIR: return nil
+            case ELOOP: throw refused("\(path) is a symbolic link; Interlock does not follow links in a target")
+            default: throw unreachable("cannot read \(path): \(String(cString: strerror(errno)))")
+            }
+        }
+        defer { close(descriptor) }
         var info = stat()
-        guard lstat(path, &info) == 0 else {
-            if errno == ENOENT || errno == ENOTDIR { return nil }
-            throw unreachable("cannot read \(path): \(String(cString: strerror(errno)))")
+        guard fstat(descriptor, &info) == 0 else { throw unreachable("cannot read \(path): \(String(cString: strerror(errno)))") }
+        guard (info.st_mode & S_IFMT) == S_IFREG else { throw refused("\(path) is not a regular file") }
+        var content = Data(count: Int(info.st_size) + 1)  // one spare byte: the read that sees the end needs no growth
+        var filled = 0
+        while true {
+            let count = content.count
+            if filled == count { content.count += max(4096, count) }  // the file grew since fstat
+            let got = content.withUnsafeMutableBytes { buffer in
+                Glibc.read(descriptor, buffer.baseAddress! + filled, buffer.count - filled)
+            }
+            if got < 0 {
+                if errno == EINTR { continue }
+                throw unreachable("cannot read \(path): \(String(cString: strerror(errno)))")
+            }
+            if got == 0 { break }
+            filled += got
         }
-        switch info.st_mode & S_IFMT {
-        case S_IFREG: break
-        case S_IFLNK: throw refused("\(path) is a symbolic link; Interlock does not follow links in a target")
-        default: throw refused("\(path) is not a regular file")
-        }
-        guard let content = FileManager.default.contents(atPath: path) else {
-            throw unreachable("cannot read \(path)")
-        }
+        content.count = filled
         return Observed(content: content, mode: UInt32(info.st_mode & 0o7777))
     }
 
@@ -138,13 +154,13 @@ struct SafeFiles {
         guard !relative.hasPrefix("/"), !parts.contains(where: { $0.isEmpty || $0 == "." || $0 == ".." }) else {
             throw refused("'\(relative)' is not a plain relative path inside the target root")
         }
-        let realRoot = resolved(root) ?? root
         var current = root
         for part in parts.dropLast() {
             current += "/" + part
             var info = stat()
             guard lstat(current, &info) == 0 else { break }
             if (info.st_mode & S_IFMT) == S_IFLNK {
+                let realRoot = resolved(root) ?? root
                 guard let target = resolved(current), target == realRoot || target.hasPrefix(realRoot + "/") else {
                     throw refused("\(current) is a symbolic link leading out of the target root \(root)")
                 }

@@ -9,6 +9,9 @@ struct LoadBasis: Sendable {
     var definedComponents: Set<String>
     /// Site directory name → paths of the files below `sites/<name>/`.
     var siteFiles: [String: Set<String>]
+    /// `components/<name>` or `flows/<name>` → the sites that run it, so a changed definition finds its
+    /// sites without scanning every site.
+    var runners: [String: Set<String>]
 
     init(snapshot: Snapshot, result: DesiredState.LoadResult) {
         self.snapshot = snapshot
@@ -26,6 +29,18 @@ struct LoadBasis: Sendable {
         }
         definedComponents = defined
         self.siteFiles = siteFiles
+        runners = [:]
+        for site in result.state.sites { addRunner(site) }
+    }
+
+    mutating func addRunner(_ site: Site) {
+        for name in site.components { runners["components/\(name)", default: []].insert(site.name) }
+        for name in site.flows { runners["flows/\(name)", default: []].insert(site.name) }
+    }
+
+    mutating func removeRunner(_ site: Site) {
+        for name in site.components { runners["components/\(name)"]?.remove(site.name) }
+        for name in site.flows { runners["flows/\(name)"]?.remove(site.name) }
     }
 }
 
@@ -141,6 +156,8 @@ extension RepositoryReader {
             }
         }
         let previousNames = Set(state.sites.map(\.name))
+        for site in state.sites where siteDirectories.contains(site.name) { basisOut.removeRunner(site) }
+        for site in readSites.values { basisOut.addRunner(site) }
         state.sites = (state.sites.filter { !siteDirectories.contains($0.name) } + readSites.values).sorted { $0.name < $1.name }
         reader.checkWaves(config: state.config, sites: state.sites)
         state.snapshot = snapshot
@@ -159,11 +176,8 @@ extension RepositoryReader {
         basisOut.result = DesiredState.LoadResult(state: state, diagnostics: diagnostics.sorted)
 
         var affected = siteDirectories.filter { previousNames.contains($0) || readSites[$0] != nil }
-        if !changedComponents.isEmpty || !changedFlows.isEmpty {
-            for site in state.sites where site.components.contains(where: changedComponents.contains) || site.flows.contains(where: changedFlows.contains) {
-                affected.insert(site.name)
-            }
-        }
+        for name in changedComponents { affected.formUnion(basisOut.runners["components/\(name)"] ?? []) }
+        for name in changedFlows { affected.formUnion(basisOut.runners["flows/\(name)"] ?? []) }
         return IncrementalLoad(basis: basisOut, affectedSites: affected.sorted())
     }
 }

@@ -119,8 +119,9 @@ private struct JSONParser {
         while index < bytes.count {
             let c = bytes[index]
             if c == UInt8(ascii: "\"") {
+                defer { index += 1 }
+                if scalars.isEmpty { return String(decoding: bytes[run..<index], as: UTF8.self) }  // no escapes
                 flush(index)
-                index += 1
                 return String(scalars)
             }
             if c == UInt8(ascii: "\\") {
