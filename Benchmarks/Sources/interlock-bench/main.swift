@@ -1,5 +1,5 @@
-// interlock-bench: generates plant-fleet repositories and measures Interlock on them. Not run in CI
-// (CI only builds it). See Benchmarks/README.md.
+// interlock-bench: generates plant-fleet repositories and measures Interlock on them. CI runs it once on the
+// small dataset as a smoke test (no timings are checked). See Benchmarks/README.md and docs/performance.md.
 //
 //   interlock-bench generate --size small|medium|large [--seed N] --out DIR
 //   interlock-bench run --size S --repo DIR --work DIR [--runs N] [--ops a,b,…]

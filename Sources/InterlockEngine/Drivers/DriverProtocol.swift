@@ -16,7 +16,7 @@ public enum DriverProtocol {
                     "path": .string(resource.path), "kind": .string(resource.kind.rawValue),
                     "name": .string(resource.name), "hash": .string(resource.contentHash),
                 ]
-                if let mode = resource.mode { object["mode"] = .string(octal(mode)) }
+                if let mode = resource.mode { object["mode"] = .string(Resource.octal(mode)) }
                 return .object(object)
             }),
         ])
@@ -28,7 +28,7 @@ public enum DriverProtocol {
             "plan": .object(["id": .string(plan.id), "commit": plan.commit.map(Value.string) ?? .null]),
             "operations": .array(plan.operations.map { operation in
                 var object = summary(of: operation)
-                object["mode"] = operation.afterMode.map { .string(octal($0)) } ?? .null
+                object["mode"] = operation.afterMode.map { .string(Resource.octal($0)) } ?? .null
                 if let content = operation.content {
                     if let text = String(data: content, encoding: .utf8) {
                         object["content"] = .string(text)
@@ -59,11 +59,6 @@ public enum DriverProtocol {
             "operations": operations,
             "token": token,
         ])
-    }
-
-    static func octal(_ mode: UInt32) -> String {
-        let digits = String(mode, radix: 8)
-        return String(repeating: "0", count: max(0, 4 - digits.count)) + digits
     }
 
     // MARK: Responses

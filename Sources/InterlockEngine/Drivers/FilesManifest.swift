@@ -33,7 +33,7 @@ struct FilesManifest: Sendable, Hashable {
             "site": .string(site),
             "entries": .object(entries.mapValues { entry in
                 .object([
-                    "file": .string(entry.file), "hash": .string(entry.hash), "mode": .string(String(format: "%04o", entry.mode)),
+                    "file": .string(entry.file), "hash": .string(entry.hash), "mode": .string(Resource.octal(entry.mode)),
                     "commit": entry.commit.map(Value.string) ?? .null, "plan": .string(entry.plan), "appliedAt": .string(entry.appliedAt),
                 ])
             }),

@@ -72,7 +72,7 @@ public enum Planner {
         }
     }
 
-    private static func octal(_ mode: UInt32?) -> String { mode.map { String(format: "%04o", $0) } ?? "-" }
+    private static func octal(_ mode: UInt32?) -> String { mode.map(Resource.octal) ?? "-" }
 
     private static func kind(of path: String) -> Resource.Kind {
         Resource.Kind.allCases.first { path.hasPrefix($0.directory + "/") } ?? .file

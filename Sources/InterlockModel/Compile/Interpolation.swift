@@ -41,9 +41,10 @@ struct Interpolator {
 
     /// The interpolated node, or nil when nothing in it changes.
     private func rewrite(_ node: YAMLNode, path: inout [FieldStep], diagnostics: inout Diagnostics) -> YAMLNode? {
+        guard node.containsDollar else { return nil }
         switch node.kind {
         case .scalar(let scalar):
-            guard scalar.text.utf8.contains(UInt8(ascii: "$")), case .string = scalar.resolved else { return nil }
+            guard case .string = scalar.resolved else { return nil }
             do {
                 let value = try interpolate(scalar.text)
                 if case .string(let text) = value {

@@ -48,6 +48,12 @@ public struct Resource: Sendable, Hashable {
         self.sources = sources
     }
 
+    /// Permission bits as four octal digits (`0644`), as manifests, plans and drivers write them.
+    public static func octal(_ mode: UInt32) -> String {
+        let digits = String(mode, radix: 8)
+        return digits.count >= 4 ? digits : String(repeating: "0", count: 4 - digits.count) + digits
+    }
+
     /// `components/<name>`, `flows/<name>` or `files/<path>`; what policy rules match against.
     public var path: String { "\(kind.directory)/\(name)" }
 

@@ -170,7 +170,7 @@ struct SiteCompiler {
                 kind: .file, name: file.path, content: content, mode: file.mode, owner: componentPath, sources: fileSources)
             resources.append(resource)
             fileEntries.append(.object([
-                "path": .string(file.path), "mode": .string(String(format: "%04o", file.mode)), "sha256": .string(resource.contentHash),
+                "path": .string(file.path), "mode": .string(Resource.octal(file.mode)), "sha256": .string(resource.contentHash),
             ]))
         }
 

@@ -5,7 +5,16 @@ import Yams
 public enum YAMLDocument {
     /// Parses one YAML document. Returns nil (and records why) when the text is not valid YAML.
     /// An empty document yields an empty mapping located at line 1.
+    ///
+    /// Reads libyaml's event stream directly (`YAMLEventReader`), with the same trees and diagnostics as
+    /// `parseWithYamsCompose`.
     public static func parse(_ data: Data, file: String, diagnostics: inout Diagnostics) -> YAMLNode? {
+        YAMLEventReader.parse(data, file: file, diagnostics: &diagnostics)
+    }
+
+    /// The previous implementation: `Yams.compose` into a `Yams.Node` tree, then converted. Several times
+    /// slower than `parse` and allocates far more; kept as the reference the tests compare `parse` against.
+    static func parseWithYamsCompose(_ data: Data, file: String, diagnostics: inout Diagnostics) -> YAMLNode? {
         guard let text = String(data: data, encoding: .utf8) else {
             diagnostics.error(
                 "not-utf8", at: SourceLocation(file: file), "the file is not valid UTF-8 text",

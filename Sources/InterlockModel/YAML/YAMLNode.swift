@@ -9,12 +9,23 @@ public struct YAMLNode: Sendable, Hashable {
         case sequence([YAMLNode])
     }
 
-    public var kind: Kind
+    public var kind: Kind { didSet { containsDollar = YAMLNode.containsDollar(kind) } }
     public var location: SourceLocation
+    /// Whether any scalar in this subtree contains `$`: subtrees without one have nothing to interpolate.
+    public private(set) var containsDollar: Bool
 
     public init(_ kind: Kind, at location: SourceLocation) {
         self.kind = kind
         self.location = location
+        containsDollar = YAMLNode.containsDollar(kind)
+    }
+
+    private static func containsDollar(_ kind: Kind) -> Bool {
+        switch kind {
+        case .scalar(let scalar): scalar.text.utf8.contains(UInt8(ascii: "$"))
+        case .mapping(let pairs): pairs.contains { $0.value.containsDollar }
+        case .sequence(let items): items.contains { $0.containsDollar }
+        }
     }
 
     public var scalar: YAMLScalar? { if case .scalar(let s) = kind { s } else { nil } }
@@ -50,6 +61,8 @@ public struct YAMLNode: Sendable, Hashable {
     /// Builds a node from a plain value, placing every part at `location`.
     public init(value: Value, at location: SourceLocation) {
         self.location = location
+        containsDollar = false
+        defer { containsDollar = YAMLNode.containsDollar(kind) }
         switch value {
         case .null: kind = .scalar(YAMLScalar(text: "null", quoted: false))
         case .bool(let b): kind = .scalar(YAMLScalar(text: b ? "true" : "false", quoted: false))
