@@ -52,7 +52,11 @@ public enum AuditTimestamp {
     /// Parses the exact form written by ``format(_:)``; also accepts no fraction or 1–9 fraction digits
     /// (rounded to milliseconds) and `+00:00` for `Z`. Returns nil for anything else.
     public static func parse(_ text: String) -> Date? {
-        let b = Array(text.utf8)
+        var text = text
+        return text.withUTF8(parse(utf8:))
+    }
+
+    private static func parse(utf8 b: UnsafeBufferPointer<UInt8>) -> Date? {
         guard b.count >= 20, b[4] == 45, b[7] == 45, b[10] == 84 || b[10] == 116 || b[10] == 32, b[13] == 58, b[16] == 58 else { return nil }
         func number(_ from: Int, _ count: Int) -> Int64? {
             var v: Int64 = 0

@@ -22,6 +22,25 @@ public enum AuditVerifier {
     }
 }
 
+/// What the chain check needs of a record once its own hash has been recomputed: small, so cheap to pass
+/// between threads, unlike a whole ``AuditRecord``.
+struct AuditChainLink: Sendable {
+    var sequence: Int64
+    var timestamp: Date
+    var previousHash: String
+    var hash: String
+    /// The hash of the record's fields when it is not the stored `hash` (the record was changed); nil when intact.
+    var computedHashIfChanged: String?
+
+    init(_ record: AuditRecord, hasher: inout AuditHasher) {
+        sequence = record.sequence
+        timestamp = record.timestamp
+        previousHash = record.previousHash
+        hash = record.hash
+        computedHashIfChanged = hasher.isIntact(record) ? nil : hasher.hash(of: record)
+    }
+}
+
 /// Verifies records one at a time, in sequence order, without keeping them: memory stays flat for any log size.
 ///
 /// Checkpoints are given up front so the verifier keeps only the hashes the checkpoints name.
@@ -60,10 +79,14 @@ public struct AuditChainVerifier {
 
     /// Examines the next record (records must come in the order they are stored).
     public mutating func add(_ record: AuditRecord) {
-        let sequence = record.sequence
-        if !hasher.isIntact(record) {
-            let computed = hasher.hash(of: record)
-            report(sequence, .hashMismatch, "the record's fields hash to \(computed.prefix(16))…, but it carries \(record.hash.prefix(16))…: a field of record \(sequence) was changed after it was written")
+        add(AuditChainLink(record, hasher: &hasher))
+    }
+
+    /// ``add(_:)`` for a record whose own hash was already checked (by ``ConcurrentAuditChainVerifier``).
+    mutating func add(_ link: AuditChainLink) {
+        let sequence = link.sequence
+        if let computed = link.computedHashIfChanged {
+            report(sequence, .hashMismatch, "the record's fields hash to \(computed.prefix(16))…, but it carries \(link.hash.prefix(16))…: a field of record \(sequence) was changed after it was written")
         }
         let expected = lastSequence + 1
         var linked = false
@@ -78,18 +101,18 @@ public struct AuditChainVerifier {
             }
         }
         if sequence != expected || count == 0 { runs += 1 }
-        if linked, record.previousHash != lastHash {
+        if linked, link.previousHash != lastHash {
             let what = sequence == 1 ? "the genesis value (64 zeros)" : "the hash of record \(lastSequence) (\(lastHash.prefix(16))…)"
-            report(sequence, .previousHashMismatch, "its previousHash \(record.previousHash.prefix(16))… is not \(what): record \(lastSequence) or \(sequence) was replaced, or the chain re-linked")
+            report(sequence, .previousHashMismatch, "its previousHash \(link.previousHash.prefix(16))… is not \(what): record \(lastSequence) or \(sequence) was replaced, or the chain re-linked")
         }
-        if let lastTimestamp, record.timestamp < lastTimestamp {
-            report(sequence, .timeWentBackwards, "timestamp \(record.timestampText) is earlier than \(AuditTimestamp.format(lastTimestamp)) of record \(lastSequence)")
+        if let lastTimestamp, link.timestamp < lastTimestamp {
+            report(sequence, .timeWentBackwards, "timestamp \(AuditTimestamp.format(link.timestamp)) is earlier than \(AuditTimestamp.format(lastTimestamp)) of record \(lastSequence)")
         }
-        if checkpointSequences.contains(sequence) { hashesAtCheckpoints[sequence] = record.hash }
+        if checkpointSequences.contains(sequence) { hashesAtCheckpoints[sequence] = link.hash }
         count += 1
         lastSequence = sequence
-        lastHash = record.hash
-        lastTimestamp = record.timestamp
+        lastHash = link.hash
+        lastTimestamp = link.timestamp
         maxSequence = max(maxSequence, sequence)
     }
 

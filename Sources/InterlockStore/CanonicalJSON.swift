@@ -30,33 +30,38 @@ struct CanonicalJSONWriter {
 
     mutating func string(_ s: String) {
         bytes.append(34)
-        var s = s
-        s.withUTF8 { buffer in
-            // Fast path: most text has nothing to escape and is copied in one go.
-            var clean = true
-            for c in buffer where c < 0x20 || c == 34 || c == 92 { clean = false; break }
-            if clean {
-                bytes.append(contentsOf: buffer)
-                return
-            }
-            for c in buffer {
-                switch c {
-                case 34: bytes.append(92); bytes.append(34)
-                case 92: bytes.append(92); bytes.append(92)
-                case 0x08: bytes.append(92); bytes.append(98)
-                case 0x0C: bytes.append(92); bytes.append(102)
-                case 0x0A: bytes.append(92); bytes.append(110)
-                case 0x0D: bytes.append(92); bytes.append(114)
-                case 0x09: bytes.append(92); bytes.append(116)
-                case 0..<0x20:
-                    raw("\\u00")
-                    bytes.append(hexDigits[Int(c >> 4)])
-                    bytes.append(hexDigits[Int(c & 0xF)])
-                default: bytes.append(c)
-                }
-            }
+        if s.utf8.withContiguousStorageIfAvailable({ escaped($0) }) == nil {
+            var s = s
+            s.withUTF8 { escaped($0) }
         }
         bytes.append(34)
+    }
+
+    /// Appends UTF-8 text with the canonical escapes (see the type's documentation).
+    private mutating func escaped(_ buffer: UnsafeBufferPointer<UInt8>) {
+        // Fast path: most text has nothing to escape and is copied in one go.
+        var clean = true
+        for c in buffer where c < 0x20 || c == 34 || c == 92 { clean = false; break }
+        if clean {
+            bytes.append(contentsOf: buffer)
+            return
+        }
+        for c in buffer {
+            switch c {
+            case 34: bytes.append(92); bytes.append(34)
+            case 92: bytes.append(92); bytes.append(92)
+            case 0x08: bytes.append(92); bytes.append(98)
+            case 0x0C: bytes.append(92); bytes.append(102)
+            case 0x0A: bytes.append(92); bytes.append(110)
+            case 0x0D: bytes.append(92); bytes.append(114)
+            case 0x09: bytes.append(92); bytes.append(116)
+            case 0..<0x20:
+                raw("\\u00")
+                bytes.append(hexDigits[Int(c >> 4)])
+                bytes.append(hexDigits[Int(c & 0xF)])
+            default: bytes.append(c)
+            }
+        }
     }
 
     mutating func optional(_ s: String?) {
@@ -100,33 +105,35 @@ struct CanonicalJSONWriter {
     static func keyOrder(_ a: String, _ b: String) -> Bool { a.utf8.lexicographicallyPrecedes(b.utf8) }
 
     /// Writes a record: all fields but `hash` for hashing; with `hash` and `"type":"record"` for JSON Lines export.
+    ///
+    /// Each separator and key is written as one literal: this runs once per record in the verifier's hot loop.
     mutating func writeRecord(_ r: AuditRecord, includeHashAndType: Bool) {
-        raw("{"); key("action"); string(r.action)
-        raw(",\"actor\":{"); key("authentication"); string(r.actor.authentication)
-        raw(","); key("id"); string(r.actor.id)
-        raw(","); key("name"); string(r.actor.name)
-        raw(","); key("role"); string(r.actor.role)
-        raw("},"); key("after"); optional(r.after)
-        raw(","); key("before"); optional(r.before)
-        raw(","); key("category"); string(r.category.rawValue)
-        raw(","); key("changeID"); optional(r.changeID)
-        raw(","); key("commit"); optional(r.commit)
-        raw(","); key("details"); details(r.details)
-        raw(","); key("error"); optional(r.error)
-        if includeHashAndType { raw(","); key("hash"); string(r.hash) }
-        raw(","); key("id"); string(r.id)
-        raw(","); key("planID"); optional(r.planID)
-        raw(","); key("previousHash"); string(r.previousHash)
-        raw(","); key("reason"); optional(r.reason)
-        raw(","); key("resource"); optional(r.resource)
-        raw(","); key("result"); string(r.result.rawValue)
-        raw(","); key("sequence"); integer(r.sequence)
-        raw(","); key("site"); optional(r.site)
-        raw(",\"source\":{"); key("host"); string(r.source.host)
-        raw(","); key("pid"); integer(r.source.pid)
-        raw(","); key("process"); string(r.source.process)
-        raw("},"); key("timestamp"); timestamp(r.timestamp)
-        if includeHashAndType { raw(","); key("type"); raw("\"record\"") }
+        raw("{\"action\":"); string(r.action)
+        raw(",\"actor\":{\"authentication\":"); string(r.actor.authentication)
+        raw(",\"id\":"); string(r.actor.id)
+        raw(",\"name\":"); string(r.actor.name)
+        raw(",\"role\":"); string(r.actor.role)
+        raw("},\"after\":"); optional(r.after)
+        raw(",\"before\":"); optional(r.before)
+        raw(",\"category\":"); string(r.category.rawValue)
+        raw(",\"changeID\":"); optional(r.changeID)
+        raw(",\"commit\":"); optional(r.commit)
+        raw(",\"details\":"); details(r.details)
+        raw(",\"error\":"); optional(r.error)
+        if includeHashAndType { raw(",\"hash\":"); string(r.hash) }
+        raw(",\"id\":"); string(r.id)
+        raw(",\"planID\":"); optional(r.planID)
+        raw(",\"previousHash\":"); string(r.previousHash)
+        raw(",\"reason\":"); optional(r.reason)
+        raw(",\"resource\":"); optional(r.resource)
+        raw(",\"result\":"); string(r.result.rawValue)
+        raw(",\"sequence\":"); integer(r.sequence)
+        raw(",\"site\":"); optional(r.site)
+        raw(",\"source\":{\"host\":"); string(r.source.host)
+        raw(",\"pid\":"); integer(r.source.pid)
+        raw(",\"process\":"); string(r.source.process)
+        raw("},\"timestamp\":"); timestamp(r.timestamp)
+        if includeHashAndType { raw(",\"type\":\"record\"") }
         raw("}")
     }
 
@@ -160,16 +167,12 @@ struct AuditHasher {
     private var writer = CanonicalJSONWriter(capacity: 2048)
 
     mutating func hash(of record: AuditRecord) -> String {
-        writer.reset()
-        writer.writeRecord(record, includeHashAndType: false)
-        return hexString(SHA256.hash(data: writer.bytes))
+        hexString(digest(of: record))
     }
 
     /// Whether `record.hash` is the hash of its fields; compares hex digits without building a string.
     mutating func isIntact(_ record: AuditRecord) -> Bool {
-        writer.reset()
-        writer.writeRecord(record, includeHashAndType: false)
-        let digest = SHA256.hash(data: writer.bytes)
+        let digest = digest(of: record)
         var stored = record.hash
         return stored.withUTF8 { hex in
             guard hex.count == 64 else { return false }
@@ -183,5 +186,11 @@ struct AuditHasher {
             }
             return equal
         }
+    }
+
+    private mutating func digest(of record: AuditRecord) -> SHA256.Digest {
+        writer.reset()
+        writer.writeRecord(record, includeHashAndType: false)
+        return writer.bytes.withUnsafeBytes { SHA256.hash(data: $0) }
     }
 }

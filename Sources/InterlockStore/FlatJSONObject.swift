@@ -15,6 +15,11 @@ enum FlatJSONObject {
         }
         func string() -> String? {
             guard expect(34) else { return nil }
+            // Fast path: no escapes before the closing quote.
+            if let end = bytes.firstIndex(where: { $0 == 34 || $0 == 92 }), bytes[end] == 34 {
+                defer { bytes = bytes[(end + 1)...] }
+                return String(decoding: bytes[..<end], as: UTF8.self)
+            }
             var out: [UInt8] = []
             while let c = bytes.popFirst() {
                 switch c {

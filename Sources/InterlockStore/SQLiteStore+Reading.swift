@@ -14,12 +14,8 @@ extension SQLiteStore {
         let (sql, arguments) = SQLiteStore.select(query)
         try database("read audit records") {
             try pool.read { db in
-                let rows = try Row.fetchCursor(db, sql: sql, arguments: arguments)
-                while let row = try rows.next() {
-                    switch SQLiteStore.decode(row) {
-                    case .success(let record): try body(record)
-                    case .failure(let problem): throw AuditStoreError(.corruptRecord, problem.message)
-                    }
+                try AuditRecordCursor(db, sql: sql, arguments: arguments).forEach { row in
+                    try body(try row.readable())
                 }
             }
         }
@@ -38,11 +34,8 @@ extension SQLiteStore {
     public func head() throws -> AuditRecord? {
         try database("read the newest audit record") {
             try pool.read { db in
-                guard let row = try Row.fetchOne(db, sql: "SELECT \(AuditSchema.recordColumns) FROM audit_record ORDER BY sequence DESC LIMIT 1") else { return nil }
-                switch SQLiteStore.decode(row) {
-                case .success(let record): return record
-                case .failure(let problem): throw AuditStoreError(.corruptRecord, problem.message)
-                }
+                let rows = try AuditRecordCursor(db, sql: "SELECT \(AuditSchema.recordColumns) FROM audit_record ORDER BY sequence DESC LIMIT 1")
+                return try rows.next()?.readable()
             }
         }
     }
@@ -55,14 +48,9 @@ extension SQLiteStore {
         try database("verify the audit log") {
             try pool.read { db in
                 let checkpoints = try SQLiteStore.checkpoints(db)
-                var verifier = AuditChainVerifier(checkpoints: checkpoints, trust: trust, coverage: .complete)
-                let rows = try Row.fetchCursor(db, sql: "SELECT \(AuditSchema.recordColumns) FROM audit_record ORDER BY sequence")
-                while let row = try rows.next() {
-                    switch SQLiteStore.decode(row) {
-                    case .success(let record): verifier.add(record)
-                    case .failure(let problem): verifier.addMalformed(problem)
-                    }
-                }
+                var verifier = ConcurrentAuditChainVerifier(checkpoints: checkpoints, trust: trust)
+                let rows = try AuditRecordCursor(db, sql: "SELECT \(AuditSchema.recordColumns) FROM audit_record ORDER BY sequence")
+                while let row = try rows.next() { verifier.add(row) }
                 return verifier.finish()
             }
         }
@@ -102,52 +90,14 @@ extension SQLiteStore {
         }
         return (sql, arguments)
     }
+}
 
-    /// A row of `audit_record` (columns in ``AuditSchema/recordColumns`` order) as a record, or why it cannot be one.
-    /// Never traps on unexpected column types: a tampered row becomes a `malformedRecord` problem.
-    static func decode(_ row: Row) -> Result<AuditRecord, AuditProblem> {
-        struct Malformed: Error { var what: String }
-        let sequenceValue: DatabaseValue = row[0]
-        guard case .int64(let sequence) = sequenceValue.storage else {
-            return .failure(AuditProblem(sequence: 0, kind: .malformedRecord, message: "a record has a non-integer sequence '\(sequenceValue)'"))
-        }
-        func optional(_ index: Int) throws -> String? {
-            let value: DatabaseValue = row[index]
-            switch value.storage {
-            case .null: return nil
-            case .string(let text): return text
-            default: throw Malformed(what: "column \(Array(row.columnNames)[index]) holds \(value), not text")
-            }
-        }
-        func text(_ index: Int) throws -> String {
-            guard let value = try optional(index) else {
-                throw Malformed(what: "column \(Array(row.columnNames)[index]) is empty (NULL)")
-            }
-            return value
-        }
-        do {
-            let timestampText = try text(2)
-            guard let timestamp = AuditTimestamp.parse(timestampText) else { throw Malformed(what: "unreadable timestamp '\(timestampText)'") }
-            let categoryText = try text(10)
-            guard let category = AuditCategory(rawValue: categoryText) else { throw Malformed(what: "unknown category '\(categoryText)'") }
-            let resultText = try text(20)
-            guard let result = AuditResult(rawValue: resultText) else { throw Malformed(what: "unknown result '\(resultText)'") }
-            guard let details = FlatJSONObject.parse(try text(22)) else { throw Malformed(what: "details are not a JSON object of strings") }
-            let pidValue: DatabaseValue = row[9]
-            guard case .int64(let pid) = pidValue.storage else { throw Malformed(what: "source_pid holds \(pidValue), not an integer") }
-            return .success(AuditRecord(
-                sequence: sequence, id: try text(1), timestamp: timestamp,
-                actor: AuditActor(id: try text(3), name: try text(4), role: try text(5), authentication: try text(6)),
-                source: AuditSource(host: try text(7), process: try text(8), pid: pid),
-                category: category, action: try text(11), site: try optional(12), resource: try optional(13),
-                changeID: try optional(14), planID: try optional(15), commit: try optional(16), before: try optional(17),
-                after: try optional(18), reason: try optional(19), result: result, error: try optional(21),
-                details: details, previousHash: try text(23), hash: try text(24)
-            ))
-        } catch let error as Malformed {
-            return .failure(AuditProblem(sequence: sequence, kind: .malformedRecord, message: "record \(sequence): \(error.what)"))
-        } catch {
-            return .failure(AuditProblem(sequence: sequence, kind: .malformedRecord, message: "record \(sequence): \(error)"))
+private extension Result<AuditRecord, AuditProblem> {
+    /// The record, or the reason it could not be read as an ``AuditStoreError/Code/corruptRecord`` error.
+    func readable() throws -> AuditRecord {
+        switch self {
+        case .success(let record): return record
+        case .failure(let problem): throw AuditStoreError(.corruptRecord, problem.message)
         }
     }
 }

@@ -1,13 +1,30 @@
 /// A place in the desired-state repository: a file and, where known, a line and column (both 1-based).
 public struct SourceLocation: Sendable, Hashable, Comparable, CustomStringConvertible {
     public var file: String
-    public var line: Int?
-    public var column: Int?
+    // Every node of a parsed document carries a location, so they are kept small: 0 means unknown.
+    private var storedLine: UInt32
+    private var storedColumn: UInt32
+
+    public var line: Int? {
+        get { storedLine == 0 ? nil : Int(storedLine) }
+        set { storedLine = SourceLocation.store(newValue) }
+    }
+
+    public var column: Int? {
+        get { storedColumn == 0 ? nil : Int(storedColumn) }
+        set { storedColumn = SourceLocation.store(newValue) }
+    }
 
     public init(file: String, line: Int? = nil, column: Int? = nil) {
         self.file = file
-        self.line = line
-        self.column = column
+        storedLine = SourceLocation.store(line)
+        storedColumn = SourceLocation.store(column)
+    }
+
+    /// Positions beyond 4 billion are clamped: no desired-state file comes close.
+    private static func store(_ value: Int?) -> UInt32 {
+        guard let value, value > 0 else { return 0 }
+        return UInt32(clamping: value)
     }
 
     /// `file:line:column`, as compilers print it, so editors can jump there.
