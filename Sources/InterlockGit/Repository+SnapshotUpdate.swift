@@ -10,6 +10,12 @@ public struct SnapshotUpdate: Sendable {
     public var snapshot: Snapshot
     /// Files added, removed or changed (content or mode) since the earlier snapshot, sorted.
     public var changedPaths: [String]
+
+    public init(base: ObjectID?, snapshot: Snapshot, changedPaths: [String]) {
+        self.base = base
+        self.snapshot = snapshot
+        self.changedPaths = changedPaths
+    }
 }
 
 extension Repository {
@@ -77,9 +83,23 @@ private struct TreeUpdater {
         }
         defer { if let oldTree { git_tree_free(oldTree) } }
         var kept = 0  // new entries whose name exists in the old tree
+        // Both trees are sorted by name: while no entry was added or removed, the old entry is at the same place as
+        // the new one, found without a search (a flat directory of 80,000 components changes one entry at a time).
+        var cursor = 0
+        let oldCount = oldTree.map { git_tree_entrycount($0) } ?? 0
         for index in 0..<git_tree_entrycount(tree) {
             guard let entry = git_tree_entry_byindex(tree, index), let name = git_tree_entry_name(entry) else { continue }
-            if let oldTree, let old = git_tree_entry_byname(oldTree, name) {
+            var old: OpaquePointer?
+            if let oldTree {
+                if cursor < oldCount, let candidate = git_tree_entry_byindex(oldTree, cursor),
+                   let candidateName = git_tree_entry_name(candidate), strcmp(candidateName, name) == 0 {
+                    old = candidate
+                    cursor += 1
+                } else {
+                    old = git_tree_entry_byname(oldTree, name)
+                }
+            }
+            if let old {
                 kept += 1
                 if git_tree_entry_type(old) == git_tree_entry_type(entry), git_tree_entry_filemode(old) == git_tree_entry_filemode(entry),
                    git_oid_equal(git_tree_entry_id(old), git_tree_entry_id(entry)) != 0 {

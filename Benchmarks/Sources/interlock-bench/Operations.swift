@@ -194,28 +194,39 @@ final class FailureBox: @unchecked Sendable {
     func record(_ error: Error) { lock.withLock { if first == nil { first = error } } }
 }
 
-/// Makes (once) a branch `bench-replan` one commit after HEAD that edits one cell component of one site.
-func replanCommits(_ data: Dataset) throws -> (base: ObjectID, next: ObjectID, path: String, site: String) {
+/// Makes (once) a branch `bench-replan-chain` of ten commits after HEAD, each editing the same cell component of one
+/// site (the PLC's rack number): a stream of one-file commits, each new to every cache.
+func replanCommits(_ data: Dataset) throws -> (base: ObjectID, chain: [ObjectID], path: String, site: String) {
     let repo = try Repository.open(at: data.repository)
     let base = try repo.resolveID("main")
     let site = RepositoryGenerator.siteName(max(0, min(42, (try data.load(data.snapshot()).sites.count) - 1)))
     let path = "components/\(site)-cell-007.yaml"
-    if let next = try? repo.resolveID("bench-replan") { return (base, next, path, site) }
+    let length = 10
+    func chain() throws -> [ObjectID] {
+        try (0..<length).map { try repo.resolveID("bench-replan-chain~\(length - 1 - $0)") }
+    }
+    if (try? repo.resolveID("bench-replan-chain")) != nil { return (base, try chain(), path, site) }
     let snapshot = try repo.snapshot(of: base)
     guard let old = snapshot.content(at: path) else { throw BenchError("no \(path) in \(data.name)") }
-    let edited = String(decoding: old, as: UTF8.self).replacingOccurrences(of: "    rack: 0\n", with: "    rack: 1\n")
-    let bytes = Array(edited.utf8)
-    var stream = "commit refs/heads/bench-replan\ncommitter Bench <bench@example.com> 1790000000 +0000\ndata 22\nMove one PLC to rack 1\n"
-    stream += "from \(base.hex)\nM 100644 inline \(path)\ndata \(bytes.count)\n"
-    var input = Data(stream.utf8)
-    input.append(contentsOf: bytes)
-    input.append(contentsOf: Array("\n".utf8))
+    var input = Data()
+    for rack in 1...length {
+        let edited = String(decoding: old, as: UTF8.self).replacingOccurrences(of: "    rack: 0\n", with: "    rack: \(rack)\n")
+        let bytes = Array(edited.utf8)
+        let message = "Move one PLC to rack \(rack)"
+        var stream = "commit refs/heads/bench-replan-chain\ncommitter Bench <bench@example.com> \(1_790_000_000 + rack) +0000\n"
+        stream += "data \(message.utf8.count)\n\(message)\n"
+        if rack == 1 { stream += "from \(base.hex)\n" }
+        stream += "M 100644 inline \(path)\ndata \(bytes.count)\n"
+        input.append(Data(stream.utf8))
+        input.append(contentsOf: bytes)
+        input.append(contentsOf: Array("\n".utf8))
+    }
     try run(["git", "-C", data.repository, "fast-import", "--quiet"], input: input)
-    return (base, try Repository.open(at: data.repository).resolveID("bench-replan"), path, site)
+    return (base, try chain(), path, site)
 }
 
-/// Re-plan after a one-file commit, with the cache warmed at the commit before: incremental snapshot,
-/// incremental load, compile and plan of the affected sites only.
+/// Re-plan after a one-file commit, with the cache warmed at the commit before: incremental snapshot (the repository
+/// opened again, as each pass of `interlock serve` does), incremental load, compile and plan of the affected sites only.
 private func measureReplan(_ data: Dataset) throws -> Measurement {
     let commits = try replanCommits(data)
     let repo = try Repository.open(at: data.repository)
@@ -226,34 +237,44 @@ private func measureReplan(_ data: Dataset) throws -> Measurement {
     guard loaded.isValid, let site = loaded.state.site(named: commits.site) else { throw BenchError("cannot load \(data.name)") }
     try deploy(cache.compile(site: site, in: loaded.state).site, into: base + "/" + site.name)
     var times: [Double] = []
+    var phases: (read: [Double], load: [Double], compile: [Double], observeAndPlan: [Double]) = ([], [], [], [])
     var affected: [String] = [], changed = 0, operations = 0
     var current = baseSnapshot
-    for _ in 0..<data.runs {
+    let source = RepositorySource(data.repository)
+    for next in commits.chain.prefix(data.runs) {
         times.append(try timed {
-            let update = try repo.snapshotUpdate(of: commits.next, reusing: current)
+            var mark = now()
+            func phase(_ record: inout [Double]) {
+                let next = now()
+                record.append(next - mark)
+                mark = next
+            }
+            // As `interlock serve` reads each pass: the repository opened again, the previous snapshot reused.
+            let update = try source.read(revision: next.hex, stateDirectory: data.work, reusing: current).update
+            phase(&phases.read)
             let result = cache.update(update)
             guard update.changedPaths.count == 1, result.incremental, result.result.isValid, let sites = result.affectedSites else {
                 throw BenchError("the re-plan was not incremental: \(update.changedPaths.count) changed paths")
             }
+            phase(&phases.load)
             affected = sites
             changed = update.changedPaths.count
             operations = 0
             for name in sites {
                 guard let site = result.result.state.site(named: name) else { continue }
-                operations += try planSite(cache.compile(site: site, in: result.result.state), targetBase: base).operations.count
+                let compilation = cache.compile(site: site, in: result.result.state)
+                phase(&phases.compile)
+                operations += try planSite(compilation, targetBase: base).operations.count
+                phase(&phases.observeAndPlan)
             }
             current = update.snapshot
         })
-        // Back to the base commit (not timed), so every run does the same work.
-        let back = try repo.snapshotUpdate(of: commits.base, reusing: current)
-        _ = cache.update(back)
-        current = back.snapshot
     }
     let stats = cache.statistics
     return Measurement(
         operation: "re-plan after 1-file commit", dataset: data.name, times: times, items: current.files.count, unit: "files", bytes: 0,
         peakRSSKiB: peakRSSKiB(),
-        note: "\(changed) changed path (\(commits.path)), affected sites \(affected), \(operations) operation(s); loads: \(stats.incrementalLoads) incremental, \(stats.fullLoads) full")
+        note: "\(changed) changed path (\(commits.path)), affected sites \(affected), \(operations) operation(s); loads: \(stats.incrementalLoads) incremental, \(stats.fullLoads) full; medians: snapshot update \(formatSeconds(median(phases.read))), load \(formatSeconds(median(phases.load))), compile \(formatSeconds(median(phases.compile))), observe + plan \(formatSeconds(median(phases.observeAndPlan)))")
 }
 
 /// The same re-plan without any reuse: read the whole new commit, load it, plan the affected site.
@@ -263,7 +284,7 @@ private func measureReplanCold(_ data: Dataset) throws -> Measurement {
     var times: [Double] = []
     for _ in 0..<data.runs {
         times.append(try timed {
-            let state = try data.load(data.snapshot(commits.next.hex))
+            let state = try data.load(data.snapshot(commits.chain[0].hex))
             guard let site = state.site(named: commits.site) else { throw BenchError("no site \(commits.site)") }
             _ = try planSite(state.compile(site: site), targetBase: base)
         })

@@ -24,6 +24,10 @@ public final class InterlockInstance: Sendable {
     public let rollout: (@Sendable (DesiredState) -> RolloutContext)?
 
     private let lastInvalidCommit = Locked<String?>(nil)
+    /// What the previous pass read: the next one reads only what changed since (subtrees by object id, parsed
+    /// documents and compiled sites by the ids they came from).
+    private let previousSnapshot = Locked<Snapshot?>(nil)
+    private let desiredStateCache = DesiredStateCache()
 
     public init(
         configuration: InstanceConfiguration, source: RepositorySource, revision: String, stateDirectory: String,
@@ -59,14 +63,15 @@ public final class InterlockInstance: Sendable {
     /// Reads and validates the desired state. An invalid commit is audited (once per commit) and throws:
     /// nothing is queued from it, exactly as `interlock reconcile` behaves.
     public func loadDesiredState() throws(LoadError) -> LoadedState {
-        let snapshot: Snapshot
+        let update: SnapshotUpdate
         let commit: CommitInfo?
         do {
-            (snapshot, commit) = try source.read(revision: revision, stateDirectory: stateDirectory)
+            (update, commit) = try source.read(revision: revision, stateDirectory: stateDirectory, reusing: previousSnapshot.withLock { $0 })
         } catch {
             throw LoadError(message: "cannot read the desired state from \(source): \(error)")
         }
-        let loaded = DesiredState.load(from: snapshot)
+        previousSnapshot.withLock { $0 = update.snapshot }
+        let loaded = update.base == nil ? desiredStateCache.load(update.snapshot) : desiredStateCache.update(update).result
         let errors = loaded.diagnostics.filter { $0.severity == .error }
         let commitID = commit?.id.hex
         if !errors.isEmpty {
