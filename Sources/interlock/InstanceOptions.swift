@@ -39,6 +39,8 @@ struct QueueContext {
     let planning: SitePlanning
     let store: SQLiteStore
     let clock: any InterlockClock
+    /// Reads the desired state; a second read (the next pass of `interlock run`) reads only what changed.
+    let reader: DesiredStateReader
 
     init(instance: InstanceOptions, repository: RepositoryOptions, target: TargetOptions) throws {
         configuration = try instance.load()
@@ -50,6 +52,7 @@ struct QueueContext {
         if target.targetBase == nil { target.targetBase = configuration.targetBase }
         self.repository = repository
         stateDirectory = repository.stateDirectory
+        reader = DesiredStateReader(source: repository.source, revision: repository.rev, stateDirectory: stateDirectory)
         planning = target.planning(stateDirectory: stateDirectory, driverDirectory: repository.driverDirectory)
         clock = TestClockOverride.clock ?? SystemClock()
         do {
@@ -62,8 +65,14 @@ struct QueueContext {
 
     /// Reads and validates the desired state; invalid commits are audited once and stop the command.
     func desiredState() throws -> (DesiredState, Reconciler.CommitContext, commit: String?) {
-        let (snapshot, commit) = try repository.readSnapshot(failureCode: 2)
-        let loaded = DesiredState.load(from: snapshot)
+        let loaded: DesiredState.LoadResult
+        let commit: CommitInfo?
+        do {
+            (loaded, commit) = try reader.read()
+        } catch {
+            Terminal.error("cannot read the desired state from \(repository.source): \(error)")
+            throw ExitCode(2)
+        }
         let errors = loaded.diagnostics.filter { $0.severity == .error }
         if !errors.isEmpty {
             for diagnostic in errors { FileHandle.standardError.write(Data((diagnostic.rendered + "\n").utf8)) }

@@ -24,10 +24,8 @@ public final class InterlockInstance: Sendable {
     public let rollout: (@Sendable (DesiredState) -> RolloutContext)?
 
     private let lastInvalidCommit = Locked<String?>(nil)
-    /// What the previous pass read: the next one reads only what changed since (subtrees by object id, parsed
-    /// documents and compiled sites by the ids they came from).
-    private let previousSnapshot = Locked<Snapshot?>(nil)
-    private let desiredStateCache = DesiredStateCache()
+    /// Each pass reads on top of the previous one.
+    private let reader: DesiredStateReader
 
     public init(
         configuration: InstanceConfiguration, source: RepositorySource, revision: String, stateDirectory: String,
@@ -39,6 +37,7 @@ public final class InterlockInstance: Sendable {
         self.source = source
         self.revision = revision
         self.stateDirectory = stateDirectory
+        reader = DesiredStateReader(source: source, revision: revision, stateDirectory: stateDirectory)
         self.planning = planning
         self.store = store
         self.clock = clock
@@ -63,15 +62,13 @@ public final class InterlockInstance: Sendable {
     /// Reads and validates the desired state. An invalid commit is audited (once per commit) and throws:
     /// nothing is queued from it, exactly as `interlock reconcile` behaves.
     public func loadDesiredState() throws(LoadError) -> LoadedState {
-        let update: SnapshotUpdate
+        let loaded: DesiredState.LoadResult
         let commit: CommitInfo?
         do {
-            (update, commit) = try source.read(revision: revision, stateDirectory: stateDirectory, reusing: previousSnapshot.withLock { $0 })
+            (loaded, commit) = try reader.read()
         } catch {
             throw LoadError(message: "cannot read the desired state from \(source): \(error)")
         }
-        previousSnapshot.withLock { $0 = update.snapshot }
-        let loaded = update.base == nil ? desiredStateCache.load(update.snapshot) : desiredStateCache.update(update).result
         let errors = loaded.diagnostics.filter { $0.severity == .error }
         let commitID = commit?.id.hex
         if !errors.isEmpty {
