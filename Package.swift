@@ -93,7 +93,10 @@ let package = Package(
             ]
         ),
         .testTarget(name: "InterlockGitTests", dependencies: ["InterlockGit"]),
-        .testTarget(name: "InterlockModelTests", dependencies: ["InterlockModel", "InterlockGit"]),
+        .testTarget(
+            name: "InterlockModelTests",
+            dependencies: ["InterlockModel", "InterlockGit", .product(name: "Yams", package: "Yams")]
+        ),
         .testTarget(
             name: "InterlockStoreTests",
             dependencies: ["InterlockStore", .product(name: "GRDB", package: "GRDB.swift")]

@@ -42,30 +42,44 @@ public enum RepositorySource: Sendable, Hashable, CustomStringConvertible {
     /// A snapshot of the desired state at `revision`, with the commit's metadata when read from git.
     /// Remote repositories are cloned (first time) or fetched into the state directory.
     public func read(revision: String, stateDirectory: String) throws -> (snapshot: Snapshot, commit: CommitInfo?) {
-        let (update, commit) = try read(revision: revision, stateDirectory: stateDirectory, reusing: nil)
-        return (update.snapshot, commit)
+        switch try open(stateDirectory: stateDirectory) {
+        case .workTree(let path):
+            return (try Snapshot.directory(at: path), nil)
+        case .git(let repository):
+            let commit = try repository.resolve(revision)
+            return (try repository.snapshot(of: commit.id), commit)
+        }
     }
 
     /// Reads like `read(revision:stateDirectory:)`, taking every subtree whose object id did not change from
     /// `previous` (a snapshot read earlier): the work follows what changed since, not the size of the repository.
     public func read(revision: String, stateDirectory: String, reusing previous: Snapshot?) throws -> (update: SnapshotUpdate, commit: CommitInfo?) {
-        let repository: Repository
-        switch self {
+        switch try open(stateDirectory: stateDirectory) {
         case .workTree(let path):
             let snapshot = try Snapshot.directory(at: path)
             return (SnapshotUpdate(base: nil, snapshot: snapshot, changedPaths: snapshot.files.keys.sorted()), nil)
+        case .git(let repository):
+            let commit = try repository.resolve(revision)
+            return (try repository.snapshotUpdate(of: commit.id, reusing: previous ?? Snapshot(files: [:])), commit)
+        }
+    }
+
+    private enum Opened {
+        case workTree(path: String)
+        case git(Repository)
+    }
+
+    /// The directory to read, or the git repository (a remote one mirrored and fetched first).
+    private func open(stateDirectory: String) throws -> Opened {
+        switch self {
+        case .workTree(let path):
+            return .workTree(path: path)
         case .local(let path):
-            repository = try Repository.open(at: path)
+            return .git(try Repository.open(at: path))
         case .remote(let url):
             let directory = RepositorySource.mirrorDirectory(for: url, stateDirectory: stateDirectory)
             try FileManager.default.createDirectory(atPath: "\(stateDirectory)/mirrors", withIntermediateDirectories: true)
-            repository = try Repository.mirror(from: url, into: directory)
+            return .git(try Repository.mirror(from: url, into: directory))
         }
-        let commit = try repository.resolve(revision)
-        guard let previous else {
-            let snapshot = try repository.snapshot(of: commit.id)
-            return (SnapshotUpdate(base: nil, snapshot: snapshot, changedPaths: snapshot.files.keys.sorted()), commit)
-        }
-        return (try repository.snapshotUpdate(of: commit.id, reusing: previous), commit)
     }
 }

@@ -24,7 +24,6 @@ public final class DesiredStateReader: @unchecked Sendable {
     public func read() throws -> (result: DesiredState.LoadResult, commit: CommitInfo?) {
         let (update, commit) = try source.read(revision: revision, stateDirectory: stateDirectory, reusing: lock.withLock { previous })
         lock.withLock { previous = update.snapshot }
-        let result = update.base == nil ? cache.load(update.snapshot) : cache.update(update).result
-        return (result, commit)
+        return (cache.update(update).result, commit)
     }
 }

@@ -4,7 +4,7 @@ import Foundation
 /// Builds a located `YAMLNode` tree straight from libyaml's event stream (`yaml_parser_parse`).
 ///
 /// This replaces `Yams.compose` + conversion: no intermediate `Yams.Node` tree, no copy of the input into a
-/// `String`. It reproduces exactly what `YAMLDocument.parseWithYamsCompose` reports:
+/// `String`. It reproduces exactly what that reader reported (the tests keep it as their reference):
 ///
 /// - nodes are located at the event's start mark, as Yams does (line = mark.line + 1, column = mark.column + 1);
 /// - a scalar is `quoted` when its style is anything but plain;
