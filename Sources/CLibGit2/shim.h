@@ -3,7 +3,7 @@
 #include <git2.h>
 
 /* git_libgit2_opts is variadic, which Swift cannot call: one typed wrapper per option Interlock sets. */
-static inline int interlock_git_set_cache_object_limit(git_object_t type, size_t bytes) {
-    return git_libgit2_opts(GIT_OPT_SET_CACHE_OBJECT_LIMIT, type, bytes);
+static inline int interlock_git_set_strict_hash_verification(int enabled) {
+    return git_libgit2_opts(GIT_OPT_ENABLE_STRICT_HASH_VERIFICATION, enabled);
 }
 #endif

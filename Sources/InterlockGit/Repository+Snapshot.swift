@@ -16,9 +16,14 @@ extension Repository {
         let root = try peeledObject(commit, to: GIT_OBJECT_TREE)
         defer { git_object_free(root) }
         var reader = TreeReader(repository: handle)
+        defer { reader.retained.release() }
         reader.trees[""] = ObjectID(git_tree_id(root))
+        reader.retained.consider(root, at: "")
         try reader.read(root)
-        return Snapshot(commitID: isCommit ? commit : nil, files: reader.files, trees: reader.trees)
+        let trees = reader.trees
+        keptTrees.replace(with: reader.retained.trees) { trees[$0] }
+        reader.retained = RetainedTrees()
+        return Snapshot(commitID: isCommit ? commit : nil, files: reader.files, trees: trees)
     }
 }
 
@@ -27,6 +32,8 @@ private struct TreeReader {
     let repository: OpaquePointer
     var files: TreeDictionary<String, Snapshot.File> = [:]
     var trees: TreeDictionary<String, ObjectID> = [:]
+    /// Large trees read, for the repository to keep for the next update.
+    var retained = RetainedTrees()
     private var path: [UInt8] = []
 
     init(repository: OpaquePointer) {
@@ -48,10 +55,12 @@ private struct TreeReader {
             case GIT_OBJECT_BLOB:
                 try readBlob(id, mode: git_tree_entry_filemode(entry).rawValue)
             case GIT_OBJECT_TREE:
-                trees[String(decoding: path, as: UTF8.self)] = ObjectID(id)
+                let key = String(decoding: path, as: UTF8.self)
+                trees[key] = ObjectID(id)
                 var subtree: OpaquePointer?
                 try check(git_tree_lookup(&subtree, repository, id), "git_tree_lookup")
                 defer { git_tree_free(subtree) }
+                retained.consider(subtree!, at: key)
                 try read(subtree!)
             default:
                 continue  // a submodule (commit entry): its content lives in another repository

@@ -42,11 +42,16 @@ extension Repository {
         guard rootID != previousRoot else {
             return SnapshotUpdate(base: previous.commitID, snapshot: result, changedPaths: [])
         }
-        var walker = TreeUpdater(repository: handle, previous: previous, files: previous.files, trees: previous.trees)
+        var walker = TreeUpdater(repository: handle, kept: keptTrees, previous: previous, files: previous.files, trees: previous.trees)
+        defer { walker.retained.release() }
         walker.trees[""] = rootID
+        walker.retained.consider(root, at: "")
         try walker.update(root, previousTree: previousRoot)
         result.files = walker.files
         result.trees = walker.trees
+        let trees = walker.trees
+        keptTrees.replace(with: walker.retained.trees) { trees[$0] }
+        walker.retained = RetainedTrees()
         return SnapshotUpdate(base: previous.commitID, snapshot: result, changedPaths: walker.changed.sorted())
     }
 
@@ -59,14 +64,19 @@ extension Repository {
 /// Descends only into subtrees whose ids differ from the previous snapshot's.
 private struct TreeUpdater {
     let repository: OpaquePointer
+    /// Parsed trees of the repository's previous read: an old tree found here is not read again.
+    let kept: KeptTrees
     let previous: Snapshot
     var files: TreeDictionary<String, Snapshot.File>
     var trees: TreeDictionary<String, ObjectID>
     var changed = Set<String>()
+    /// Large new trees, for the repository to keep for the next update.
+    var retained = RetainedTrees()
     private var path: [UInt8] = []
 
-    init(repository: OpaquePointer, previous: Snapshot, files: TreeDictionary<String, Snapshot.File>, trees: TreeDictionary<String, ObjectID>) {
+    init(repository: OpaquePointer, kept: KeptTrees, previous: Snapshot, files: TreeDictionary<String, Snapshot.File>, trees: TreeDictionary<String, ObjectID>) {
         self.repository = repository
+        self.kept = kept
         self.previous = previous
         self.files = files
         self.trees = trees
@@ -78,8 +88,11 @@ private struct TreeUpdater {
     mutating func update(_ tree: OpaquePointer, previousTree: ObjectID?) throws {
         var oldTree: OpaquePointer?
         if let previousTree {
-            var oid = previousTree.oid
-            try check(git_tree_lookup(&oldTree, repository, &oid), "git_tree_lookup")
+            oldTree = kept.byPath.isEmpty ? nil : kept.tree(at: String(decoding: path, as: UTF8.self), id: previousTree)
+            if oldTree == nil {
+                var oid = previousTree.oid
+                try check(git_tree_lookup(&oldTree, repository, &oid), "git_tree_lookup")
+            }
         }
         defer { if let oldTree { git_tree_free(oldTree) } }
         var kept = 0  // new entries whose name exists in the old tree
@@ -126,6 +139,7 @@ private struct TreeUpdater {
                 var subtree: OpaquePointer?
                 try check(git_tree_lookup(&subtree, repository, git_tree_entry_id(entry)!), "git_tree_lookup")
                 defer { git_tree_free(subtree) }
+                retained.consider(subtree!, at: key)
                 try update(subtree!, previousTree: old)
             default:
                 continue  // a submodule: not part of a snapshot

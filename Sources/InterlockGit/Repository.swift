@@ -7,12 +7,15 @@ import Foundation
 /// per task or thread (open another one for concurrent work). Everything it returns is a plain value.
 public final class Repository {
     let handle: OpaquePointer
+    /// Large trees of the latest snapshot read, for the next incremental update (see `KeptTrees`).
+    var keptTrees = KeptTrees()
 
     init(handle: OpaquePointer) {
         self.handle = handle
     }
 
     deinit {
+        keptTrees.removeAll()
         git_repository_free(handle)
     }
 

@@ -54,13 +54,31 @@ public enum RepositorySource: Sendable, Hashable, CustomStringConvertible {
     /// Reads like `read(revision:stateDirectory:)`, taking every subtree whose object id did not change from
     /// `previous` (a snapshot read earlier): the work follows what changed since, not the size of the repository.
     public func read(revision: String, stateDirectory: String, reusing previous: Snapshot?) throws -> (update: SnapshotUpdate, commit: CommitInfo?) {
-        switch try open(stateDirectory: stateDirectory) {
-        case .workTree(let path):
-            let snapshot = try Snapshot.directory(at: path)
-            return (SnapshotUpdate(base: nil, snapshot: snapshot, changedPaths: snapshot.files.keys.sorted()), nil)
-        case .git(let repository):
-            let commit = try repository.resolve(revision)
-            return (try repository.snapshotUpdate(of: commit.id, reusing: previous ?? Snapshot(files: [:])), commit)
+        var repository: Repository?
+        return try read(revision: revision, stateDirectory: stateDirectory, reusing: previous, keeping: &repository)
+    }
+
+    /// Reads like `read(revision:stateDirectory:reusing:)`, keeping the git repository open in `kept` from one
+    /// call to the next (pass nil the first time), as a reconcile loop does: libgit2's cache then still holds the
+    /// trees the previous read parsed, so an update parses only the new ones. A remote source's mirror is still
+    /// fetched on every call. After an error `kept` is nil, so the next call opens the repository afresh.
+    public func read(
+        revision: String, stateDirectory: String, reusing previous: Snapshot?, keeping kept: inout Repository?
+    ) throws -> (update: SnapshotUpdate, commit: CommitInfo?) {
+        do {
+            switch try open(stateDirectory: stateDirectory, kept: kept) {
+            case .workTree(let path):
+                kept = nil
+                let snapshot = try Snapshot.directory(at: path)
+                return (SnapshotUpdate(base: nil, snapshot: snapshot, changedPaths: snapshot.files.keys.sorted()), nil)
+            case .git(let repository):
+                kept = repository
+                let commit = try repository.resolve(revision)
+                return (try repository.snapshotUpdate(of: commit.id, reusing: previous ?? Snapshot(files: [:])), commit)
+            }
+        } catch {
+            kept = nil
+            throw error
         }
     }
 
@@ -69,14 +87,19 @@ public enum RepositorySource: Sendable, Hashable, CustomStringConvertible {
         case git(Repository)
     }
 
-    /// The directory to read, or the git repository (a remote one mirrored and fetched first).
-    private func open(stateDirectory: String) throws -> Opened {
+    /// The directory to read, or the git repository (a remote one mirrored and fetched first): `kept` when it
+    /// was opened by an earlier call.
+    private func open(stateDirectory: String, kept: Repository? = nil) throws -> Opened {
         switch self {
         case .workTree(let path):
             return .workTree(path: path)
         case .local(let path):
-            return .git(try Repository.open(at: path))
+            return .git(try kept ?? Repository.open(at: path))
         case .remote(let url):
+            if let kept {
+                try kept.fetch(remote: "origin")
+                return .git(kept)
+            }
             let directory = RepositorySource.mirrorDirectory(for: url, stateDirectory: stateDirectory)
             try FileManager.default.createDirectory(atPath: "\(stateDirectory)/mirrors", withIntermediateDirectories: true)
             return .git(try Repository.mirror(from: url, into: directory))

@@ -117,4 +117,24 @@ struct SnapshotTests {
         let changes = try repository.changedPaths(from: nil, to: commitID)
         #expect(Set(changes.map(\.rawPath)) == [oddName, nestedName, Array("ok.yaml".utf8)])
     }
+
+    /// Reads do not hash objects again (as git does not), so a damaged object must still fail: its zlib stream's
+    /// checksum no longer matches. The error names libgit2's function; nothing is returned half-read.
+    @Test func damagedLooseObjectIsAnErrorNotWrongContent() throws {
+        let fixture = try GitFixture()
+        try fixture.makeRepository()
+        let text = String(repeating: "setpoint: 72.5\n", count: 40)
+        try fixture.write("config/line.yaml", text)
+        let head = try fixture.commitAll("Line")
+        let blob = try fixture.revParse("HEAD:config/line.yaml")
+        let objectPath = fixture.path("repo/.git/objects/\(blob.hex.prefix(2))/\(blob.hex.dropFirst(2))")
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: objectPath))
+        bytes[bytes.count / 2] ^= 0x5A
+        try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: objectPath)
+        try bytes.write(to: URL(fileURLWithPath: objectPath))
+
+        let repository = try Repository.open(at: fixture.path("repo"))
+        #expect(throws: GitError.self) { try repository.snapshot(of: head) }
+        #expect(throws: GitError.self) { try repository.snapshot(of: head, reusing: Snapshot(files: [:])) }
+    }
 }

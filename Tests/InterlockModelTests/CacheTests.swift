@@ -172,4 +172,52 @@ struct CacheTests {
         #expect(cache.statistics.compilationsReused == 0)
         #expect(cache.statistics.compilations == 4)
     }
+
+    /// A site compiled again because one of its definitions changed takes the others from its previous compilation;
+    /// a change to the site itself, or a previous compilation with diagnostics, compiles everything again. Every
+    /// result equals a cold compile.
+    @Test func aChangedDefinitionIsCompiledAgainAndTheSiteReusesTheRest() throws {
+        let repo = try CommittedFixture()
+        repo.fixture.files["components/historian.yaml"] = """
+            name: historian
+            vendor: Acme
+            product: Historian
+            version: "7.1"
+            config: { retention: 30d, line: "${values.lines}" }
+            files:
+              - path: historian/historian.ini
+                template: historian.ini
+            """
+        repo.fixture.files["components/historian/historian.ini"] = "retention=${config.retention}\nsite=${site.name}\n"
+        repo.fixture.edit("sites/plant-a/site.yaml", replacing: "components: [broker]", with: "components: [broker, historian]")
+        var snapshot = try repo.commit()
+        let cache = DesiredStateCache()
+        let first = cache.load(snapshot)
+        for site in first.state.sites { #expect(cache.compile(site: site, in: first.state).diagnostics.isEmpty) }
+
+        // (edit, components and flows of plant-a taken from its previous compilation)
+        let edits: [(String, (inout Fixture) -> Void, Int)] = [
+            ("the historian's template", { $0.edit("components/historian/historian.ini", replacing: "retention=", with: "keep=") }, 2),
+            ("the historian", { $0.edit("components/historian.yaml", replacing: "retention: 30d", with: "retention: 90d") }, 2),
+            ("the broker", { $0.edit("components/broker.yaml", replacing: "max_connections: 100", with: "max_connections: 120") }, 2),
+            ("the flow", { $0.edit("flows/energy.yaml", replacing: "window: 15m", with: "window: 10m") }, 2),
+            ("plant-a's values", { $0.edit("sites/plant-a/site.yaml", replacing: "lines: 4", with: "lines: 6") }, 0),
+            ("an unknown value", { $0.edit("components/historian.yaml", replacing: "${values.lines}", with: "${values.nope}") }, 2),
+            ("after a compilation with an error", { $0.edit("components/broker.yaml", replacing: "max_connections: 120", with: "max_connections: 130") }, 0),
+        ]
+        for (what, edit, reused) in edits {
+            edit(&repo.fixture)
+            let update = try repo.update(from: snapshot)
+            let result = cache.update(update)
+            let site = try #require(result.result.state.site(named: "plant-a"))
+            let before = cache.statistics.definitionsReused
+            let cached = cache.compile(site: site, in: result.result.state)
+            let cold = DesiredState.load(from: update.snapshot).state.compile(siteNamed: "plant-a")!
+            #expect(cached.site == cold.site, "\(what)")
+            #expect(cached.diagnostics == cold.diagnostics, "\(what)")
+            #expect(cache.statistics.definitionsReused - before == reused, "\(what): reused")
+            expectSameAsCold(result.result, update.snapshot, cache: cache)
+            snapshot = update.snapshot
+        }
+    }
 }

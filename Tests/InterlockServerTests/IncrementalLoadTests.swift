@@ -48,4 +48,35 @@ struct IncrementalLoadTests {
         let flowResource = try #require(compiled.site.resource(at: "flows/energy-monitoring"))
         #expect(String(decoding: flowResource.content, as: UTF8.self).contains("\"interval\":\"10s\""))
     }
+
+    /// The repository stays open between passes: objects that `git gc` moves from loose files into a new pack
+    /// (deleting the files), and a branch reset to an older commit, must be read as a fresh process reads them.
+    @Test func theKeptRepositoryFollowsRepackingAndResets() throws {
+        let fixture = try ServerFixture()
+        let repo = fixture.base + "/repo"
+        let first = try fixture.instance.loadDesiredState()
+        let flow = repo + "/flows/energy-monitoring.yaml"
+        let text = try String(contentsOfFile: flow, encoding: .utf8)
+        for interval in ["2s", "3s"] {
+            try text.replacingOccurrences(of: "      interval: 5s", with: "      interval: \(interval)").write(toFile: flow, atomically: true, encoding: .utf8)
+            try ServerFixture.git(["commit", "-qam", "Sample every \(interval)"], in: repo)
+            _ = try fixture.instance.loadDesiredState()
+        }
+        try ServerFixture.git(["gc", "-q", "--prune=now"], in: repo)
+        try text.replacingOccurrences(of: "      interval: 5s", with: "      interval: 4s").write(toFile: flow, atomically: true, encoding: .utf8)
+        try ServerFixture.git(["commit", "-qam", "Sample every 4s"], in: repo)
+        let afterRepack = try fixture.instance.loadDesiredState()
+        let compiled = try #require(afterRepack.state.compile(siteNamed: "plant-a"))
+        let resource = try #require(compiled.site.resource(at: "flows/energy-monitoring"))
+        #expect(String(decoding: resource.content, as: UTF8.self).contains("\"interval\":\"4s\""))
+
+        try ServerFixture.git(["reset", "-q", "--hard", try #require(first.commitID)], in: repo)
+        try ServerFixture.git(["gc", "-q", "--prune=now"], in: repo)
+        let reset = try fixture.instance.loadDesiredState()
+        #expect(reset.commitID == first.commitID)
+        let cold = DesiredState.load(from: try RepositorySource(repo).read(revision: "HEAD", stateDirectory: fixture.base + "/state").snapshot)
+        for site in cold.state.sites {
+            #expect(try #require(reset.state.compile(siteNamed: site.name)).site.fingerprint == cold.state.compile(site: site).site.fingerprint)
+        }
+    }
 }

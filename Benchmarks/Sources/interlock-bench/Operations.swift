@@ -226,13 +226,15 @@ func replanCommits(_ data: Dataset) throws -> (base: ObjectID, chain: [ObjectID]
 }
 
 /// Re-plan after a one-file commit, with the cache warmed at the commit before: incremental snapshot (the repository
-/// opened again, as each pass of `interlock serve` does), incremental load, compile and plan of the affected sites only.
+/// kept open between passes, as `interlock serve` and `interlock run` keep it), incremental load, compile and plan of
+/// the affected sites only.
 private func measureReplan(_ data: Dataset) throws -> Measurement {
     let commits = try replanCommits(data)
-    let repo = try Repository.open(at: data.repository)
     let base = data.roots("replan")
     let cache = DesiredStateCache()
-    let baseSnapshot = try repo.snapshot(of: commits.base)
+    let source = RepositorySource(data.repository)
+    var repository: Repository?
+    let baseSnapshot = try source.read(revision: commits.base.hex, stateDirectory: data.work, reusing: nil, keeping: &repository).update.snapshot
     let loaded = cache.load(baseSnapshot)
     guard loaded.isValid, let site = loaded.state.site(named: commits.site) else { throw BenchError("cannot load \(data.name)") }
     try deploy(cache.compile(site: site, in: loaded.state).site, into: base + "/" + site.name)
@@ -240,7 +242,6 @@ private func measureReplan(_ data: Dataset) throws -> Measurement {
     var phases: (read: [Double], load: [Double], compile: [Double], observeAndPlan: [Double]) = ([], [], [], [])
     var affected: [String] = [], changed = 0, operations = 0
     var current = baseSnapshot
-    let source = RepositorySource(data.repository)
     for next in commits.chain.prefix(data.runs) {
         times.append(try timed {
             var mark = now()
@@ -249,8 +250,9 @@ private func measureReplan(_ data: Dataset) throws -> Measurement {
                 record.append(next - mark)
                 mark = next
             }
-            // As `interlock serve` reads each pass: the repository opened again, the previous snapshot reused.
-            let update = try source.read(revision: next.hex, stateDirectory: data.work, reusing: current).update
+            // As `DesiredStateReader` reads each pass of `interlock serve`: the repository kept open, the previous
+            // snapshot reused.
+            let update = try source.read(revision: next.hex, stateDirectory: data.work, reusing: current, keeping: &repository).update
             phase(&phases.read)
             let result = cache.update(update)
             guard update.changedPaths.count == 1, result.incremental, result.result.isValid, let sites = result.affectedSites else {

@@ -7,7 +7,8 @@ import InterlockGit
 /// (misses are parsed on all cores). When the previous load is known and the change touches only site
 /// directories or the text of existing definitions, only those sites and definitions are read again.
 /// Compilations are kept by the object ids of everything a site compiles from (`SiteInputs`), so an
-/// unchanged site is not compiled again. Every result equals what `DesiredState.load(from:)` and
+/// unchanged site is not compiled again, and a changed one compiles again only the components and flows whose
+/// inputs changed. Every result equals what `DesiredState.load(from:)` and
 /// `DesiredState.compile(site:)` return for the same snapshot. Safe to share between threads (one lock).
 public final class DesiredStateCache: @unchecked Sendable {
     /// The object ids a site's compilation depends on: its directory tree and, for each component and flow
@@ -36,6 +37,8 @@ public final class DesiredStateCache: @unchecked Sendable {
         public var incrementalLoads = 0
         public var compilations = 0
         public var compilationsReused = 0
+        /// Components and flows taken from a site's previous compilation while compiling the site again.
+        public var definitionsReused = 0
     }
 
     /// At most this many site compilations are kept (least recently used go first): compiled sites hold
@@ -182,29 +185,68 @@ public final class DesiredStateCache: @unchecked Sendable {
     }
 
     /// Compiles a site, or returns the kept compilation when none of its inputs changed (with the commit id
-    /// of `state`). Equal to `state.compile(site:)`.
+    /// of `state`). When the site's directory is unchanged but some of its definitions changed, only those are
+    /// compiled again: the rest are taken from the kept compilation. Equal to `state.compile(site:)`.
     public func compile(site: Site, in state: DesiredState) -> DesiredState.Compilation {
         guard let inputs = Self.inputs(of: site, in: state) else { return state.compile(site: site) }
-        let hit: DesiredState.Compilation? = lock.withLock {
-            guard let entry = compiled[site.name], entry.inputs == inputs, entry.compilation.site.site == site else { return nil }
+        let (hit, reusable): (DesiredState.Compilation?, SiteCompiler.Reused?) = lock.withLock {
+            guard let entry = compiled[site.name], entry.compilation.site.site == site else { return (nil, nil) }
+            guard entry.inputs == inputs else { return (nil, Self.reusable(from: entry.compilation, inputs: entry.inputs, now: inputs)) }
             useClock += 1
             compiled[site.name]?.used = useClock
             counters.compilationsReused += 1
-            return entry.compilation
+            return (entry.compilation, nil)
         }
         if var hit {
             hit.site.commitID = state.commitID
             return hit
         }
-        let compilation = state.compile(site: site)
+        let compilation = reusable.map { state.compile(site: site, reusing: $0) } ?? state.compile(site: site)
         lock.withLock {
             useClock += 1
             counters.compilations += 1
+            counters.definitionsReused += reusable?.count ?? 0
             compiled[site.name] = (inputs, compilation, useClock)
             if compiled.count > compiledSiteLimit, let oldest = compiled.min(by: { $0.value.used < $1.value.used })?.key {
                 compiled[oldest] = nil
             }
         }
         return compilation
+    }
+
+    /// The components and flows of a site's earlier compilation whose inputs are unchanged: the site's directory
+    /// (its values and overrides) has the same id, and so have the definition and, for a component, its templates.
+    /// Nil when nothing can be reused or when the earlier compilation reported anything (its diagnostics are not
+    /// kept per definition, so it is compiled again whole).
+    private static func reusable(from earlier: DesiredState.Compilation, inputs old: SiteInputs, now: SiteInputs) -> SiteCompiler.Reused? {
+        let site = earlier.site.site
+        guard earlier.diagnostics.isEmpty, old.ids.first == now.ids.first, old.ids.first != nil, old.ids.count == now.ids.count,
+              Set(site.components).count == site.components.count, Set(site.flows).count == site.flows.count else { return nil }
+        // A compiled site's resources are sorted by path: each file finds its component by its owner.
+        var components: [String: [Resource]] = [:], flows: [String: Resource] = [:]
+        for resource in earlier.site.resources {
+            switch resource.kind {
+            case .component:
+                components[resource.name, default: []].insert(resource, at: 0)
+            case .file:
+                guard let owner = resource.owner, owner.hasPrefix("components/") else { return nil }
+                components[String(owner.dropFirst("components/".count)), default: []].append(resource)
+            case .flow:
+                flows[resource.name] = resource
+            }
+        }
+        var reused = SiteCompiler.Reused()
+        for (index, name) in site.components.enumerated() {
+            let blob = 1 + 2 * index, tree = blob + 1
+            guard old.ids[blob] != nil, old.ids[blob] == now.ids[blob], old.ids[tree] == now.ids[tree],
+                  let resources = components[name], resources.first?.kind == .component else { continue }
+            reused.components[name] = resources
+        }
+        for (index, name) in site.flows.enumerated() {
+            let blob = 1 + 2 * site.components.count + index
+            guard old.ids[blob] != nil, old.ids[blob] == now.ids[blob], let resource = flows[name] else { continue }
+            reused.flows[name] = resource
+        }
+        return reused.count == 0 ? nil : reused
     }
 }

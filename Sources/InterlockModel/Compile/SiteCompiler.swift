@@ -15,6 +15,13 @@ extension DesiredState {
         SiteCompiler(state: self, site: site).compile()
     }
 
+    /// Compiles a site taking the resources of the components and flows in `reused` as they are, instead of
+    /// compiling them again. The caller vouches that each would compile to exactly those resources, with no
+    /// diagnostics (see `DesiredStateCache.compile(site:in:)`).
+    func compile(site: Site, reusing reused: SiteCompiler.Reused) -> Compilation {
+        SiteCompiler(state: self, site: site, reused: reused).compile()
+    }
+
     /// Compiles a site by name; nil when there is no such site.
     public func compile(siteNamed name: String) -> Compilation? {
         site(named: name).map { compile(site: $0) }
@@ -51,15 +58,25 @@ extension DesiredState {
 
 /// Compiles one site of a desired state.
 struct SiteCompiler {
+    /// Resources of components and flows compiled before from the same inputs, taken as they are.
+    struct Reused {
+        /// Each component's resources: the component first, then the files it renders.
+        var components: [String: [Resource]] = [:]
+        var flows: [String: Resource] = [:]
+        var count: Int { components.count + flows.count }
+    }
+
     let state: DesiredState
     let site: Site
+    let reused: Reused
     let reader = FieldReader()
     /// What every component and flow of the site can refer to: `values` and `site`.
     private let siteScope: [String: Value]
 
-    init(state: DesiredState, site: Site) {
+    init(state: DesiredState, site: Site, reused: Reused = Reused()) {
         self.state = state
         self.site = site
+        self.reused = reused
         siteScope = [
             "values": site.values,
             "site": .object([
@@ -73,7 +90,7 @@ struct SiteCompiler {
         var filePaths: [String: (component: String, location: SourceLocation)] = [:]
         for name in site.components {
             guard let base = state.componentDocuments[name] else { continue }
-            for resource in compileComponent(name, base: base) {
+            for resource in reused.components[name] ?? compileComponent(name, base: base) {
                 if resource.kind == .file {
                     if let other = filePaths[resource.name] {
                         reader.diagnostics.error(
@@ -95,7 +112,7 @@ struct SiteCompiler {
                     "at site \(site.name), component \(owner.component) renders \(Site.flowFile(name)), where the flow '\(name)' is deployed",
                     hint: "flows are deployed to flows/<name>.json in a files target; render the component's file elsewhere")
             }
-            if let resource = compileFlow(name, base: base) { resources.append(resource) }
+            if let resource = reused.flows[name] ?? compileFlow(name, base: base) { resources.append(resource) }
         }
         return DesiredState.Compilation(
             site: CompiledSite(site: site, commitID: state.commitID, resources: resources),
