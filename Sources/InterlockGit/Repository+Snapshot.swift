@@ -15,8 +15,11 @@ extension Repository {
 
         let root = try peeledObject(commit, to: GIT_OBJECT_TREE)
         defer { git_object_free(root) }
-        var reader = TreeReader(repository: handle)
-        defer { reader.retained.release() }
+        var reader = TreeReader(repository: handle, blobs: try BlobReader(repository: handle))
+        defer {
+            reader.retained.release()
+            reader.blobs.close()
+        }
         reader.trees[""] = ObjectID(git_tree_id(root))
         reader.retained.consider(root, at: "")
         try reader.read(root)
@@ -30,14 +33,16 @@ extension Repository {
 /// Walks a tree depth-first, building each entry's path in one reused buffer.
 private struct TreeReader {
     let repository: OpaquePointer
+    let blobs: BlobReader
     var files: TreeDictionary<String, Snapshot.File> = [:]
     var trees: TreeDictionary<String, ObjectID> = [:]
     /// Large trees read, for the repository to keep for the next update.
     var retained = RetainedTrees()
     private var path: [UInt8] = []
 
-    init(repository: OpaquePointer) {
+    init(repository: OpaquePointer, blobs: BlobReader) {
         self.repository = repository
+        self.blobs = blobs
         path.reserveCapacity(256)
     }
 
@@ -69,11 +74,7 @@ private struct TreeReader {
     }
 
     private mutating func readBlob(_ id: UnsafePointer<git_oid>, mode: UInt32) throws {
-        var blob: OpaquePointer?
-        try check(git_blob_lookup(&blob, repository, id), "git_blob_lookup")
-        defer { git_blob_free(blob) }
-        let size = Int(git_blob_rawsize(blob))
-        let content = size == 0 ? Data() : Data(bytes: git_blob_rawcontent(blob), count: size)
+        let content = try blobs.content(of: id)
         let rawPath = path
         files[String(decoding: rawPath, as: UTF8.self)] =
             Snapshot.File(rawPath: rawPath, blobID: ObjectID(id), mode: mode, content: content)

@@ -42,8 +42,13 @@ extension Repository {
         guard rootID != previousRoot else {
             return SnapshotUpdate(base: previous.commitID, snapshot: result, changedPaths: [])
         }
-        var walker = TreeUpdater(repository: handle, kept: keptTrees, previous: previous, files: previous.files, trees: previous.trees)
-        defer { walker.retained.release() }
+        var walker = TreeUpdater(
+            repository: handle, blobs: try BlobReader(repository: handle), kept: keptTrees, previous: previous,
+            files: previous.files, trees: previous.trees)
+        defer {
+            walker.retained.release()
+            walker.blobs.close()
+        }
         walker.trees[""] = rootID
         walker.retained.consider(root, at: "")
         try walker.update(root, previousTree: previousRoot)
@@ -64,6 +69,7 @@ extension Repository {
 /// Descends only into subtrees whose ids differ from the previous snapshot's.
 private struct TreeUpdater {
     let repository: OpaquePointer
+    let blobs: BlobReader
     /// Parsed trees of the repository's previous read: an old tree found here is not read again.
     let kept: KeptTrees
     let previous: Snapshot
@@ -74,8 +80,9 @@ private struct TreeUpdater {
     var retained = RetainedTrees()
     private var path: [UInt8] = []
 
-    init(repository: OpaquePointer, kept: KeptTrees, previous: Snapshot, files: TreeDictionary<String, Snapshot.File>, trees: TreeDictionary<String, ObjectID>) {
+    init(repository: OpaquePointer, blobs: BlobReader, kept: KeptTrees, previous: Snapshot, files: TreeDictionary<String, Snapshot.File>, trees: TreeDictionary<String, ObjectID>) {
         self.repository = repository
+        self.blobs = blobs
         self.kept = kept
         self.previous = previous
         self.files = files
@@ -174,11 +181,7 @@ private struct TreeUpdater {
     }
 
     private mutating func readBlob(_ id: UnsafePointer<git_oid>, mode: UInt32, key: String) throws {
-        var blob: OpaquePointer?
-        try check(git_blob_lookup(&blob, repository, id), "git_blob_lookup")
-        defer { git_blob_free(blob) }
-        let size = Int(git_blob_rawsize(blob))
-        let content = size == 0 ? Data() : Data(bytes: git_blob_rawcontent(blob), count: size)
+        let content = try blobs.content(of: id)
         files[key] = Snapshot.File(rawPath: path, blobID: ObjectID(id), mode: mode, content: content)
         changed.insert(key)
     }

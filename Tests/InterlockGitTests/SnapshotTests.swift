@@ -137,4 +137,26 @@ struct SnapshotTests {
         #expect(throws: GitError.self) { try repository.snapshot(of: head) }
         #expect(throws: GitError.self) { try repository.snapshot(of: head, reusing: Snapshot(files: [:])) }
     }
+
+    /// A tree that lists a directory as a file (mode 100644 naming a tree object) is damage, reported as such.
+    @Test func aTreeEntryThatIsNotABlobIsAnError() throws {
+        let fixture = try GitFixture()
+        try fixture.makeRepository()
+        try fixture.write("config/line.yaml", "setpoint: 72.5\n")
+        _ = try fixture.commitAll("Line")
+        let subtree = try fixture.revParse("HEAD:config")
+        var raw = Data("100644 line.yaml\u{0}".utf8)
+        let hex = Array(subtree.hex.utf8)
+        raw.append(contentsOf: stride(from: 0, to: hex.count, by: 2).map { UInt8(String(decoding: hex[$0..<$0 + 2], as: UTF8.self), radix: 16)! })
+        let badTree = try fixture.git(["hash-object", "-w", "-t", "tree", "--literally", "--stdin"], input: raw)
+        let commit = try fixture.git(["commit-tree", badTree, "-m", "Damaged"])
+
+        let repository = try Repository.open(at: fixture.path("repo"))
+        let id = try repository.resolveID(commit)
+        #expect {
+            try repository.snapshot(of: id)
+        } throws: { error in
+            "\(error)".contains("is listed in a tree as a file but is not a blob") && "\(error)".contains("git fsck")
+        }
+    }
 }

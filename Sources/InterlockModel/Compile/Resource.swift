@@ -89,10 +89,14 @@ public struct CompiledSite: Sendable, Hashable {
     /// Sorted by path.
     public var resources: [Resource]
 
-    public init(site: Site, commitID: String?, resources: [Resource]) {
+    /// `resources` is taken (`consuming`) and sorted in place: a compiler's last use of its array hands it over
+    /// without copying every resource.
+    public init(site: Site, commitID: String?, resources: consuming [Resource]) {
         self.site = site
         self.commitID = commitID
-        self.resources = resources.sorted(by: Resource.pathOrder)
+        var sorted = resources
+        sorted.sort(by: Resource.pathOrder)
+        self.resources = sorted
     }
 
     /// A hash over every resource's path, mode and content hash: equal fingerprints mean equal desired state.

@@ -115,7 +115,7 @@ struct SiteCompiler {
             if let resource = reused.flows[name] ?? compileFlow(name, base: base) { resources.append(resource) }
         }
         return DesiredState.Compilation(
-            site: CompiledSite(site: site, commitID: state.commitID, resources: resources),
+            site: CompiledSite(site: site, commitID: state.commitID, resources: consume resources),
             diagnostics: reader.diagnostics.all)
     }
 

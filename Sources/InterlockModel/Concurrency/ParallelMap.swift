@@ -1,12 +1,13 @@
 import Foundation
 
 /// Maps a collection on all cores. Workers take the next unclaimed element, so uneven items (a big site next
-/// to small ones) still keep every core busy; results come back in the input's order.
+/// to small ones) still keep every core busy; results come back in the input's order. Work that waits (on files,
+/// processes or the network) can run more workers than cores (`workersPerCore`).
 public enum ParallelMap {
     public static func map<Element: Sendable, Result: Sendable>(
-        _ elements: [Element], _ transform: @Sendable (Element) -> Result
+        _ elements: [Element], workersPerCore: Int = 1, _ transform: @Sendable (Element) -> Result
     ) -> [Result] {
-        let workers = min(ProcessInfo.processInfo.activeProcessorCount, elements.count)
+        let workers = min(ProcessInfo.processInfo.activeProcessorCount * max(1, workersPerCore), elements.count)
         guard workers > 1 else { return elements.map(transform) }
         let slots = Slots<Result>(count: elements.count)
         DispatchQueue.concurrentPerform(iterations: workers) { _ in
