@@ -112,6 +112,36 @@ import InterlockModel
         #expect(try FileManager.default.contentsOfDirectory(atPath: outside).isEmpty, "nothing was written through the link")
     }
 
+    /// Reads check each directory once per observation; a link further down, or in a sibling directory, is still
+    /// checked, and paths that are not plain relative paths are refused before any file is touched.
+    @Test func readsCheckEveryDirectoryOnTheWayOncePerObservation() throws {
+        let f = try EngineFixture()
+        let root = f.root("plant-a"), outside = f.base + "/outside"
+        for directory in [root + "/conf/ok", root + "/shared", outside] {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        }
+        try Data("inside\n".utf8).write(to: URL(fileURLWithPath: root + "/conf/ok/a.txt"))
+        try Data("shared\n".utf8).write(to: URL(fileURLWithPath: root + "/shared/b.txt"))
+        try Data("secret\n".utf8).write(to: URL(fileURLWithPath: outside + "/c.txt"))
+        try FileManager.default.createSymbolicLink(atPath: root + "/conf/inner", withDestinationPath: root + "/shared")
+        try FileManager.default.createSymbolicLink(atPath: root + "/conf/escape", withDestinationPath: outside)
+
+        let files = SafeFiles(root: root, site: "plant-a")
+        #expect(try files.read("conf/ok/a.txt")?.content == Data("inside\n".utf8))
+        #expect(try files.read("conf/inner/b.txt")?.content == Data("shared\n".utf8), "a link that stays inside the root is followed")
+        for _ in 0..<2 {
+            #expect {
+                try files.read("conf/escape/c.txt")
+            } throws: { error in
+                (error as? DriverError)?.code == .refused && "\(error)".contains("symbolic link leading out of the target root")
+            }
+        }
+        #expect(try files.read("conf/ok/missing.txt") == nil)
+        for path in ["", "/etc/passwd", "conf//ok/a.txt", "conf/../../outside/c.txt", "./conf/ok/a.txt", "conf/ok/", "conf/ok/.."] {
+            #expect(throws: DriverError.self, "'\(path)'") { try files.read(path) }
+        }
+    }
+
     @Test func applyRefusesAFileThatChangedSincePlanningAndRollsBackWhatItDid() throws {
         let f = try EngineFixture()
         try f.deploy("plant-a")

@@ -8,6 +8,8 @@ import Glibc
 struct SafeFiles {
     let root: String
     let site: String
+    /// Directories (relative to the root) that reads through this value have already checked.
+    private let checkedForReading = CheckedDirectories()
 
     struct Observed {
         var content: Data
@@ -41,8 +43,11 @@ struct SafeFiles {
     }
 
     /// Reads a file; nil when it does not exist.
+    ///
+    /// Observing a site reads hundreds of files in a few directories: each directory on the way is checked once per
+    /// `SafeFiles` value (one observation) instead of once per file. Writes check every time.
     func read(_ relative: String) throws -> Observed? {
-        let path = try checked(relative)
+        let path = try checked(relative, remembering: checkedForReading)
         // O_NOFOLLOW refuses a link in the last component; O_NONBLOCK keeps a FIFO from hanging the open.
         let descriptor = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
         guard descriptor >= 0 else {
@@ -148,15 +153,23 @@ struct SafeFiles {
     }
 
     /// The absolute path of `relative`, after checking that no existing directory on the way is a link
-    /// leading out of the root.
-    private func checked(_ relative: String) throws -> String {
-        let parts = relative.split(separator: "/", omittingEmptySubsequences: false)
-        guard !relative.hasPrefix("/"), !parts.contains(where: { $0.isEmpty || $0 == "." || $0 == ".." }) else {
+    /// leading out of the root. Directories found in `remembered` are not checked again; those checked are added.
+    private func checked(_ relative: String, remembering remembered: CheckedDirectories? = nil) throws -> String {
+        var directoryEnds: [String.Index] = []
+        var componentStart = relative.startIndex
+        var plain = !relative.isEmpty
+        for index in relative.utf8.indices where relative.utf8[index] == UInt8(ascii: "/") {
+            if Self.isSpecial(relative[componentStart..<index]) { plain = false; break }
+            directoryEnds.append(index)
+            componentStart = relative.utf8.index(after: index)
+        }
+        guard plain, !Self.isSpecial(relative[componentStart...]) else {
             throw refused("'\(relative)' is not a plain relative path inside the target root")
         }
-        var current = root
-        for part in parts.dropLast() {
-            current += "/" + part
+        for end in directoryEnds {
+            let directory = relative[..<end]
+            if let remembered, remembered.contains(directory) { continue }
+            let current = root + "/" + directory
             var info = stat()
             guard lstat(current, &info) == 0 else { break }
             if (info.st_mode & S_IFMT) == S_IFLNK {
@@ -165,8 +178,14 @@ struct SafeFiles {
                     throw refused("\(current) is a symbolic link leading out of the target root \(root)")
                 }
             }
+            remembered?.insert(directory)
         }
         return root + "/" + relative
+    }
+
+    /// An empty, `.` or `..` path component.
+    private static func isSpecial(_ component: Substring) -> Bool {
+        component.isEmpty || component == "." || component == ".."
     }
 
     private func resolved(_ path: String) -> String? {
@@ -182,4 +201,13 @@ struct SafeFiles {
     private func refused(_ message: String) -> DriverError { DriverError(.refused, site: site, message) }
 
     private func failed(_ message: String) -> DriverError { DriverError(.failed, site: site, message) }
+}
+
+/// Directories already checked by one `SafeFiles` value's reads (a reference, so copies of the value share it).
+private final class CheckedDirectories: @unchecked Sendable {
+    private let lock = NSLock()
+    private var directories = Set<Substring>()
+
+    func contains(_ directory: Substring) -> Bool { lock.withLock { directories.contains(directory) } }
+    func insert(_ directory: Substring) { lock.withLock { _ = directories.insert(directory) } }
 }
