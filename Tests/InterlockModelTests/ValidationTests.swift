@@ -121,6 +121,23 @@ import Testing
         #expect(e.hint?.contains("America/New_York") == true)
     }
 
+    /// Current IANA spellings that ICU's canonical list lacks, and the database's aliases, are time zones; abbreviations
+    /// and offsets are not.
+    @Test func timeZonesAreIANANamesIncludingCurrentSpellingsAndAliases() throws {
+        for zone in ["Asia/Kolkata", "Europe/Kyiv", "US/Eastern", "Etc/GMT-5", "UTC"] {
+            var f = Fixture()
+            f.edit("sites/plant-b/site.yaml", replacing: "America/New_York", with: zone)
+            #expect(!f.errors().contains { $0.code == "unknown-timezone" }, "\(zone)")
+            let plantB = try #require(DesiredState.load(from: f.snapshot).state.site(named: "plant-b"))
+            #expect(plantB.timeZone != nil, "\(zone)")
+        }
+        for zone in ["EST", "GMT+5", "Factory", "asia/kolkata", "Asia/Kolkatta"] {
+            var f = Fixture()
+            f.edit("sites/plant-b/site.yaml", replacing: "America/New_York", with: zone)
+            #expect(f.errors().contains { $0.code == "unknown-timezone" }, "\(zone)")
+        }
+    }
+
     @Test func badCronExpression() throws {
         var f = Fixture()
         f.edit("sites/plant-a/site.yaml", replacing: "\"0 22 * * SAT\"", with: "\"0 25 * * SAT\"")

@@ -265,10 +265,16 @@ extension Site {
 
 /// The IANA time zones this machine knows.
 enum TimeZones {
+    /// ICU's canonical list: it names some zones by their older spelling (`Asia/Calcutta`, not `Asia/Kolkata`).
     static let known: Set<String> = Set(TimeZone.knownTimeZoneIdentifiers).union(["UTC", "Etc/UTC", "GMT"])
 
+    /// A canonical zone, or any other IANA `Area/Location` name this machine resolves — current spellings missing
+    /// from the canonical list (`Asia/Kolkata`, `Europe/Kyiv`) and the database's aliases (`US/Eastern`).
+    /// Abbreviations and offsets (`EST`, `GMT+5`) are not IANA zone names and stay unknown.
     static func isKnown(_ identifier: String) -> Bool {
-        known.contains(identifier) && TimeZone(identifier: identifier) != nil
+        if known.contains(identifier) { return TimeZone(identifier: identifier) != nil }
+        guard let first = identifier.unicodeScalars.first, ("A"..."Z").contains(first), identifier.contains("/") else { return false }
+        return TimeZone(identifier: identifier) != nil
     }
 
     static func closest(to identifier: String) -> String? {
