@@ -24,6 +24,20 @@ import Testing
         #expect(acl.policyPath == "components/broker")
     }
 
+    /// Templates are interpolated line by line: lines without a reference, empty lines, a final newline and
+    /// non-ASCII text come through byte for byte; a bad reference is reported on its line and left as written.
+    @Test func templateTextIsInterpolatedLineByLine() {
+        let interpolator = Interpolator(scope: ["values": .object(["port": .int(1883), "name": .string("Linie 3 · Süd")])], siteName: "plant-a")
+        var diagnostics = Diagnostics()
+        let text = "# Größe\nport ${values.port}\n\nname=${values.name} $${literal}\nbad ${values.nope}\n"
+        let output = interpolator.apply(text: text, file: "components/x/t.conf", field: "", diagnostics: &diagnostics)
+        #expect(output == "# Größe\nport 1883\n\nname=Linie 3 · Süd ${literal}\nbad ${values.nope}\n")
+        #expect(diagnostics.all.map(\.location.line) == [5])
+        #expect(diagnostics.all.first?.code == "undefined-value")
+        #expect(interpolator.apply(text: "no references\n", file: "f", field: "", diagnostics: &diagnostics) == "no references\n")
+        #expect(interpolator.apply(text: "${values.port}", file: "f", field: "", diagnostics: &diagnostics) == "1883")
+    }
+
     @Test func valuesAreInterpolatedPerSite() throws {
         let a = Fixture().compile("plant-a"), b = Fixture().compile("plant-b")
         #expect(try text(a, "files/mosquitto/acl") == "topic read plant/plant-a/#")

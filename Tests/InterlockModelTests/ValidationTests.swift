@@ -138,6 +138,33 @@ import Testing
         }
     }
 
+    /// The one-pass path check gives the same answer as splitting the path into segments, for every kind of path.
+    @Test func targetPathProblemsMatchASegmentByProblemReference() {
+        func reference(_ path: String) -> String? {
+            if path.isEmpty { return "is empty" }
+            if path.hasPrefix("/") { return "is an absolute path; it would escape the site's target root" }
+            if path.utf8.contains(UInt8(ascii: "\\")) { return "contains a backslash; use '/' between directories" }
+            if path.utf8.contains(0) { return "contains a NUL byte" }
+            let parts = path.split(separator: "/", omittingEmptySubsequences: false)
+            if parts.contains("..") { return "contains '..'; it would escape the site's target root" }
+            if parts.contains(where: { $0.isEmpty || $0 == "." }) { return "contains an empty or '.' path segment" }
+            if parts.first.map(String.init) == ".interlock" { return "is inside .interlock/, which Interlock keeps for itself" }
+            return nil
+        }
+        let pieces = ["a", "conf", ".", "..", "...", ".interlock", ".interlockx", "", "b\\c", "n\u{0}ul", "é", "x.y"]
+        var paths = ["", "/", "/etc/passwd", "a/b/c.txt", ".interlock", ".interlock/x", "x/.interlock/y"]
+        for a in pieces {
+            for b in pieces {
+                paths.append(a + "/" + b)
+                paths.append(a + b)
+                for c in ["a", "..", "", "."] { paths.append(a + "/" + b + "/" + c) }
+            }
+        }
+        for path in paths {
+            #expect(TargetPath.problem(with: path) == reference(path), "'\(path)'")
+        }
+    }
+
     @Test func badCronExpression() throws {
         var f = Fixture()
         f.edit("sites/plant-a/site.yaml", replacing: "\"0 22 * * SAT\"", with: "\"0 25 * * SAT\"")

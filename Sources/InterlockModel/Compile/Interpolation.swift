@@ -87,27 +87,36 @@ struct Interpolator {
     /// Interpolates text, reporting each bad reference with the line it is on (counted from `firstLine`).
     func apply(text: String, file: String, field: String, diagnostics: inout Diagnostics) -> String {
         guard text.utf8.contains(UInt8(ascii: "$")) else { return text }
-        var output = ""
-        var lineNumber = 0
-        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
-            lineNumber += 1
-            if lineNumber > 1 { output += "\n" }
-            guard line.utf8.contains(UInt8(ascii: "$")) else {
-                output += line
-                continue
-            }
-            do {
-                output += try interpolate(String(line)).interpolationText
-            } catch let failure as Failure {
-                diagnostics.error(
-                    "undefined-value", at: SourceLocation(file: file, line: lineNumber), field: field,
-                    "for site \(siteName): \(failure.message)", hint: failure.hint)
-                output += line
-            } catch {
-                output += line
+        let newline = UInt8(ascii: "\n"), dollar = UInt8(ascii: "$")
+        var output: [UInt8] = []
+        var text = text
+        text.withUTF8 { bytes in
+            output.reserveCapacity(bytes.count + 64)
+            var lineNumber = 0
+            var start = 0
+            while start <= bytes.count {  // a text ending in a newline ends with an empty line, as it should
+                let end = bytes[start...].firstIndex(of: newline) ?? bytes.count
+                let line = UnsafeBufferPointer(rebasing: bytes[start..<end])
+                lineNumber += 1
+                if lineNumber > 1 { output.append(newline) }
+                if line.contains(dollar) {
+                    do {
+                        output.append(contentsOf: try interpolate(String(decoding: line, as: UTF8.self)).interpolationText.utf8)
+                    } catch let failure as Failure {
+                        diagnostics.error(
+                            "undefined-value", at: SourceLocation(file: file, line: lineNumber), field: field,
+                            "for site \(siteName): \(failure.message)", hint: failure.hint)
+                        output.append(contentsOf: line)
+                    } catch {
+                        output.append(contentsOf: line)
+                    }
+                } else {
+                    output.append(contentsOf: line)
+                }
+                start = end + 1
             }
         }
-        return output
+        return String(decoding: output, as: UTF8.self)
     }
 
     /// Interpolates one string. Exactly one reference and nothing else yields the referenced value itself.

@@ -134,12 +134,37 @@ public enum TargetPath {
     public static func problem(with path: String) -> String? {
         if path.isEmpty { return "is empty" }
         if path.hasPrefix("/") { return "is an absolute path; it would escape the site's target root" }
-        if path.utf8.contains(UInt8(ascii: "\\")) { return "contains a backslash; use '/' between directories" }
-        if path.utf8.contains(0) { return "contains a NUL byte" }
-        let parts = path.split(separator: "/", omittingEmptySubsequences: false)
-        if parts.contains("..") { return "contains '..'; it would escape the site's target root" }
-        if parts.contains(where: { $0.isEmpty || $0 == "." }) { return "contains an empty or '.' path segment" }
-        if parts.first.map(String.init) == reservedDirectory { return "is inside \(reservedDirectory)/, which Interlock keeps for itself" }
+        // One pass over the bytes (every rendered file of every site is checked): the checks above and below keep
+        // their order of precedence, so the first problem found is the one reported.
+        var hasBackslash = false, hasNUL = false, hasDotDot = false, hasEmptyOrDot = false
+        var segmentStart = 0, index = 0, firstSegmentEnd = -1
+        let bytes = path.utf8
+        func closeSegment(at end: Int) {
+            let length = end - segmentStart
+            if firstSegmentEnd < 0 { firstSegmentEnd = end }
+            if length == 0 { hasEmptyOrDot = true; return }
+            guard length <= 2, bytes.dropFirst(segmentStart).prefix(length).allSatisfy({ $0 == UInt8(ascii: ".") }) else { return }
+            if length == 2 { hasDotDot = true } else { hasEmptyOrDot = true }
+        }
+        for byte in bytes {
+            switch byte {
+            case UInt8(ascii: "\\"): hasBackslash = true
+            case 0: hasNUL = true
+            case UInt8(ascii: "/"):
+                closeSegment(at: index)
+                segmentStart = index + 1
+            default: break
+            }
+            index += 1
+        }
+        closeSegment(at: index)
+        if hasBackslash { return "contains a backslash; use '/' between directories" }
+        if hasNUL { return "contains a NUL byte" }
+        if hasDotDot { return "contains '..'; it would escape the site's target root" }
+        if hasEmptyOrDot { return "contains an empty or '.' path segment" }
+        if bytes.prefix(firstSegmentEnd).elementsEqual(reservedDirectory.utf8) {
+            return "is inside \(reservedDirectory)/, which Interlock keeps for itself"
+        }
         return nil
     }
 }
