@@ -36,6 +36,7 @@ public struct FilesDriver: SiteDriver {
         guard try files.rootExists() else { return .empty }
         let manifest = try readManifest(files)
         var resources: [String: LiveResource] = [:]
+        resources.reserveCapacity(max(manifest.entries.count, desired.count))
         var drift: [Drift] = []
         for entry in manifest.entries.values {
             guard let observed = try files.read(entry.file) else {

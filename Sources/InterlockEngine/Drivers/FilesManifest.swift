@@ -50,6 +50,7 @@ struct FilesManifest: Sendable, Hashable {
         }
         self.site = object["site"]?.stringValue ?? site
         var parsed: [String: Entry] = [:]
+        parsed.reserveCapacity(entries.count)
         for (resource, raw) in entries {
             guard let e = raw.objectValue, let file = e["file"]?.stringValue, let hash = e["hash"]?.stringValue,
                   let modeText = e["mode"]?.stringValue, let mode = UInt32(modeText, radix: 8), let plan = e["plan"]?.stringValue
