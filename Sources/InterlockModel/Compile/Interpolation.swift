@@ -60,10 +60,11 @@ struct Interpolator {
                 return nil
             }
         case .mapping(let pairs):
+            // By index, and only into children with a reference: most are skipped without copying their pair.
             var rewritten: [YAMLPair]?
-            for (index, pair) in pairs.enumerated() {
-                path.append(.key(pair.key))
-                let value = rewrite(pair.value, path: &path, diagnostics: &diagnostics)
+            for index in pairs.indices where pairs[index].value.containsDollar {
+                path.append(.key(pairs[index].key))
+                let value = rewrite(pairs[index].value, path: &path, diagnostics: &diagnostics)
                 path.removeLast()
                 guard let value else { continue }
                 if rewritten == nil { rewritten = pairs }
@@ -72,9 +73,9 @@ struct Interpolator {
             return rewritten.map { YAMLNode(.mapping($0), at: node.location) }
         case .sequence(let items):
             var rewritten: [YAMLNode]?
-            for (index, item) in items.enumerated() {
+            for index in items.indices where items[index].containsDollar {
                 path.append(.index(index))
-                let value = rewrite(item, path: &path, diagnostics: &diagnostics)
+                let value = rewrite(items[index], path: &path, diagnostics: &diagnostics)
                 path.removeLast()
                 guard let value else { continue }
                 if rewritten == nil { rewritten = items }
