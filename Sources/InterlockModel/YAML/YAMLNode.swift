@@ -52,7 +52,7 @@ public struct YAMLNode: Sendable, Hashable {
         case .mapping(let pairs):
             var object: [String: Value] = [:]
             object.reserveCapacity(pairs.count)
-            for pair in pairs { object[pair.key] = pair.value.value }
+            for index in pairs.indices { object[pairs[index].key] = pairs[index].value.value }  // no copy of each pair
             return .object(object)
         case .sequence(let items): return .array(items.map(\.value))
         }
