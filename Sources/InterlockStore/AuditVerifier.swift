@@ -32,6 +32,14 @@ struct AuditChainLink: Sendable {
     /// The hash of the record's fields when it is not the stored `hash` (the record was changed); nil when intact.
     var computedHashIfChanged: String?
 
+    init(sequence: Int64, timestamp: Date, previousHash: String, hash: String, computedHashIfChanged: String?) {
+        self.sequence = sequence
+        self.timestamp = timestamp
+        self.previousHash = previousHash
+        self.hash = hash
+        self.computedHashIfChanged = computedHashIfChanged
+    }
+
     init(_ record: AuditRecord, hasher: inout AuditHasher) {
         sequence = record.sequence
         timestamp = record.timestamp
