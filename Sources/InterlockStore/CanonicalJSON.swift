@@ -338,18 +338,21 @@ struct AuditHasher {
         Self.digest(digest(of: record), isHex: record.hash)
     }
 
-    /// Whether `hex` is `digest` in lowercase hex; compares hex digits without building a string.
+    /// Whether `hex` is `digest` in lowercase hex.
     static func digest(_ digest: SHA256.Digest, isHex hex: String) -> Bool {
         var stored = hex
-        return stored.withUTF8 { hex in
-            guard hex.count == 64, let stored = UnsafeRawPointer(hex.baseAddress) else { return false }
-            return digest.withUnsafeBytes { bytes in
-                hexPairs.withUnsafeBufferPointer { pairs in
-                    for (index, byte) in bytes.enumerated() where stored.loadUnaligned(fromByteOffset: 2 * index, as: UInt16.self) != pairs[Int(byte)] {
-                        return false
-                    }
-                    return true
+        return stored.withUTF8 { Self.digest(digest, isHex: $0) }
+    }
+
+    /// Whether the UTF-8 text `hex` is `digest` in lowercase hex; compares hex digits without building a string.
+    static func digest(_ digest: SHA256.Digest, isHex hex: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard hex.count == 64, let stored = UnsafeRawPointer(hex.baseAddress) else { return false }
+        return digest.withUnsafeBytes { bytes in
+            hexPairs.withUnsafeBufferPointer { pairs in
+                for (index, byte) in bytes.enumerated() where stored.loadUnaligned(fromByteOffset: 2 * index, as: UInt16.self) != pairs[Int(byte)] {
+                    return false
                 }
+                return true
             }
         }
     }
