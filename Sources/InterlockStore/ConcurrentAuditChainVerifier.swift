@@ -2,37 +2,35 @@ import Dispatch
 import GRDB
 
 /// An ``AuditChainVerifier`` for rows read from the database, which leaves the calling thread little to do but
-/// step the statement: it copies each row as stored into a batch (``StoredRecordBatch``), and two worker threads
-/// decode the batches and recompute their records' own hashes while it reads on. A record's hash depends only on
-/// its stored fields, so batches are checked independently; links, sequence and time are still checked in order,
+/// step the statement: it copies each row as stored into a batch (``StoredRecordBatch``), and a worker thread
+/// decodes the batches and recomputes their records' own hashes while it reads on. A record's hash depends only on
+/// its stored fields, so batches are hashed independently; links, sequence and time are still checked in order,
 /// on the calling thread, with the same results and diagnostics.
 ///
-/// Two workers rather than one: decoding and hashing cost more than reading, so with one worker the reader waits
-/// for it; with two, the three threads keep both cores busy however the work splits on a given log.
+/// One worker: with the reading thread only copying, the two threads' work is about even (reading a little more),
+/// and a second worker measured slower, its three threads contending for two cores.
 ///
 /// Memory stays flat: at most ``batchesInFlight`` batches are out at once, each of at most ``batchSize`` rows and
 /// about ``batchBytes`` bytes, and their buffers are reused.
 struct ConcurrentAuditChainVerifier {
     /// Rows per batch: enough to amortise the hand-over, few enough that a batch is still in cache when the other
-    /// thread takes it (256 beat 2048 by about a third in the benchmark; 64 was no better).
+    /// thread takes it (in the benchmark 1,024 and 2,048 were slower, 64 and 128 no faster).
     static let batchSize = 256
     /// A batch is handed over early once its text holds this many bytes, so that huge rows do not grow the buffers.
     static let batchBytes = 1 << 20
-    /// Batches handed over and not yet checked: one being worked on and one waiting, per worker.
+    /// Batches handed over and not yet checked: one being worked on and some waiting, so that neither thread waits
+    /// for the other over a batch that happens to cost more.
     static let batchesInFlight = 4
 
     private var verifier: AuditChainVerifier
-    /// Queues of their own (not global ones): a user serial queue always gets a thread, so hashing cannot starve
-    /// behind callers that block global-queue threads. Batches go to them in turn.
-    private let workers = [
-        DispatchQueue(label: "interlock.audit-verify.worker-1"), DispatchQueue(label: "interlock.audit-verify.worker-2"),
-    ]
+    /// A queue of its own (not a global one): a user serial queue always gets a thread, so hashing cannot starve
+    /// behind callers that block global-queue threads.
+    private let worker = DispatchQueue(label: "interlock.audit-verify.worker")
     private var filling: HashingBatch
     /// Batches handed over, oldest first.
     private var handedOver: [HashingBatch] = []
     /// Checked batches, emptied, for reuse.
     private var spare: [HashingBatch] = []
-    private var handOverCount = 0
 
     /// - Parameter columnNames: the names the statement reports for ``AuditSchema/recordColumns``, for diagnostics.
     init(checkpoints: [AuditCheckpoint], trust: CheckpointTrust, columnNames: [String]) {
@@ -54,13 +52,12 @@ struct ConcurrentAuditChainVerifier {
         return verifier.finish()
     }
 
-    /// Hands the batch just filled to the next worker, after checking the batches already done (waiting for the
+    /// Hands the batch just filled to the worker, after checking the batches already done (waiting for the
     /// oldest when too many are out).
     private mutating func handOver() {
         guard filling.rows.count > 0 else { return }
         while let oldest = handedOver.first, handedOver.count >= Self.batchesInFlight || oldest.isDone { checkOldest() }
-        filling.start(on: workers[handOverCount % workers.count])
-        handOverCount += 1
+        filling.start(on: worker)
         handedOver.append(filling)
         filling = spare.popLast() ?? HashingBatch(columnNames: filling.rows.columnNames)
     }

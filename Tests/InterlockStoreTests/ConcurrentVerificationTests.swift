@@ -68,8 +68,8 @@ struct ConcurrentVerificationTests {
         }
     }
 
-    /// More batches than are handed out at once, so batch buffers are reused and both workers take turns: problems
-    /// on the first and last row of batches, in the last, partial batch, and a run of them, still come out in order.
+    /// More batches than are handed out at once, so batch buffers are reused: problems on the first and last row of
+    /// batches, in the last, partial batch, and a run of them, still come out in order.
     @Test func problemsInManyBatchesComeOutInOrder() throws {
         let dir = try TemporaryDirectory()
         let batch = ConcurrentAuditChainVerifier.batchSize
