@@ -28,7 +28,7 @@ public final class AuditExportWriter {
     public let format: AuditExportFormat
     private let handle: FileHandle
     private var buffer: [UInt8] = []
-    private var writer = CanonicalJSONWriter(capacity: 2048)
+    private let writer = CanonicalJSONWriter(capacity: 2048)
     /// Records written so far.
     public private(set) var recordCount = 0
 
@@ -48,7 +48,7 @@ public final class AuditExportWriter {
             writer.raw(","); writer.key("filter"); writer.string(query.summary)
             writer.raw(","); writer.key("format"); writer.string(Self.formatName)
             writer.raw(","); writer.key("type"); writer.raw("\"export\"}")
-            buffer += writer.bytes
+            writer.withBytes { buffer.append(contentsOf: $0) }
             buffer.append(10)
         case .csv:
             buffer += Array(CSV.row(Self.csvColumns).utf8)
@@ -66,7 +66,7 @@ public final class AuditExportWriter {
         case .jsonl:
             writer.reset()
             writer.writeRecord(r, includeHashAndType: true)
-            buffer += writer.bytes
+            writer.withBytes { buffer.append(contentsOf: $0) }
             buffer.append(10)
         case .csv:
             let row: [String] = [
@@ -89,7 +89,7 @@ public final class AuditExportWriter {
             case .jsonl:
                 writer.reset()
                 writer.writeCheckpoint(c)
-                buffer += writer.bytes
+                writer.withBytes { buffer.append(contentsOf: $0) }
                 buffer.append(10)
             case .csv:
                 var row = Array(repeating: "", count: Self.csvColumns.count)

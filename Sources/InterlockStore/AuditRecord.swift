@@ -83,7 +83,7 @@ public struct AuditRecord: Sendable, Hashable {
 
     /// The canonical serialisation that `hash` covers (compact JSON, sorted keys; see `docs/audit.md`).
     public var canonicalBytes: [UInt8] {
-        var writer = CanonicalJSONWriter()
+        let writer = CanonicalJSONWriter()
         writer.writeRecord(self, includeHashAndType: false)
         return writer.bytes
     }

@@ -10,6 +10,9 @@ enum AuditSchema {
         result, error, details, previous_hash, hash
         """
 
+    /// How many columns ``recordColumns`` selects (one per ``AuditField``).
+    static let recordColumnCount = AuditField.allCases.count
+
     static let checkpointColumns = "sequence, head_hash, timestamp, key_id, signature"
 
     /// The names of all migrations, oldest first.
@@ -132,4 +135,12 @@ enum AuditSchema {
         }
         return migrator
     }
+}
+
+/// A record's stored fields, numbered by their column's position in ``AuditSchema/recordColumns``: the decoder and
+/// the canonical writer name fields this way whether they come from an ``AuditRecord`` or straight from a row.
+enum AuditField: Int, CaseIterable {
+    case sequence, id, timestamp, actorID, actorName, actorRole, actorAuthentication, sourceHost, sourceProcess
+    case sourcePID, category, action, site, resource, changeID, planID, commit, before, after, reason
+    case result, error, details, previousHash, hash
 }

@@ -15,38 +15,47 @@ public enum AuditTimestamp {
         Date(timeIntervalSince1970: Double(milliseconds(date)) / 1000)
     }
 
+    /// The length of the formatted text.
+    static let textLength = 24
+
     /// Formats `date` (rounded to milliseconds) as `yyyy-MM-ddTHH:mm:ss.SSSZ`.
     public static func format(_ date: Date) -> String {
-        var bytes = [UInt8]()
-        bytes.reserveCapacity(24)
-        append(date, to: &bytes)
-        return String(decoding: bytes, as: UTF8.self)
+        String(unsafeUninitializedCapacity: textLength) { buffer in
+            write(date, to: buffer.baseAddress!)
+            return textLength
+        }
     }
 
-    /// Appends the formatted timestamp's UTF-8 bytes to `bytes`.
-    static func append(_ date: Date, to bytes: inout [UInt8]) {
+    /// Writes the formatted timestamp's UTF-8 bytes, ``textLength`` of them, at `out`.
+    static func write(_ date: Date, to out: UnsafeMutablePointer<UInt8>) {
         let ms = milliseconds(date)
         var days = ms / 86_400_000
         var rest = ms % 86_400_000
         if rest < 0 { rest += 86_400_000; days -= 1 }
         let (year, month, day) = civil(fromDays: days)
+        var index = 0
         func digits(_ value: Int64, _ count: Int) {
             var divisor: Int64 = 1
             for _ in 1..<count { divisor *= 10 }
             var v = value
             while divisor > 0 {
-                bytes.append(UInt8(truncatingIfNeeded: 48 + v / divisor))
+                out[index] = UInt8(truncatingIfNeeded: 48 + v / divisor)
+                index += 1
                 v %= divisor
                 divisor /= 10
             }
         }
-        digits(year, 4); bytes.append(45)
-        digits(month, 2); bytes.append(45)
-        digits(day, 2); bytes.append(84)
-        digits(rest / 3_600_000, 2); bytes.append(58)
-        digits(rest / 60_000 % 60, 2); bytes.append(58)
-        digits(rest / 1000 % 60, 2); bytes.append(46)
-        digits(rest % 1000, 3); bytes.append(90)
+        func separator(_ c: UInt8) {
+            out[index] = c
+            index += 1
+        }
+        digits(year, 4); separator(45)
+        digits(month, 2); separator(45)
+        digits(day, 2); separator(84)
+        digits(rest / 3_600_000, 2); separator(58)
+        digits(rest / 60_000 % 60, 2); separator(58)
+        digits(rest / 1000 % 60, 2); separator(46)
+        digits(rest % 1000, 3); separator(90)
     }
 
     /// Parses the exact form written by ``format(_:)``; also accepts no fraction or 1–9 fraction digits
@@ -56,7 +65,8 @@ public enum AuditTimestamp {
         return text.withUTF8(parse(utf8:))
     }
 
-    private static func parse(utf8 b: UnsafeBufferPointer<UInt8>) -> Date? {
+    /// ``parse(_:)`` of UTF-8 text, such as a column's stored bytes.
+    static func parse(utf8 b: UnsafeBufferPointer<UInt8>) -> Date? {
         guard b.count >= 20, b[4] == 45, b[7] == 45, b[10] == 84 || b[10] == 116 || b[10] == 32, b[13] == 58, b[16] == 58 else { return nil }
         func number(_ from: Int, _ count: Int) -> Int64? {
             var v: Int64 = 0

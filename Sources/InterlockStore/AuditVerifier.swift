@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 
 /// Verifies a whole log or export at once. See ``AuditChainVerifier`` for the streaming form.
@@ -27,17 +28,89 @@ public enum AuditVerifier {
 struct AuditChainLink: Sendable {
     var sequence: Int64
     var timestamp: Date
-    var previousHash: String
-    var hash: String
+    var previousHash: ChainHash
+    var hash: ChainHash
     /// The hash of the record's fields when it is not the stored `hash` (the record was changed); nil when intact.
     var computedHashIfChanged: String?
+
+    init(sequence: Int64, timestamp: Date, previousHash: ChainHash, hash: ChainHash, computedHashIfChanged: String?) {
+        self.sequence = sequence
+        self.timestamp = timestamp
+        self.previousHash = previousHash
+        self.hash = hash
+        self.computedHashIfChanged = computedHashIfChanged
+    }
 
     init(_ record: AuditRecord, hasher: inout AuditHasher) {
         sequence = record.sequence
         timestamp = record.timestamp
-        previousHash = record.previousHash
-        hash = record.hash
+        previousHash = ChainHash(record.previousHash)
+        hash = ChainHash(record.hash)
         computedHashIfChanged = hasher.isIntact(record) ? nil : hasher.hash(of: record)
+    }
+}
+
+/// A record's `hash` or `previousHash` as the chain check holds it: a well-formed hash (64 ASCII characters) inline,
+/// anything else as its `String`. Equal exactly when the `String`s are. Inline, the hashes of a verified row cost no
+/// allocation on the thread that reads them nor a release on the thread that checks the chain.
+struct ChainHash: Sendable, Equatable {
+    /// 64 ASCII characters as eight words, as they lie in memory.
+    private struct Words: Equatable {
+        var words: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64)
+
+        init(_ text: UnsafeRawPointer) {
+            func word(_ index: Int) -> UInt64 { text.loadUnaligned(fromByteOffset: 8 * index, as: UInt64.self) }
+            words = (word(0), word(1), word(2), word(3), word(4), word(5), word(6), word(7))
+        }
+
+        static func == (a: Words, b: Words) -> Bool {
+            (a.words.0 ^ b.words.0) | (a.words.1 ^ b.words.1) | (a.words.2 ^ b.words.2) | (a.words.3 ^ b.words.3)
+                | (a.words.4 ^ b.words.4) | (a.words.5 ^ b.words.5) | (a.words.6 ^ b.words.6) | (a.words.7 ^ b.words.7) == 0
+        }
+
+        func withUTF8<Result>(_ body: (UnsafeBufferPointer<UInt8>) -> Result) -> Result {
+            withUnsafeBytes(of: words) { body($0.assumingMemoryBound(to: UInt8.self)) }
+        }
+    }
+
+    private enum Storage: Sendable {
+        case ascii(Words)
+        case text(String)
+    }
+
+    private let storage: Storage
+
+    init(_ text: String) {
+        var text = text
+        self = text.withUTF8 { ChainHash(utf8: $0) } ?? ChainHash(storage: .text(text))
+    }
+
+    /// The hash stored as `text`, or nil unless it is 64 ASCII characters without control characters.
+    init?(utf8 text: UnsafeBufferPointer<UInt8>) {
+        guard text.count == 64, !containsEscapedOrNonASCII(text, nonASCII: true) else { return nil }
+        storage = .ascii(Words(text.baseAddress!))
+    }
+
+    private init(storage: Storage) { self.storage = storage }
+
+    var text: String {
+        switch storage {
+        case .ascii(let words): return words.withUTF8 { String(decoding: $0, as: UTF8.self) }
+        case .text(let text): return text
+        }
+    }
+
+    /// Whether this is `digest` in lowercase hex.
+    func isHex(of digest: SHA256.Digest) -> Bool {
+        switch storage {
+        case .ascii(let words): return words.withUTF8 { AuditHasher.digest(digest, isHex: $0) }
+        case .text(let text): return AuditHasher.digest(digest, isHex: text)
+        }
+    }
+
+    static func == (a: ChainHash, b: ChainHash) -> Bool {
+        if case .ascii(let a) = a.storage, case .ascii(let b) = b.storage { return a == b }
+        return a.text == b.text
     }
 }
 
@@ -58,7 +131,7 @@ public struct AuditChainVerifier {
     private var problemCount = 0
     private var count = 0
     private var lastSequence: Int64 = 0
-    private var lastHash = AuditRecord.genesisHash
+    private var lastHash = ChainHash(AuditRecord.genesisHash)
     private var lastTimestamp: Date?
     private var runs = 0
     private var maxSequence: Int64 = 0
@@ -86,7 +159,7 @@ public struct AuditChainVerifier {
     mutating func add(_ link: AuditChainLink) {
         let sequence = link.sequence
         if let computed = link.computedHashIfChanged {
-            report(sequence, .hashMismatch, "the record's fields hash to \(computed.prefix(16))…, but it carries \(link.hash.prefix(16))…: a field of record \(sequence) was changed after it was written")
+            report(sequence, .hashMismatch, "the record's fields hash to \(computed.prefix(16))…, but it carries \(link.hash.text.prefix(16))…: a field of record \(sequence) was changed after it was written")
         }
         let expected = lastSequence + 1
         var linked = false
@@ -102,13 +175,13 @@ public struct AuditChainVerifier {
         }
         if sequence != expected || count == 0 { runs += 1 }
         if linked, link.previousHash != lastHash {
-            let what = sequence == 1 ? "the genesis value (64 zeros)" : "the hash of record \(lastSequence) (\(lastHash.prefix(16))…)"
-            report(sequence, .previousHashMismatch, "its previousHash \(link.previousHash.prefix(16))… is not \(what): record \(lastSequence) or \(sequence) was replaced, or the chain re-linked")
+            let what = sequence == 1 ? "the genesis value (64 zeros)" : "the hash of record \(lastSequence) (\(lastHash.text.prefix(16))…)"
+            report(sequence, .previousHashMismatch, "its previousHash \(link.previousHash.text.prefix(16))… is not \(what): record \(lastSequence) or \(sequence) was replaced, or the chain re-linked")
         }
         if let lastTimestamp, link.timestamp < lastTimestamp {
             report(sequence, .timeWentBackwards, "timestamp \(AuditTimestamp.format(link.timestamp)) is earlier than \(AuditTimestamp.format(lastTimestamp)) of record \(lastSequence)")
         }
-        if checkpointSequences.contains(sequence) { hashesAtCheckpoints[sequence] = link.hash }
+        if checkpointSequences.contains(sequence) { hashesAtCheckpoints[sequence] = link.hash.text }
         count += 1
         lastSequence = sequence
         lastHash = link.hash
@@ -125,7 +198,7 @@ public struct AuditChainVerifier {
         }
         count += 1
         lastSequence = problem.sequence
-        lastHash = "unreadable"
+        lastHash = ChainHash("unreadable")
         maxSequence = max(maxSequence, problem.sequence)
     }
 
@@ -205,7 +278,7 @@ public struct AuditChainVerifier {
         problems.sort { ($0.sequence, order[$0.kind]!) < ($1.sequence, order[$1.kind]!) }
         let anchored = external && !anyBadSignature && lastGood != nil && (lastGood?.sequence ?? 0) > 0
         return AuditVerification(
-            recordCount: count, lastSequence: lastSequence, headHash: lastHash, lastCheckpoint: lastGood,
+            recordCount: count, lastSequence: lastSequence, headHash: lastHash.text, lastCheckpoint: lastGood,
             checkpointCount: checkpoints.count, problems: problems, problemCount: problemCount, anchored: anchored,
             complete: isComplete, uncheckpointedRecords: lastGood != nil ? uncovered : maxSequence, notes: notes
         )

@@ -9,96 +9,178 @@ import Foundation
 /// - absent optional fields are `null`; integers in plain decimal; the timestamp as ``AuditTimestamp`` text;
 /// - strings as UTF-8, escaping only `"` `\` (as `\"` `\\`), `\b \f \n \r \t`, and other
 ///   characters below U+0020 as `\u00xx` (lowercase hex); everything else is written as is.
-struct CanonicalJSONWriter {
-    var bytes: [UInt8] = []
+///
+/// A class writing into a buffer it owns, not a struct around a byte array: a record is a hundred small appends,
+/// and an array in a struct checks uniqueness and capacity through generic code on each, which was half the cost
+/// of hashing a stored row. Not `Sendable`: a writer (and the ``AuditHasher`` holding one) belongs to one thread.
+final class CanonicalJSONWriter {
+    private var base: UnsafeMutablePointer<UInt8>
+    private var capacity: Int
+    /// Bytes written since the last ``reset()``.
+    private(set) var count = 0
 
-    init(capacity: Int = 1024) { bytes.reserveCapacity(capacity) }
-
-    mutating func reset() { bytes.removeAll(keepingCapacity: true) }
-
-    mutating func raw(_ s: StaticString) {
-        s.withUTF8Buffer { bytes.append(contentsOf: $0) }
+    init(capacity: Int = 1024) {
+        self.capacity = max(capacity, 64)
+        base = .allocate(capacity: self.capacity)
     }
 
-    mutating func key(_ s: StaticString) {
+    deinit { base.deallocate() }
+
+    /// The bytes written since the last ``reset()``.
+    var bytes: [UInt8] { withBytes { Array($0) } }
+
+    /// Calls `body` with the bytes written since the last ``reset()``; they must not escape it.
+    func withBytes<Result>(_ body: (UnsafeBufferPointer<UInt8>) throws -> Result) rethrows -> Result {
+        try body(UnsafeBufferPointer(start: base, count: count))
+    }
+
+    func reset() { count = 0 }
+
+    // The small appends are inlined: they run about a hundred times per record.
+
+    /// Makes room for `extra` more bytes.
+    @inline(__always)
+    private func reserve(_ extra: Int) {
+        if capacity - count < extra { grow(extra) }
+    }
+
+    @inline(never)
+    private func grow(_ extra: Int) {
+        capacity = max(count + extra, capacity * 2)
+        let grown = UnsafeMutablePointer<UInt8>.allocate(capacity: capacity)
+        grown.initialize(from: base, count: count)
+        base.deallocate()
+        base = grown
+    }
+
+    @inline(__always)
+    private func append(_ byte: UInt8) {
+        reserve(1)
+        base[count] = byte
+        count += 1
+    }
+
+    @inline(__always)
+    private func append(_ buffer: UnsafeBufferPointer<UInt8>) {
+        guard let source = buffer.baseAddress else { return }
+        reserve(buffer.count)
+        (base + count).initialize(from: source, count: buffer.count)
+        count += buffer.count
+    }
+
+    @inline(__always)
+    func raw(_ s: StaticString) {
+        s.withUTF8Buffer { append($0) }
+    }
+
+    func key(_ s: StaticString) {
         // keys are ASCII names without characters to escape; caller writes the separators
-        bytes.append(34)
+        append(34)
         raw(s)
-        bytes.append(34)
-        bytes.append(58)
+        append(34)
+        append(58)
     }
 
-    mutating func string(_ s: String) {
-        bytes.append(34)
+    func string(_ s: String) {
+        append(34)
         if s.utf8.withContiguousStorageIfAvailable({ escaped($0) }) == nil {
             var s = s
             s.withUTF8 { escaped($0) }
         }
-        bytes.append(34)
+        append(34)
+    }
+
+    /// Appends stored text as ``string(_:)`` appends the `String` GRDB reads from it (see `String(storedText:)`).
+    /// Plain ASCII with nothing to escape, the usual case, is copied straight from the stored bytes.
+    func storedText(_ text: UnsafeBufferPointer<UInt8>) {
+        if !containsEscapedOrNonASCII(text, nonASCII: true) {
+            reserve(text.count + 2)
+            append(34)
+            append(text)
+            append(34)
+        } else if text.contains(where: { $0 == 0 || $0 >= 0x80 }) {
+            string(String(storedText: text))
+        } else {
+            append(34)
+            escaped(text)
+            append(34)
+        }
+    }
+
+    /// Appends bytes that are already canonical JSON (a value checked to be in canonical form).
+    func canonical(_ json: UnsafeBufferPointer<UInt8>) {
+        append(json)
     }
 
     /// Appends UTF-8 text with the canonical escapes (see the type's documentation).
-    private mutating func escaped(_ buffer: UnsafeBufferPointer<UInt8>) {
+    private func escaped(_ buffer: UnsafeBufferPointer<UInt8>) {
         // Fast path: most text has nothing to escape and is copied in one go.
-        var clean = true
-        for c in buffer where c < 0x20 || c == 34 || c == 92 { clean = false; break }
-        if clean {
-            bytes.append(contentsOf: buffer)
+        if !containsEscapedOrNonASCII(buffer, nonASCII: false) {
+            append(buffer)
             return
         }
         for c in buffer {
             switch c {
-            case 34: bytes.append(92); bytes.append(34)
-            case 92: bytes.append(92); bytes.append(92)
-            case 0x08: bytes.append(92); bytes.append(98)
-            case 0x0C: bytes.append(92); bytes.append(102)
-            case 0x0A: bytes.append(92); bytes.append(110)
-            case 0x0D: bytes.append(92); bytes.append(114)
-            case 0x09: bytes.append(92); bytes.append(116)
+            case 34: append(92); append(34)
+            case 92: append(92); append(92)
+            case 0x08: append(92); append(98)
+            case 0x0C: append(92); append(102)
+            case 0x0A: append(92); append(110)
+            case 0x0D: append(92); append(114)
+            case 0x09: append(92); append(116)
             case 0..<0x20:
                 raw("\\u00")
-                bytes.append(hexDigits[Int(c >> 4)])
-                bytes.append(hexDigits[Int(c & 0xF)])
-            default: bytes.append(c)
+                append(hexDigits[Int(c >> 4)])
+                append(hexDigits[Int(c & 0xF)])
+            default: append(c)
             }
         }
     }
 
-    mutating func optional(_ s: String?) {
+    func optional(_ s: String?) {
         if let s { string(s) } else { raw("null") }
     }
 
-    mutating func integer(_ value: Int64) {
-        if value == 0 { bytes.append(48); return }
-        if value < 0 { bytes.append(45) }
-        let start = bytes.count
+    func integer(_ value: Int64) {
+        reserve(20)  // a sign and 19 digits
+        if value < 0 { append(45) }
         var v = value.magnitude
-        while v > 0 { bytes.append(UInt8(48 + v % 10)); v /= 10 }
-        bytes[start...].reverse()
+        var digits = 1
+        while v >= 10 { v /= 10; digits += 1 }
+        v = value.magnitude
+        count += digits
+        var index = count
+        repeat {
+            index -= 1
+            base[index] = UInt8(48 + v % 10)
+            v /= 10
+        } while v > 0
     }
 
-    mutating func timestamp(_ date: Date) {
-        bytes.append(34)
-        AuditTimestamp.append(date, to: &bytes)
-        bytes.append(34)
+    func timestamp(_ date: Date) {
+        reserve(AuditTimestamp.textLength + 2)
+        append(34)
+        AuditTimestamp.write(date, to: base + count)
+        count += AuditTimestamp.textLength
+        append(34)
     }
 
-    mutating func details(_ details: [String: String]) {
-        bytes.append(123)
+    func details(_ details: [String: String]) {
+        append(123)
         if details.count == 1, let (key, value) = details.first {
             string(key)
-            bytes.append(58)
+            append(58)
             string(value)
         } else if !details.isEmpty {
             let keys = details.keys.sorted(by: CanonicalJSONWriter.keyOrder)
             for (index, key) in keys.enumerated() {
-                if index > 0 { bytes.append(44) }
+                if index > 0 { append(44) }
                 string(key)
-                bytes.append(58)
+                append(58)
                 string(details[key]!)
             }
         }
-        bytes.append(125)
+        append(125)
     }
 
     /// Keys order by their UTF-8 bytes, independent of locale and Unicode normalisation.
@@ -107,38 +189,40 @@ struct CanonicalJSONWriter {
     /// Writes a record: all fields but `hash` for hashing; with `hash` and `"type":"record"` for JSON Lines export.
     ///
     /// Each separator and key is written as one literal: this runs once per record in the verifier's hot loop.
-    mutating func writeRecord(_ r: AuditRecord, includeHashAndType: Bool) {
-        raw("{\"action\":"); string(r.action)
-        raw(",\"actor\":{\"authentication\":"); string(r.actor.authentication)
-        raw(",\"id\":"); string(r.actor.id)
-        raw(",\"name\":"); string(r.actor.name)
-        raw(",\"role\":"); string(r.actor.role)
-        raw("},\"after\":"); optional(r.after)
-        raw(",\"before\":"); optional(r.before)
-        raw(",\"category\":"); string(r.category.rawValue)
-        raw(",\"changeID\":"); optional(r.changeID)
-        raw(",\"commit\":"); optional(r.commit)
-        raw(",\"details\":"); details(r.details)
-        raw(",\"error\":"); optional(r.error)
-        if includeHashAndType { raw(",\"hash\":"); string(r.hash) }
-        raw(",\"id\":"); string(r.id)
-        raw(",\"planID\":"); optional(r.planID)
-        raw(",\"previousHash\":"); string(r.previousHash)
-        raw(",\"reason\":"); optional(r.reason)
-        raw(",\"resource\":"); optional(r.resource)
-        raw(",\"result\":"); string(r.result.rawValue)
-        raw(",\"sequence\":"); integer(r.sequence)
-        raw(",\"site\":"); optional(r.site)
-        raw(",\"source\":{\"host\":"); string(r.source.host)
-        raw(",\"pid\":"); integer(r.source.pid)
-        raw(",\"process\":"); string(r.source.process)
-        raw("},\"timestamp\":"); timestamp(r.timestamp)
+    /// Generic so that the verifier can write a stored row's canonical bytes without decoding it into an
+    /// ``AuditRecord``; this is the one place that lays out the canonical form.
+    func writeRecord(_ r: some CanonicalRecordFields, includeHashAndType: Bool) {
+        raw("{\"action\":"); r.write(.action, to: self)
+        raw(",\"actor\":{\"authentication\":"); r.write(.actorAuthentication, to: self)
+        raw(",\"id\":"); r.write(.actorID, to: self)
+        raw(",\"name\":"); r.write(.actorName, to: self)
+        raw(",\"role\":"); r.write(.actorRole, to: self)
+        raw("},\"after\":"); r.write(.after, to: self)
+        raw(",\"before\":"); r.write(.before, to: self)
+        raw(",\"category\":"); r.write(.category, to: self)
+        raw(",\"changeID\":"); r.write(.changeID, to: self)
+        raw(",\"commit\":"); r.write(.commit, to: self)
+        raw(",\"details\":"); r.write(.details, to: self)
+        raw(",\"error\":"); r.write(.error, to: self)
+        if includeHashAndType { raw(",\"hash\":"); r.write(.hash, to: self) }
+        raw(",\"id\":"); r.write(.id, to: self)
+        raw(",\"planID\":"); r.write(.planID, to: self)
+        raw(",\"previousHash\":"); r.write(.previousHash, to: self)
+        raw(",\"reason\":"); r.write(.reason, to: self)
+        raw(",\"resource\":"); r.write(.resource, to: self)
+        raw(",\"result\":"); r.write(.result, to: self)
+        raw(",\"sequence\":"); r.write(.sequence, to: self)
+        raw(",\"site\":"); r.write(.site, to: self)
+        raw(",\"source\":{\"host\":"); r.write(.sourceHost, to: self)
+        raw(",\"pid\":"); r.write(.sourcePID, to: self)
+        raw(",\"process\":"); r.write(.sourceProcess, to: self)
+        raw("},\"timestamp\":"); r.write(.timestamp, to: self)
         if includeHashAndType { raw(",\"type\":\"record\"") }
         raw("}")
     }
 
     /// Writes a checkpoint line for JSON Lines export.
-    mutating func writeCheckpoint(_ c: AuditCheckpoint) {
+    func writeCheckpoint(_ c: AuditCheckpoint) {
         raw("{"); key("headHash"); string(c.headHash)
         raw(","); key("keyID"); string(c.keyID)
         raw(","); key("sequence"); integer(c.sequence)
@@ -149,7 +233,85 @@ struct CanonicalJSONWriter {
     }
 }
 
+/// Something whose fields ``CanonicalJSONWriter/writeRecord(_:includeHashAndType:)`` can write: an
+/// ``AuditRecord``, or a stored row already checked to read as one.
+protocol CanonicalRecordFields {
+    /// Writes the field's JSON value (a string, an integer, the details object, or `null` for an absent optional).
+    func write(_ field: AuditField, to writer: CanonicalJSONWriter)
+}
+
+extension AuditRecord: CanonicalRecordFields {
+    func write(_ field: AuditField, to writer: CanonicalJSONWriter) {
+        switch field {
+        case .sequence: writer.integer(sequence)
+        case .id: writer.string(id)
+        case .timestamp: writer.timestamp(timestamp)
+        case .actorID: writer.string(actor.id)
+        case .actorName: writer.string(actor.name)
+        case .actorRole: writer.string(actor.role)
+        case .actorAuthentication: writer.string(actor.authentication)
+        case .sourceHost: writer.string(source.host)
+        case .sourceProcess: writer.string(source.process)
+        case .sourcePID: writer.integer(source.pid)
+        case .category: writer.string(category.rawValue)
+        case .action: writer.string(action)
+        case .site: writer.optional(site)
+        case .resource: writer.optional(resource)
+        case .changeID: writer.optional(changeID)
+        case .planID: writer.optional(planID)
+        case .commit: writer.optional(commit)
+        case .before: writer.optional(before)
+        case .after: writer.optional(after)
+        case .reason: writer.optional(reason)
+        case .result: writer.string(result.rawValue)
+        case .error: writer.optional(error)
+        case .details: writer.details(details)
+        case .previousHash: writer.string(previousHash)
+        case .hash: writer.string(hash)
+        }
+    }
+}
+
+extension String {
+    /// The string GRDB reads from stored text (`String(cString:)`): the bytes up to the first NUL, if any, as
+    /// UTF-8 with invalid sequences replaced.
+    init(storedText text: UnsafeBufferPointer<UInt8>) {
+        let end = text.firstIndex(of: 0) ?? text.endIndex
+        self.init(decoding: UnsafeBufferPointer(rebasing: text[..<end]), as: UTF8.self)
+    }
+}
+
+/// Whether `text` holds a byte that the canonical form escapes (below 0x20, `"`, `\`) or, with `nonASCII`, one
+/// from 0x80 up. Eight bytes at a time: this looks at every stored byte of every record the verifier reads.
+func containsEscapedOrNonASCII(_ text: UnsafeBufferPointer<UInt8>, nonASCII: Bool) -> Bool {
+    guard let start = text.baseAddress else { return false }
+    let ones: UInt64 = 0x0101_0101_0101_0101
+    let highBits: UInt64 = 0x8080_8080_8080_8080
+    /// A word whose bytes have their high bit set where `word`'s byte is zero (exact as to whether any is).
+    func zeroBytes(_ word: UInt64) -> UInt64 { (word &- ones) & ~word }
+    func found(at index: Int) -> Bool {
+        let word = UnsafeRawPointer(start + index).loadUnaligned(as: UInt64.self)
+        var found = ((word &- ones &* 0x20) & ~word) | zeroBytes(word ^ (ones &* 34)) | zeroBytes(word ^ (ones &* 92))
+        if nonASCII { found |= word }
+        return found & highBits != 0
+    }
+    guard text.count >= 8 else {
+        return text.contains { $0 < 0x20 || $0 == 34 || $0 == 92 || (nonASCII && $0 >= 0x80) }
+    }
+    var index = 0
+    while index + 8 < text.count {
+        if found(at: index) { return true }
+        index += 8
+    }
+    return found(at: text.count - 8)  // the last eight bytes, which may overlap those already seen
+}
+
 let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
+
+/// Each byte value's two hex digits, as a 16-bit word loaded from where they lie in text.
+private let hexPairs: [UInt16] = (0...255).map { byte in
+    [hexDigits[byte >> 4], hexDigits[byte & 0xF]].withUnsafeBytes { $0.loadUnaligned(as: UInt16.self) }
+}
 
 /// Lowercase hex of `bytes`.
 func hexString<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
@@ -162,35 +324,43 @@ func hexString<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Element ==
     return String(decoding: out, as: UTF8.self)
 }
 
-/// Recomputes record hashes, reusing one buffer: cheap enough for the verifier's hot loop.
+/// Recomputes record hashes, reusing one buffer: cheap enough for the verifier's hot loop. Copies share the
+/// buffer, so a hasher belongs to one thread (it is not `Sendable`).
 struct AuditHasher {
-    private var writer = CanonicalJSONWriter(capacity: 2048)
+    private let writer = CanonicalJSONWriter(capacity: 2048)
 
     mutating func hash(of record: AuditRecord) -> String {
         hexString(digest(of: record))
     }
 
-    /// Whether `record.hash` is the hash of its fields; compares hex digits without building a string.
+    /// Whether `record.hash` is the hash of its fields.
     mutating func isIntact(_ record: AuditRecord) -> Bool {
-        let digest = digest(of: record)
-        var stored = record.hash
-        return stored.withUTF8 { hex in
-            guard hex.count == 64 else { return false }
-            var index = 0
-            var equal = true
-            digest.withUnsafeBytes { raw in
-                for byte in raw {
-                    if hex[index] != hexDigits[Int(byte >> 4)] || hex[index + 1] != hexDigits[Int(byte & 0xF)] { equal = false }
-                    index += 2
+        Self.digest(digest(of: record), isHex: record.hash)
+    }
+
+    /// Whether `hex` is `digest` in lowercase hex.
+    static func digest(_ digest: SHA256.Digest, isHex hex: String) -> Bool {
+        var stored = hex
+        return stored.withUTF8 { Self.digest(digest, isHex: $0) }
+    }
+
+    /// Whether the UTF-8 text `hex` is `digest` in lowercase hex; compares hex digits without building a string.
+    static func digest(_ digest: SHA256.Digest, isHex hex: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard hex.count == 64, let stored = UnsafeRawPointer(hex.baseAddress) else { return false }
+        return digest.withUnsafeBytes { bytes in
+            hexPairs.withUnsafeBufferPointer { pairs in
+                for (index, byte) in bytes.enumerated() where stored.loadUnaligned(fromByteOffset: 2 * index, as: UInt16.self) != pairs[Int(byte)] {
+                    return false
                 }
+                return true
             }
-            return equal
         }
     }
 
-    private mutating func digest(of record: AuditRecord) -> SHA256.Digest {
+    /// The SHA-256 of the record's canonical bytes.
+    mutating func digest(of record: some CanonicalRecordFields) -> SHA256.Digest {
         writer.reset()
         writer.writeRecord(record, includeHashAndType: false)
-        return writer.bytes.withUnsafeBytes { SHA256.hash(data: $0) }
+        return writer.withBytes { SHA256.hash(data: UnsafeRawBufferPointer($0)) }
     }
 }

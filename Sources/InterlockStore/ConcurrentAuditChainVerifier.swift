@@ -1,119 +1,113 @@
 import Dispatch
+import GRDB
 
-/// An ``AuditChainVerifier`` that recomputes the records' own hashes on another core, a batch at a time, while the
-/// caller reads the next batch. A record's hash depends only on its stored fields, so batches hash independently;
-/// links, sequence and time are still checked in order, with the same results and diagnostics.
+/// An ``AuditChainVerifier`` for rows read from the database, which leaves the calling thread little to do but
+/// step the statement: it copies each row as stored into a batch (``StoredRecordBatch``), and a worker thread
+/// decodes the batches and recomputes their records' own hashes while it reads on. A record's hash depends only on
+/// its stored fields, so batches are hashed independently; links, sequence and time are still checked in order,
+/// on the calling thread, with the same results and diagnostics.
 ///
-/// Memory stays flat: at most two batches are held (the one being filled and the one being hashed).
+/// One worker: with the reading thread only copying, the two threads' work is about even (reading a little more),
+/// and a second worker measured slower, its three threads contending for two cores.
+///
+/// Memory stays flat: at most ``batchesInFlight`` batches are out at once, each of at most ``batchSize`` rows and
+/// about ``batchBytes`` bytes, and their buffers are reused.
 struct ConcurrentAuditChainVerifier {
-    /// Records per batch: enough to amortise the hand-over, few enough that a batch is still in cache when the other
-    /// thread takes it (256 beat 2048 by about a third in the benchmark; 64 was no better).
+    /// Rows per batch: enough to amortise the hand-over, few enough that a batch is still in cache when the other
+    /// thread takes it (in the benchmark 1,024 and 2,048 were slower, 64 and 128 no faster).
     static let batchSize = 256
+    /// A batch is handed over early once its text holds this many bytes, so that huge rows do not grow the buffers.
+    static let batchBytes = 1 << 20
+    /// Batches handed over and not yet checked: one being worked on and some waiting, so that neither thread waits
+    /// for the other over a batch that happens to cost more.
+    static let batchesInFlight = 4
 
     private var verifier: AuditChainVerifier
     /// A queue of its own (not a global one): a user serial queue always gets a thread, so hashing cannot starve
     /// behind callers that block global-queue threads.
-    private let hashingQueue = DispatchQueue(label: "interlock.audit-verify.hashing")
-    private var filling = Batch()
-    private var hashing: HashingBatch?
+    private let worker = DispatchQueue(label: "interlock.audit-verify.worker")
+    private var filling: HashingBatch
+    /// Batches handed over, oldest first.
+    private var handedOver: [HashingBatch] = []
+    /// Checked batches, emptied, for reuse.
+    private var spare: [HashingBatch] = []
 
-    init(checkpoints: [AuditCheckpoint], trust: CheckpointTrust) {
+    /// - Parameter columnNames: the names the statement reports for ``AuditSchema/recordColumns``, for diagnostics.
+    init(checkpoints: [AuditCheckpoint], trust: CheckpointTrust, columnNames: [String]) {
         verifier = AuditChainVerifier(checkpoints: checkpoints, trust: trust, coverage: .complete)
+        filling = HashingBatch(columnNames: columnNames)
     }
 
-    /// Takes the next stored row, read as a record or as the reason it could not be (rows must come in stored order).
-    mutating func add(_ row: consuming Result<AuditRecord, AuditProblem>) {
-        switch consume row {
-        case .success(let record): filling.records.append(record)
-        case .failure(let problem): filling.malformed.append((position: filling.records.count, problem))
-        }
-        if filling.records.count == Self.batchSize { handOver() }
+    /// Takes the current row of `statement`, which selects ``AuditSchema/recordColumns`` (rows must come in stored
+    /// order).
+    mutating func add(currentRowOf statement: SQLiteStatement) {
+        filling.rows.append(currentRowOf: statement)
+        if filling.rows.isFull || filling.rows.byteCount >= Self.batchBytes { handOver() }
     }
 
     /// Checks the rest and the checkpoints, and returns the result.
     mutating func finish() -> AuditVerification {
         handOver()
-        collect()
+        while !handedOver.isEmpty { checkOldest() }
         return verifier.finish()
     }
 
-    /// Checks the chain of the batch being hashed, then starts hashing the batch just filled.
+    /// Hands the batch just filled to the worker, after checking the batches already done (waiting for the
+    /// oldest when too many are out).
     private mutating func handOver() {
-        collect()
-        guard !filling.isEmpty else { return }
-        hashing = HashingBatch(taking: &filling, on: hashingQueue)
+        guard filling.rows.count > 0 else { return }
+        while let oldest = handedOver.first, handedOver.count >= Self.batchesInFlight || oldest.isDone { checkOldest() }
+        filling.start(on: worker)
+        handedOver.append(filling)
+        filling = spare.popLast() ?? HashingBatch(columnNames: filling.rows.columnNames)
     }
 
-    private mutating func collect() {
-        guard let batch = hashing else { return }
-        hashing = nil
-        var links = batch.takeLinks()
-        var malformed = batch.malformed[...]
-        var index = 0
-        while let link = links.popLast() {
-            while let (position, problem) = malformed.first, position == index {
-                verifier.addMalformed(problem)
-                malformed.removeFirst()
+    /// Waits for the oldest batch handed over and checks its links in order.
+    private mutating func checkOldest() {
+        let batch = handedOver.removeFirst()
+        batch.waitUntilDone()
+        while let outcome = batch.popOldestOutcome() {
+            switch outcome {
+            case .success(let link): verifier.add(link)
+            case .failure(let problem): verifier.addMalformed(problem)
             }
-            verifier.add(link)
-            index += 1
         }
-        for (_, problem) in malformed { verifier.addMalformed(problem) }
+        batch.rows.removeAll()
+        spare.append(batch)
     }
 }
 
-/// Rows in stored order, kept as records plus the unreadable rows and where they were.
-private struct Batch: Sendable {
-    var records: [AuditRecord] = []
-    /// Unreadable rows, each with the number of records read before it in this batch.
-    var malformed: [(position: Int, AuditProblem)] = []
-
-    init() { records.reserveCapacity(ConcurrentAuditChainVerifier.batchSize) }
-
-    var isEmpty: Bool { records.isEmpty && malformed.isEmpty }
-}
-
-/// A batch whose records are being hashed on a background thread, which keeps only their ``AuditChainLink``s.
+/// A batch of stored rows and, once a worker has been through them, each row's chain link or problem.
 ///
-/// `@unchecked Sendable`: `records` and `links` are used only by the background thread until it leaves `done`;
-/// `links` is read only after waiting on `done`.
+/// `@unchecked Sendable`: one thread at a time uses it. The reading thread fills it and hands it to a worker with
+/// ``start(on:)``, and touches it again only after ``waitUntilDone()``.
 private final class HashingBatch: @unchecked Sendable {
-    let malformed: [(position: Int, AuditProblem)]
-    private var records: [AuditRecord]
-    private var links: [AuditChainLink] = []
+    let rows: StoredRecordBatch
+    /// Newest first: `popLast` moves an element out of an array it alone references, where reading it in place
+    /// would copy it (a retain per string, which showed in the profile).
+    private var outcomes: [Result<AuditChainLink, AuditProblem>] = []
+    private var hasher = AuditHasher()
     private let done = DispatchGroup()
 
-    /// Starts hashing `batch`'s records, leaving `batch` empty. The records are swapped out, not copied: the
-    /// background thread must hold the only reference to them to move them out.
-    init(taking batch: inout Batch, on queue: DispatchQueue) {
-        malformed = batch.malformed
-        records = []
-        swap(&records, &batch.records)
-        batch = Batch()
+    init(columnNames: [String]) {
+        rows = StoredRecordBatch(columnNames: columnNames, rowCapacity: ConcurrentAuditChainVerifier.batchSize)
+        outcomes.reserveCapacity(ConcurrentAuditChainVerifier.batchSize)
+    }
+
+    /// Starts decoding and hashing the rows on `queue`.
+    func start(on queue: DispatchQueue) {
         done.enter()
         queue.async { [self] in
-            hash()
+            rows.appendLinks(to: &outcomes, hasher: &hasher)
             done.leave()
         }
     }
 
-    private func hash() {
-        var hasher = AuditHasher()
-        links.reserveCapacity(records.count)
-        while let record = records.popLast() {
-            links.append(AuditChainLink(record, hasher: &hasher))
-        }
-    }
+    /// Whether the worker has finished, without waiting.
+    var isDone: Bool { done.wait(timeout: .now()) == .success }
 
-    /// Waits for hashing to finish and takes the batch's records as chain links, newest first.
-    ///
-    /// Newest first because both threads take elements out from the back: `popLast` moves an element out of an
-    /// array it alone references, where reading it in place would copy it (a retain per field, which showed in
-    /// the profile).
-    func takeLinks() -> [AuditChainLink] {
-        done.wait()
-        var taken: [AuditChainLink] = []
-        swap(&taken, &links)
-        return taken
-    }
+    func waitUntilDone() { done.wait() }
+
+    /// The outcome of the oldest row not yet taken, after ``waitUntilDone()``.
+    func popOldestOutcome() -> Result<AuditChainLink, AuditProblem>? { outcomes.popLast() }
 }

@@ -74,10 +74,49 @@ enum FlatJSONObject {
         return bytes.isEmpty ? result : nil
     }
 
+    /// Whether `text` is already the canonical text of the object ``parse(_:)`` reads from it, in the plainest
+    /// form: `{}`, or `{"key":"value",…}` without whitespace, with keys in strictly ascending byte order (so none
+    /// repeats), and strings of printable ASCII with nothing to escape. Details are stored canonical, so this holds
+    /// for nearly every stored record, whose details then hash exactly as stored.
+    static func isCanonicalPlainASCII(_ text: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard text.count >= 2, text[0] == 123, text[text.count - 1] == 125 else { return false }
+        if text.count == 2 { return true }
+        var index = 1
+        /// The bytes between the quotes of the string at `index`, moving past it; nil if it is not a plain string.
+        func string() -> Slice<UnsafeBufferPointer<UInt8>>? {
+            guard index < text.count, text[index] == 34 else { return nil }
+            index += 1
+            let start = index
+            while index < text.count {
+                let c = text[index]
+                if c == 34 {
+                    index += 1
+                    return text[start..<(index - 1)]
+                }
+                guard c >= 0x20, c < 0x80, c != 92 else { return nil }
+                index += 1
+            }
+            return nil
+        }
+        var previousKey: Slice<UnsafeBufferPointer<UInt8>>?
+        while true {
+            guard let key = string() else { return false }
+            if let previousKey, !previousKey.lexicographicallyPrecedes(key) { return false }
+            previousKey = key
+            guard index < text.count, text[index] == 58 else { return false }
+            index += 1
+            guard string() != nil, index < text.count else { return false }
+            let separator = text[index]
+            index += 1
+            if separator == 125 { return index == text.count }
+            guard separator == 44 else { return false }
+        }
+    }
+
     /// Canonical text of a details dictionary (as hashed).
     static func canonical(_ details: [String: String]) -> String {
-        var writer = CanonicalJSONWriter(capacity: 64)
+        let writer = CanonicalJSONWriter(capacity: 64)
         writer.details(details)
-        return String(decoding: writer.bytes, as: UTF8.self)
+        return writer.withBytes { String(decoding: $0, as: UTF8.self) }
     }
 }

@@ -48,9 +48,10 @@ extension SQLiteStore {
         try database("verify the audit log") {
             try pool.read { db in
                 let checkpoints = try SQLiteStore.checkpoints(db)
-                var verifier = ConcurrentAuditChainVerifier(checkpoints: checkpoints, trust: trust)
-                let rows = try AuditRecordCursor(db, sql: "SELECT \(AuditSchema.recordColumns) FROM audit_record ORDER BY sequence")
-                while let row = try rows.next() { verifier.add(row) }
+                let statement = try db.makeStatement(sql: "SELECT \(AuditSchema.recordColumns) FROM audit_record ORDER BY sequence")
+                var verifier = ConcurrentAuditChainVerifier(checkpoints: checkpoints, trust: trust, columnNames: statement.columnNames)
+                let rows = try Row.fetchCursor(statement)
+                while try rows.next() != nil { verifier.add(currentRowOf: statement.sqliteStatement) }
                 return verifier.finish()
             }
         }
