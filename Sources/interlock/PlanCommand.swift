@@ -35,6 +35,7 @@ struct PlanCommand: ParsableCommand {
         let outcomes = planning.plan(sites, in: state)
         AuditTrail(stateDirectory: repository.stateDirectory).observed(outcomes)
         let elapsed = Date().timeIntervalSince(started)
+        KeptUntilExit.keep((snapshot, state, outcomes))
 
         if json {
             var object: [String: Value] = [

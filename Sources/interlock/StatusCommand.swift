@@ -25,6 +25,7 @@ struct StatusCommand: ParsableCommand {
         let planning = target.planning(stateDirectory: repository.stateDirectory, driverDirectory: repository.driverDirectory)
         let outcomes = planning.plan(sites, in: state)
         AuditTrail(stateDirectory: repository.stateDirectory).observed(outcomes)
+        KeptUntilExit.keep((snapshot, state, outcomes))
         let conditions = outcomes.map(SiteCondition.init)
 
         if json {

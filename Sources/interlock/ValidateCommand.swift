@@ -20,6 +20,7 @@ struct ValidateCommand: ParsableCommand {
         let (snapshot, commit) = try repository.readSnapshot()
         let result = DesiredState.validate(snapshot)
         let elapsed = Date().timeIntervalSince(started)
+        KeptUntilExit.keep((snapshot, result))
         let errors = result.diagnostics.filter { $0.severity == .error }
         let warnings = result.diagnostics.count - errors.count
         let resourceCount = result.sites.reduce(0) { $0 + $1.resources.count }
