@@ -102,7 +102,7 @@ private struct TreeUpdater {
             }
         }
         defer { if let oldTree { git_tree_free(oldTree) } }
-        var kept = 0  // new entries whose name exists in the old tree
+        var matched = 0  // new entries whose name exists in the old tree
         // Both trees are sorted by name: while no entry was added or removed, the old entry is at the same place as
         // the new one, found without a search (a flat directory of 80,000 components changes one entry at a time).
         var cursor = 0
@@ -120,7 +120,7 @@ private struct TreeUpdater {
                 }
             }
             if let old {
-                kept += 1
+                matched += 1
                 if git_tree_entry_type(old) == git_tree_entry_type(entry), git_tree_entry_filemode(old) == git_tree_entry_filemode(entry),
                    git_oid_equal(git_tree_entry_id(old), git_tree_entry_id(entry)) != 0 {
                     continue
@@ -153,7 +153,7 @@ private struct TreeUpdater {
             }
         }
         // Entries of the previous tree that are gone now.
-        guard let oldTree, kept < git_tree_entrycount(oldTree) else { return }
+        guard let oldTree, matched < git_tree_entrycount(oldTree) else { return }
         for index in 0..<git_tree_entrycount(oldTree) {
             guard let entry = git_tree_entry_byindex(oldTree, index), let name = git_tree_entry_name(entry) else { continue }
             if git_tree_entry_byname(tree, name) != nil { continue }
