@@ -1,4 +1,5 @@
 import CLibGit2
+import HashTreeCollections
 
 /// Parsed trees of large directories, kept by a `Repository` from one snapshot read to the next.
 ///
@@ -23,12 +24,13 @@ struct KeptTrees {
         return copy
     }
 
-    /// Keeps the trees a read retained and those already kept that `trees` (the new snapshot's directories) still
-    /// holds at the same path; frees the rest. Takes ownership of `retained`'s pointers.
-    mutating func replace(with retained: [String: (id: ObjectID, tree: OpaquePointer)], stillIn trees: (String) -> ObjectID?) {
-        var next = retained
+    /// Keeps the trees a read retained (leaving `retained` empty) and those already kept that the new snapshot's
+    /// directories (`trees`) still hold at the same path; frees the rest.
+    mutating func replace(taking retained: inout RetainedTrees, stillIn trees: TreeDictionary<String, ObjectID>) {
+        var next = retained.trees
+        retained.trees = [:]
         for (path, kept) in byPath {
-            if next[path] == nil, trees(path) == kept.id {
+            if next[path] == nil, trees[path] == kept.id {
                 next[path] = kept
             } else {
                 git_tree_free(kept.tree)

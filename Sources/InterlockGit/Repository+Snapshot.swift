@@ -23,10 +23,8 @@ extension Repository {
         reader.trees[""] = ObjectID(git_tree_id(root))
         reader.retained.consider(root, at: "")
         try reader.read(root)
-        let trees = reader.trees
-        keptTrees.replace(with: reader.retained.trees) { trees[$0] }
-        reader.retained = RetainedTrees()
-        return Snapshot(commitID: isCommit ? commit : nil, files: reader.files, trees: trees)
+        keptTrees.replace(taking: &reader.retained, stillIn: reader.trees)
+        return Snapshot(commitID: isCommit ? commit : nil, files: reader.files, trees: reader.trees)
     }
 }
 

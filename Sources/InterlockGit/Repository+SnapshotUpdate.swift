@@ -54,9 +54,7 @@ extension Repository {
         try walker.update(root, previousTree: previousRoot)
         result.files = walker.files
         result.trees = walker.trees
-        let trees = walker.trees
-        keptTrees.replace(with: walker.retained.trees) { trees[$0] }
-        walker.retained = RetainedTrees()
+        keptTrees.replace(taking: &walker.retained, stillIn: walker.trees)
         return SnapshotUpdate(base: previous.commitID, snapshot: result, changedPaths: walker.changed.sorted())
     }
 

@@ -9,17 +9,13 @@ import Testing
 struct IncrementalLoadTests {
     @Test func aNewCommitIsReadOnTopOfThePreviousPassWithTheSameResultAsAColdRead() throws {
         let fixture = try ServerFixture()
-        let repo = fixture.base + "/repo"
         let first = try fixture.instance.loadDesiredState()
 
-        let flow = repo + "/flows/energy-monitoring.yaml"
-        let text = try String(contentsOfFile: flow, encoding: .utf8)
-        try text.replacingOccurrences(of: "      interval: 5s", with: "      interval: 2s").write(toFile: flow, atomically: true, encoding: .utf8)
-        try ServerFixture.git(["commit", "-qam", "Sample the meters every 2 s"], in: repo)
+        try fixture.commit(try String(contentsOfFile: fixture.flowFile, encoding: .utf8), interval: "2s", message: "Sample the meters every 2 s")
         let second = try fixture.instance.loadDesiredState()
         #expect(second.commitID != first.commitID)
 
-        let cold = DesiredState.load(from: try RepositorySource(repo).read(revision: "HEAD", stateDirectory: fixture.base + "/state").snapshot)
+        let cold = try fixture.coldLoad()
         #expect(cold.isValid)
         let runners = cold.state.sites.filter { $0.flows.contains("energy-monitoring") }
         #expect(!runners.isEmpty)
@@ -32,16 +28,13 @@ struct IncrementalLoadTests {
 
     @Test func aBrokenCommitAfterAGoodOneIsRefusedAndItsFixIsReadAgain() throws {
         let fixture = try ServerFixture()
-        let repo = fixture.base + "/repo"
         _ = try fixture.instance.loadDesiredState()
-        let flow = repo + "/flows/energy-monitoring.yaml"
-        let good = try String(contentsOfFile: flow, encoding: .utf8)
-        try (good + "\n  broken: [unclosed\n").write(toFile: flow, atomically: true, encoding: .utf8)
-        try ServerFixture.git(["commit", "-qam", "Broken YAML"], in: repo)
+        let good = try String(contentsOfFile: fixture.flowFile, encoding: .utf8)
+        try (good + "\n  broken: [unclosed\n").write(toFile: fixture.flowFile, atomically: true, encoding: .utf8)
+        try ServerFixture.git(["commit", "-qam", "Broken YAML"], in: fixture.repo)
         #expect(throws: InterlockInstance.LoadError.self) { try fixture.instance.loadDesiredState() }
 
-        try good.replacingOccurrences(of: "      interval: 5s", with: "      interval: 10s").write(toFile: flow, atomically: true, encoding: .utf8)
-        try ServerFixture.git(["commit", "-qam", "Fixed"], in: repo)
+        try fixture.commit(good, interval: "10s", message: "Fixed")
         let fixed = try fixture.instance.loadDesiredState()
         let compiled = try #require(fixed.state.compile(siteNamed: "plant-a"))
         #expect(compiled.isValid)
@@ -53,18 +46,15 @@ struct IncrementalLoadTests {
     /// (deleting the files), and a branch reset to an older commit, must be read as a fresh process reads them.
     @Test func theKeptRepositoryFollowsRepackingAndResets() throws {
         let fixture = try ServerFixture()
-        let repo = fixture.base + "/repo"
+        let repo = fixture.repo
         let first = try fixture.instance.loadDesiredState()
-        let flow = repo + "/flows/energy-monitoring.yaml"
-        let text = try String(contentsOfFile: flow, encoding: .utf8)
+        let text = try String(contentsOfFile: fixture.flowFile, encoding: .utf8)
         for interval in ["2s", "3s"] {
-            try text.replacingOccurrences(of: "      interval: 5s", with: "      interval: \(interval)").write(toFile: flow, atomically: true, encoding: .utf8)
-            try ServerFixture.git(["commit", "-qam", "Sample every \(interval)"], in: repo)
+            try fixture.commit(text, interval: interval, message: "Sample every \(interval)")
             _ = try fixture.instance.loadDesiredState()
         }
         try ServerFixture.git(["gc", "-q", "--prune=now"], in: repo)
-        try text.replacingOccurrences(of: "      interval: 5s", with: "      interval: 4s").write(toFile: flow, atomically: true, encoding: .utf8)
-        try ServerFixture.git(["commit", "-qam", "Sample every 4s"], in: repo)
+        try fixture.commit(text, interval: "4s", message: "Sample every 4s")
         let afterRepack = try fixture.instance.loadDesiredState()
         let compiled = try #require(afterRepack.state.compile(siteNamed: "plant-a"))
         let resource = try #require(compiled.site.resource(at: "flows/energy-monitoring"))
@@ -74,9 +64,25 @@ struct IncrementalLoadTests {
         try ServerFixture.git(["gc", "-q", "--prune=now"], in: repo)
         let reset = try fixture.instance.loadDesiredState()
         #expect(reset.commitID == first.commitID)
-        let cold = DesiredState.load(from: try RepositorySource(repo).read(revision: "HEAD", stateDirectory: fixture.base + "/state").snapshot)
+        let cold = try fixture.coldLoad()
         for site in cold.state.sites {
             #expect(try #require(reset.state.compile(siteNamed: site.name)).site.fingerprint == cold.state.compile(site: site).site.fingerprint)
         }
+    }
+}
+
+private extension ServerFixture {
+    var repo: String { base + "/repo" }
+    var flowFile: String { repo + "/flows/energy-monitoring.yaml" }
+
+    /// Writes the energy flow `text` with its meters sampled every `interval` instead of 5 s, and commits it.
+    func commit(_ text: String, interval: String, message: String) throws {
+        try text.replacingOccurrences(of: "      interval: 5s", with: "      interval: \(interval)").write(toFile: flowFile, atomically: true, encoding: .utf8)
+        try ServerFixture.git(["commit", "-qam", message], in: repo)
+    }
+
+    /// The desired state at HEAD read afresh, with nothing reused.
+    func coldLoad() throws -> DesiredState.LoadResult {
+        DesiredState.load(from: try RepositorySource(repo).read(revision: "HEAD", stateDirectory: base + "/state").snapshot)
     }
 }
