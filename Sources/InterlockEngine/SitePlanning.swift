@@ -44,7 +44,23 @@ public struct SitePlanning: Sendable {
     }
 
     public func plan(_ site: Site, in state: DesiredState) -> Outcome {
-        let compilation = state.compile(site: site)
+        plan(site, compilation: state.compile(site: site))
+    }
+
+    /// Plans a site of an outline: reads its definitions, compiles, observes and plans. Problems in its definitions
+    /// or overrides make the site invalid, like a compilation error; other sites are not affected.
+    public func plan(_ site: Site, in outline: DesiredStateOutline) -> Outcome {
+        do {
+            return plan(site, compilation: try outline.compile(site))
+        } catch {
+            return .invalid(site: site, diagnostics: [Diagnostic(
+                "repository-unreadable", at: SourceLocation(file: site.file),
+                "the files site \(site.name) compiles from could not be read from the repository: \(error)",
+                hint: "check the repository (git fsck) and run the command again")])
+        }
+    }
+
+    func plan(_ site: Site, compilation: DesiredState.Compilation) -> Outcome {
         let errors = compilation.diagnostics.filter { $0.severity == .error }
         guard errors.isEmpty else { return .invalid(site: site, diagnostics: errors) }
         do {
@@ -66,6 +82,15 @@ public struct SitePlanning: Sendable {
     /// not stop the others.
     public func plan(_ sites: [Site], in state: DesiredState) -> [Outcome] {
         ParallelMap.map(sites, workersPerCore: Self.workersPerCore) { plan($0, in: state) }
+    }
+
+    /// Plans the sites of an outline on all cores, one site's definitions in memory per worker. Each outcome is
+    /// reduced by `reduce` on the worker that planned it (render it, keep what is needed of it), and the reduced
+    /// results reach `deliver` in the order of `sites`, as soon as they are ready.
+    public func plan<Reduced: Sendable>(
+        _ sites: [Site], in outline: DesiredStateOutline, reduce: @Sendable (Outcome) -> Reduced, deliver: (Reduced) -> Void
+    ) {
+        ParallelMap.forEach(sites, workersPerCore: Self.workersPerCore, { reduce(plan($0, in: outline)) }, deliver: deliver)
     }
 }
 

@@ -180,7 +180,7 @@ private struct TreeUpdater {
 
     private mutating func readBlob(_ id: UnsafePointer<git_oid>, mode: UInt32, key: String) throws {
         let content = try blobs.content(of: id)
-        files[key] = Snapshot.File(rawPath: path, blobID: ObjectID(id), mode: mode, content: content)
+        files[key] = Snapshot.File(rawPath: path.exactCopy(), blobID: ObjectID(id), mode: mode, content: content)
         changed.insert(key)
     }
 }

@@ -15,14 +15,29 @@ public struct Snapshot: Sendable {
         public var blobID: ObjectID?
         /// The git file mode (`0o100644`, `0o100755`, `0o120000` for a symbolic link).
         public var mode: UInt32
-        /// The file's bytes.
-        public var content: Data
+        /// The file's bytes; empty while `isLoaded` is false.
+        public var content: Data {
+            didSet { isLoaded = true }
+        }
+        /// Whether `content` holds the file's bytes. False for the files of an outline
+        /// (`Repository.outline(of:loading:)`) that were not loaded yet: `Repository.loadContent(of:in:)` fills them.
+        public private(set) var isLoaded: Bool
 
         public init(rawPath: [UInt8], blobID: ObjectID?, mode: UInt32, content: Data) {
             self.rawPath = rawPath
             self.blobID = blobID
             self.mode = mode
             self.content = content
+            isLoaded = true
+        }
+
+        /// A file of an outline whose bytes are not read yet.
+        public init(unloaded rawPath: [UInt8], blobID: ObjectID, mode: UInt32) {
+            self.rawPath = rawPath
+            self.blobID = blobID
+            self.mode = mode
+            content = Data()
+            isLoaded = false
         }
 
         /// The path decoded as UTF-8; invalid sequences become U+FFFD.
@@ -52,8 +67,14 @@ public struct Snapshot: Sendable {
         self.init(commitID: commitID, files: TreeDictionary(files), trees: TreeDictionary(trees))
     }
 
-    /// The bytes of the file at `path`, if present.
-    public func content(at path: String) -> Data? { files[path]?.content }
+    /// The bytes of the file at `path`, if present and loaded.
+    public func content(at path: String) -> Data? {
+        guard let file = files[path], file.isLoaded else { return nil }
+        return file.content
+    }
+
+    /// Whether every file's bytes are in memory (false for an outline).
+    public var isFullyLoaded: Bool { files.values.allSatisfy(\.isLoaded) }
 
     /// Paths of the files directly or indirectly below `directory` (no trailing slash), sorted.
     public func paths(under directory: String) -> [String] {
@@ -61,6 +82,6 @@ public struct Snapshot: Sendable {
         return files.keys.filter { $0.hasPrefix(prefix) }.sorted()
     }
 
-    /// Total size of all file contents in bytes.
+    /// Total size of all loaded file contents in bytes.
     public var totalBytes: Int { files.values.reduce(0) { $0 + $1.content.count } }
 }

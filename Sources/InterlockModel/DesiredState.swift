@@ -50,6 +50,18 @@ struct RepositoryReader {
     let reader = FieldReader()
     /// Documents parsed earlier, by path (filled by `DesiredStateCache`); nil parses every file here.
     var documents: [String: ParsedDocument]? = nil
+    /// Whether to leave the components, flows and overrides unread (their paths are still checked): a
+    /// `DesiredStateOutline` reads them site by site.
+    var defersDefinitions = false
+
+    /// What `read()` left for a site-by-site reader when `defersDefinitions` is set.
+    struct Deferred {
+        /// Site name → the overrides it uses (their files are not parsed yet).
+        var overrides: [String: [(resource: String, file: String)]] = [:]
+        /// Names of `components/<name>.yaml` and `flows/<name>.yaml` files.
+        var components = Set<String>()
+        var flows = Set<String>()
+    }
 
     func parse(_ path: String) -> YAMLNode? {
         if let parsed = documents?[path] {
@@ -60,7 +72,10 @@ struct RepositoryReader {
         return YAMLDocument.parse(data, file: path, diagnostics: &reader.diagnostics)
     }
 
-    func read() -> DesiredState.LoadResult {
+    func read() -> DesiredState.LoadResult { readDeferring().result }
+
+    func readDeferring() -> (result: DesiredState.LoadResult, deferred: Deferred) {
+        var deferred = Deferred()
         var config = RepositoryConfig()
         if snapshot.files[RepositoryConfig.fileName] == nil {
             reader.diagnostics.error(
@@ -78,16 +93,30 @@ struct RepositoryReader {
         var overrideFiles: [(site: String, resource: String, file: String)] = []
         var templateDirectories = Set<String>()
 
-        for path in snapshot.files.keys.sorted() {
-            let file = snapshot.files[path]!
-            let parts = path.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
-            guard ["sites", "components", "flows"].contains(parts[0]) else { continue }
+        var definedComponents = Set<String>(), definedFlows = Set<String>()
+        // In no particular order: what is collected is sorted below, and so are the diagnostics.
+        for (path, file) in snapshot.files {
+            guard let top = Self.topDirectory(of: path) else { continue }
             if !file.pathIsValidUTF8 {
                 reader.diagnostics.error(
                     "path-not-utf8", at: SourceLocation(file: path), "the file name is not valid UTF-8",
                     hint: "rename it using UTF-8 (ASCII letters, digits, '-', '_' and '.' are safest)")
+                if let name = Self.definitionName(path, in: top) { top == .components ? definedComponents.insert(name) : definedFlows.insert(name) }
                 continue
             }
+            if let name = Self.definitionName(path, in: top) {
+                // The common case, `components/<name>.yaml` or `flows/<name>.yaml`, without splitting the path.
+                if top == .components {
+                    definedComponents.insert(name)
+                    if !defersDefinitions, let node = parse(path) { components[name] = node }
+                } else {
+                    definedFlows.insert(name)
+                    if !defersDefinitions, let node = parse(path) { flows[name] = node }
+                }
+                checkDefinitionName(name, path: path)
+                continue
+            }
+            let parts = path.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
             switch parts[0] {
             case "sites" where parts.count >= 3:
                 siteDirectories.insert(parts[1])
@@ -102,16 +131,8 @@ struct RepositoryReader {
                         "unexpected-file", at: SourceLocation(file: path), "this file is not part of the repository format and is ignored",
                         hint: "site directories hold site.yaml and overrides/components/<name>.yaml or overrides/flows/<name>.yaml", severity: .warning))
                 }
-            case "components" where parts.count == 2 && parts[1].hasSuffix(".yaml"):
-                let name = String(parts[1].dropLast(5))
-                if let node = parse(path) { components[name] = node }
-                checkDefinitionName(name, path: path)
             case "components" where parts.count > 2:
                 templateDirectories.insert(parts[1])
-            case "flows" where parts.count == 2 && parts[1].hasSuffix(".yaml"):
-                let name = String(parts[1].dropLast(5))
-                if let node = parse(path) { flows[name] = node }
-                checkDefinitionName(name, path: path)
             case "components", "flows":
                 if path.hasSuffix(".yml") {
                     misnamed(path, String(parts.last!.dropLast(4)) + ".yaml")
@@ -124,7 +145,9 @@ struct RepositoryReader {
                 break
             }
         }
-        let definedComponents = Set(snapshot.files.keys.filter { $0.hasPrefix("components/") && $0.split(separator: "/").count == 2 && $0.hasSuffix(".yaml") }.map { String($0.dropFirst(11).dropLast(5)) })
+        overrideFiles.sort { $0.file < $1.file }
+        deferred.components = definedComponents
+        deferred.flows = definedFlows
         for directory in templateDirectories.sorted() where !definedComponents.contains(directory) {
             reader.diagnostics.append(Diagnostic(
                 "orphan-templates", at: SourceLocation(file: "components/\(directory)/"),
@@ -144,8 +167,8 @@ struct RepositoryReader {
             for (index, name) in site.components.enumerated() where components[name] == nil && !definedComponents.contains(name) {
                 unknownReference(kind: "component", name: name, known: definedComponents.sorted(), site: site, field: "components[\(index)]", node: node["components"])
             }
-            for (index, name) in site.flows.enumerated() where flows[name] == nil && snapshot.files["flows/\(name).yaml"] == nil {
-                unknownReference(kind: "flow", name: name, known: flows.keys.sorted(), site: site, field: "flows[\(index)]", node: node["flows"])
+            for (index, name) in site.flows.enumerated() where !definedFlows.contains(name) {
+                unknownReference(kind: "flow", name: name, known: definedFlows.sorted(), site: site, field: "flows[\(index)]", node: node["flows"])
             }
             sites.append(site)
         }
@@ -164,6 +187,10 @@ struct RepositoryReader {
                     hint: "add '\(name)' to '\(kind)s' in \(site.file), or delete this override")
                 continue
             }
+            if defersDefinitions {
+                deferred.overrides[site.name, default: []].append((entry.resource, entry.file))
+                continue
+            }
             guard let node = parse(entry.file) else { continue }
             guard node.pairs != nil else {
                 reader.diagnostics.error("wrong-type", at: node.location, "an override must be a map (a JSON merge patch)", hint: "write the fields to change as 'key: value' lines")
@@ -177,7 +204,25 @@ struct RepositoryReader {
         let state = DesiredState(
             config: config, sites: sites, componentDocuments: components, flowDocuments: flows,
             overrides: overrides, snapshot: snapshot)
-        return DesiredState.LoadResult(state: state, diagnostics: reader.diagnostics.sorted)
+        return (DesiredState.LoadResult(state: state, diagnostics: reader.diagnostics.sorted), deferred)
+    }
+
+    enum TopDirectory { case sites, components, flows }
+
+    /// The format's directory a path is in; nil for files outside `sites/`, `components/` and `flows/`.
+    static func topDirectory(of path: String) -> TopDirectory? {
+        if path.hasPrefix("components/") || path == "components" { return .components }
+        if path.hasPrefix("sites/") || path == "sites" { return .sites }
+        if path.hasPrefix("flows/") || path == "flows" { return .flows }
+        return nil
+    }
+
+    /// `<name>` of `components/<name>.yaml` or `flows/<name>.yaml`; nil for any other path.
+    static func definitionName(_ path: String, in top: TopDirectory) -> String? {
+        guard top != .sites, path.hasSuffix(".yaml") else { return nil }
+        let name = path.utf8.dropFirst(top == .components ? 11 : 6).dropLast(5)
+        guard !name.contains(UInt8(ascii: "/")) else { return nil }
+        return String(Substring(name))
     }
 
     private func misnamed(_ path: String, _ expected: String) {

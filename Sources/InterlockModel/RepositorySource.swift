@@ -51,6 +51,19 @@ public enum RepositorySource: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// The outline of the desired state at `revision` (see `DesiredStateOutline`): every path and id, with
+    /// `interlock.yaml` and the site files read and checked; each site's definitions are read when it is worked on.
+    /// A working tree is read whole (its files are on disk anyway).
+    public func readOutline(revision: String, stateDirectory: String) throws -> (outline: DesiredStateOutline, commit: CommitInfo?) {
+        switch try open(stateDirectory: stateDirectory) {
+        case .workTree(let path):
+            return (DesiredStateOutline(try Snapshot.directory(at: path)), nil)
+        case .git(let repository):
+            let commit = try repository.resolve(revision)
+            return (try DesiredStateOutline.read(repository, commit: commit.id), commit)
+        }
+    }
+
     /// Reads like `read(revision:stateDirectory:)`, taking every subtree whose object id did not change from
     /// `previous` (a snapshot read earlier): the work follows what changed since, not the size of the repository.
     public func read(revision: String, stateDirectory: String, reusing previous: Snapshot?) throws -> (update: SnapshotUpdate, commit: CommitInfo?) {

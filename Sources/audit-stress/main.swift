@@ -1,9 +1,10 @@
 // Test helper: a second OS process appending to the same audit database.
 //
-//   audit-stress <database> <label> <seconds> [batch]
+//   audit-stress <database> <label> <seconds> [batch] [start-file]
 //
 // Appends entries (in batches of `batch`, default 1) until `seconds` have passed (0 = until killed),
-// prints "appended <n>" and exits 0. Used by InterlockStoreTests for multi-process and kill -9 tests.
+// prints "appended <n>" and exits 0. With a start file, prints "ready" and waits for that file to exist
+// before the seconds start, so several processes append in the same seconds however slowly each started. Used by InterlockStoreTests for multi-process and kill -9 tests.
 import Foundation
 import InterlockStore
 
@@ -17,6 +18,10 @@ let label = arguments[2]
 do {
     let store = try SQLiteStore(path: arguments[1])
     FileHandle.standardOutput.write(Data("ready\n".utf8))
+    if arguments.count > 5 {
+        let waitUntil = Date().addingTimeInterval(120)
+        while !FileManager.default.fileExists(atPath: arguments[5]), Date() < waitUntil { usleep(2_000) }
+    }
     let deadline = Date().addingTimeInterval(seconds)
     var appended = 0
     while seconds == 0 || Date() < deadline {

@@ -43,17 +43,22 @@ struct AuditTrail {
 
     /// Records each non-empty plan and each drift not yet recorded.
     func observed(_ outcomes: [SitePlanning.Outcome]) {
-        let interesting = outcomes.contains { if case .planned(_, _, let plan) = $0 { !plan.isEmpty || !plan.drift.isEmpty } else { false } }
+        observed(outcomes.compactMap(ObservedPlan.init))
+    }
+
+    /// Records each non-empty plan and each drift not yet recorded.
+    func observed(_ plans: [ObservedPlan]) {
+        let interesting = plans.contains { !$0.isEmpty || !$0.drift.isEmpty }
         guard interesting, let store = openForObservations() else { return }
         do {
             var entries: [AuditEntry] = []
-            for case .planned(let desired, _, let plan) in outcomes {
-                let zone = desired.site.timezone
+            for plan in plans {
+                let zone = plan.timezone
                 if !plan.isEmpty, try store.records(matching: AuditQuery(site: plan.site, action: .exact("plan.computed"), planID: plan.id, limit: 1)).isEmpty {
                     entries.append(AuditEntry(
                         actor: actor, category: .plan, action: "plan.computed", site: plan.site, planID: plan.id, commit: plan.commit,
                         details: [
-                            "create": String(plan.count(.create)), "update": String(plan.count(.update)), "delete": String(plan.count(.delete)),
+                            "create": String(plan.creates), "update": String(plan.updates), "delete": String(plan.deletes),
                             "liveFingerprint": plan.liveFingerprint, "desiredFingerprint": plan.desiredFingerprint, "timezone": zone,
                         ]))
                 }
@@ -104,5 +109,33 @@ struct AuditTrail {
             result: error == nil ? .success : .failure, error: error.map { "\($0)" },
             details: ["applied": applied.joined(separator: ","), "summary": plan.summary, "timezone": site.timezone]))
         try checkpoint(store)
+    }
+}
+
+/// What the audit log records of a planned site: the plan's identity, counts and drift, without its operations
+/// (a fleet's plans are summarised as they are printed, so their file contents need not be kept).
+struct ObservedPlan: Sendable {
+    var site: String
+    var id: String
+    var commit: String?
+    var creates: Int, updates: Int, deletes: Int
+    var liveFingerprint: String
+    var desiredFingerprint: String
+    var drift: [Drift]
+    var timezone: String
+    var isEmpty: Bool { creates + updates + deletes == 0 }
+
+    init?(_ outcome: SitePlanning.Outcome) {
+        guard case .planned(let desired, _, let plan) = outcome else { return nil }
+        site = plan.site
+        id = plan.id
+        commit = plan.commit
+        creates = plan.count(.create)
+        updates = plan.count(.update)
+        deletes = plan.count(.delete)
+        liveFingerprint = plan.liveFingerprint
+        desiredFingerprint = plan.desiredFingerprint
+        drift = plan.drift
+        timezone = desired.site.timezone
     }
 }

@@ -29,39 +29,77 @@ struct PlanCommand: ParsableCommand {
 
     func run() throws {
         let started = Date()
-        let (snapshot, commit) = try repository.readSnapshot(failureCode: 1)
-        let (state, sites) = try SiteSelection.resolve(snapshot: snapshot, names: all ? [] : site)
+        let (outline, commit) = try repository.readOutline(failureCode: 1)
+        let sites = try SiteSelection.resolve(outline: outline, names: all ? [] : site)
         let planning = target.planning(stateDirectory: repository.stateDirectory, driverDirectory: repository.driverDirectory)
-        let outcomes = planning.plan(sites, in: state)
-        AuditTrail(stateDirectory: repository.stateDirectory).observed(outcomes)
+        let json = json
+
+        // Sites are planned on all cores and printed in order as they finish; each keeps only its rendering and
+        // what the audit log records, so memory follows the sites in flight, not the fleet.
+        var observed: [ObservedPlan] = []
+        var siteObjects: [Value] = []
+        var failed = false, changes = false
+        if !json {
+            let at = commit.map { "commit \($0.id.hex.prefix(10)) (\($0.summary))" } ?? "working tree"
+            print("Plan for \(repository.source) at \(at), targets under \(planning.targetBase)\n")
+        }
+        planning.plan(sites, in: outline, reduce: { outcome in
+            (rendered: json ? nil : PlanText.render(outcome), object: json ? PlanText.json(outcome) : nil,
+             observed: ObservedPlan(outcome), planned: { if case .planned = outcome { true } else { false } }())
+        }, deliver: { result in
+            if let rendered = result.rendered {
+                print(rendered)
+                print("")
+            }
+            if let object = result.object { siteObjects.append(object) }
+            if let plan = result.observed {
+                changes = changes || !plan.isEmpty
+                observed.append(plan)
+            }
+            failed = failed || !result.planned
+        })
+        AuditTrail(stateDirectory: repository.stateDirectory).observed(observed)
         let elapsed = Date().timeIntervalSince(started)
-        KeptUntilExit.keep((snapshot, state, outcomes))
+        KeptUntilExit.keep(outline)
 
         if json {
             var object: [String: Value] = [
                 "repository": .string(repository.source.description),
-                "sites": .array(outcomes.map(PlanText.json)),
-                "changes": .bool(outcomes.contains { if case .planned(_, _, let plan) = $0 { !plan.isEmpty } else { false } }),
+                "sites": .array(siteObjects),
+                "changes": .bool(changes),
                 "seconds": .double((elapsed * 1000).rounded() / 1000),
             ]
             if let commit { object["commit"] = .string(commit.id.hex) }
             Terminal.printJSON(.object(object))
         } else {
-            let at = commit.map { "commit \($0.id.hex.prefix(10)) (\($0.summary))" } ?? "working tree"
-            print("Plan for \(repository.source) at \(at), targets under \(planning.targetBase)\n")
-            for outcome in outcomes {
-                print(PlanText.render(outcome))
-                print("")
-            }
-            print(String(format: "%d site(s) planned in %.2f s", outcomes.count, elapsed))
+            print(String(format: "%d site(s) planned in %.2f s", sites.count, elapsed))
         }
-        if outcomes.contains(where: { if case .planned = $0 { false } else { true } }) { throw ExitCode(1) }
-        if outcomes.contains(where: { if case .planned(_, _, let plan) = $0 { !plan.isEmpty } else { false } }) { throw ExitCode(2) }
+        if failed { throw ExitCode(1) }
+        if changes { throw ExitCode(2) }
     }
 }
 
 /// Picks the sites a command works on, failing clearly on unknown names or an invalid repository.
 enum SiteSelection {
+    /// The sites named (all when `names` is empty) of an outline whose repository-wide checks passed. A site's own
+    /// definitions are checked when it is planned: a problem there makes that site invalid, not the whole run.
+    static func resolve(outline: DesiredStateOutline, names: [String]) throws -> [Site] {
+        let errors = outline.diagnostics.filter { $0.severity == .error }
+        if !errors.isEmpty {
+            for diagnostic in errors { FileHandle.standardError.write(Data((diagnostic.rendered + "\n").utf8)) }
+            Terminal.error("the desired state has \(errors.count) problem(s); nothing was planned (run 'interlock validate')")
+            throw ExitCode(1)
+        }
+        guard !names.isEmpty else { return outline.sites }
+        return try names.map { name in
+            guard let site = outline.site(named: name) else {
+                Terminal.error("no site '\(name)'; sites: \(outline.sites.map(\.name).joined(separator: ", "))")
+                throw ExitCode(1)
+            }
+            return site
+        }
+    }
+
     static func resolve(snapshot: InterlockGit.Snapshot, names: [String]) throws -> (DesiredState, [Site]) {
         let loaded = DesiredState.load(from: snapshot)
         let errors = loaded.diagnostics.filter { $0.severity == .error }

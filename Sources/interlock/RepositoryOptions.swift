@@ -32,6 +32,16 @@ struct RepositoryOptions: ParsableArguments {
         }
     }
 
+    /// The outline of the desired state (see `DesiredStateOutline`), for commands that work site by site.
+    func readOutline(failureCode: Int32 = 2) throws -> (outline: DesiredStateOutline, commit: CommitInfo?) {
+        do {
+            return try source.readOutline(revision: rev, stateDirectory: stateDirectory)
+        } catch {
+            Terminal.error("cannot read the desired state from \(source): \(error)")
+            throw ExitCode(failureCode)
+        }
+    }
+
     /// The directory relative command-driver programs resolve against: a local repository's directory.
     var driverDirectory: String? {
         if case .remote = source { return nil }

@@ -20,54 +20,71 @@ struct StatusCommand: ParsableCommand {
     var json = false
 
     func run() throws {
-        let (snapshot, commit) = try repository.readSnapshot(failureCode: 1)
-        let (state, sites) = try SiteSelection.resolve(snapshot: snapshot, names: site)
+        let (outline, commit) = try repository.readOutline(failureCode: 1)
+        let sites = try SiteSelection.resolve(outline: outline, names: site)
         let planning = target.planning(stateDirectory: repository.stateDirectory, driverDirectory: repository.driverDirectory)
-        let outcomes = planning.plan(sites, in: state)
-        AuditTrail(stateDirectory: repository.stateDirectory).observed(outcomes)
-        KeptUntilExit.keep((snapshot, state, outcomes))
-        let conditions = outcomes.map(SiteCondition.init)
+        let json = json
+        // Each site is reduced to its row (or JSON entry) on the worker that planned it.
+        var reports: [SiteReport] = []
+        planning.plan(sites, in: outline, reduce: { SiteReport($0, json: json) }, deliver: { reports.append($0) })
+        AuditTrail(stateDirectory: repository.stateDirectory).observed(reports.compactMap(\.observed))
+        KeptUntilExit.keep(outline)
+        let conditions = reports.map(\.condition)
 
         if json {
-            var object: [String: Value] = ["sites": .array(outcomes.map { outcome in
-                var entry = PlanText.json(outcome).objectValue ?? [:]
-                entry["plan"] = nil
-                if case .planned(_, let live, let plan) = outcome {
-                    entry["pending"] = .object(["create": .int(plan.count(.create)), "update": .int(plan.count(.update)), "delete": .int(plan.count(.delete))])
-                    entry["planId"] = .string(plan.id)
-                    entry["managedResources"] = .int(live.resources.values.filter(\.managed).count)
-                }
-                return .object(entry)
-            })]
+            var object: [String: Value] = ["sites": .array(reports.compactMap(\.object))]
             if let commit { object["commit"] = .string(commit.id.hex) }
             Terminal.printJSON(.object(object))
         } else {
-            let rows = outcomes.map { outcome -> [String] in
-                let condition = SiteCondition(outcome)
-                let detail: String
-                switch outcome {
-                case .invalid(_, let diagnostics): detail = "\(diagnostics.count) problem(s) in the desired state"
-                case .unreachable(_, let error): detail = error.message
-                case .planned(_, let live, let plan):
-                    var parts: [String] = []
-                    if !plan.isEmpty { parts.append("\(plan.summary) pending (plan \(plan.shortID))") }
-                    if !plan.drift.isEmpty { parts.append("\(plan.drift.count) drifted: " + plan.drift.map(\.path).joined(separator: ", ")) }
-                    if parts.isEmpty { parts.append("\(live.resources.values.filter(\.managed).count) managed resources match") }
-                    detail = parts.joined(separator: "; ")
-                }
-                return [outcome.site.name, styled(condition), detail]
-            }
+            let rows = reports.map { [$0.site, styled($0.condition), $0.detail] }
             let at = commit.map { "commit \($0.id.hex.prefix(10))" } ?? "working tree"
             print("Status against \(repository.source) at \(at)\n")
             print(Terminal.table(["SITE", "STATUS", "DETAIL"], rows))
-            for case .planned(_, _, let plan) in outcomes where !plan.drift.isEmpty {
+            for report in reports where !report.drift.isEmpty {
                 print("")
-                print(Terminal.styled("\(plan.site): changed outside Interlock", .yellow))
-                for drift in plan.drift { print("  ! \(drift.summary)") }
+                print(Terminal.styled("\(report.site): changed outside Interlock", .yellow))
+                for summary in report.drift { print("  ! \(summary)") }
             }
         }
         if conditions.contains(where: { [.drifted, .invalid, .unreachable].contains($0) }) { throw ExitCode(1) }
         if conditions.contains(.changesPending) { throw ExitCode(2) }
+    }
+
+    /// What status shows of one site.
+    struct SiteReport: Sendable {
+        var site: String
+        var condition: SiteCondition
+        var detail: String
+        var drift: [String]
+        var object: Value?
+        var observed: ObservedPlan?
+
+        init(_ outcome: SitePlanning.Outcome, json: Bool) {
+            site = outcome.site.name
+            condition = SiteCondition(outcome)
+            observed = ObservedPlan(outcome)
+            drift = []
+            switch outcome {
+            case .invalid(_, let diagnostics): detail = "\(diagnostics.count) problem(s) in the desired state"
+            case .unreachable(_, let error): detail = error.message
+            case .planned(_, let live, let plan):
+                var parts: [String] = []
+                if !plan.isEmpty { parts.append("\(plan.summary) pending (plan \(plan.shortID))") }
+                if !plan.drift.isEmpty { parts.append("\(plan.drift.count) drifted: " + plan.drift.map(\.path).joined(separator: ", ")) }
+                if parts.isEmpty { parts.append("\(live.resources.values.filter(\.managed).count) managed resources match") }
+                detail = parts.joined(separator: "; ")
+                drift = plan.drift.map(\.summary)
+            }
+            guard json else { return }
+            var entry = PlanText.json(outcome).objectValue ?? [:]
+            entry["plan"] = nil
+            if case .planned(_, let live, let plan) = outcome {
+                entry["pending"] = .object(["create": .int(plan.count(.create)), "update": .int(plan.count(.update)), "delete": .int(plan.count(.delete))])
+                entry["planId"] = .string(plan.id)
+                entry["managedResources"] = .int(live.resources.values.filter(\.managed).count)
+            }
+            object = .object(entry)
+        }
     }
 
     private func styled(_ condition: SiteCondition) -> String {

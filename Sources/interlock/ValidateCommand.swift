@@ -17,13 +17,19 @@ struct ValidateCommand: ParsableCommand {
 
     func run() throws {
         let started = Date()
-        let (snapshot, commit) = try repository.readSnapshot()
-        let result = DesiredState.validate(snapshot)
+        let (outline, commit) = try repository.readOutline()
+        let result: (sites: [(name: String, resources: Int, fingerprint: String)], diagnostics: [Diagnostic])
+        do {
+            result = try outline.validate()
+        } catch {
+            Terminal.error("cannot read the desired state from \(repository.source): \(error)")
+            throw ExitCode(2)
+        }
         let elapsed = Date().timeIntervalSince(started)
-        KeptUntilExit.keep((snapshot, result))
+        KeptUntilExit.keep(outline)
         let errors = result.diagnostics.filter { $0.severity == .error }
         let warnings = result.diagnostics.count - errors.count
-        let resourceCount = result.sites.reduce(0) { $0 + $1.resources.count }
+        let resourceCount = result.sites.reduce(0) { $0 + $1.resources }
 
         if json {
             var object: [String: Value] = [
@@ -32,9 +38,9 @@ struct ValidateCommand: ParsableCommand {
                 "revision": .string(repository.worktree ? "worktree" : repository.rev),
                 "errors": .int(errors.count),
                 "warnings": .int(warnings),
-                "sites": .array(result.sites.map { .object(["name": .string($0.site.name), "resources": .int($0.resources.count), "fingerprint": .string($0.fingerprint)]) }),
-                "components": .int(result.state.componentNames.count),
-                "flows": .int(result.state.flowNames.count),
+                "sites": .array(result.sites.map { .object(["name": .string($0.name), "resources": .int($0.resources), "fingerprint": .string($0.fingerprint)]) }),
+                "components": .int(outline.componentNames.count),
+                "flows": .int(outline.flowNames.count),
                 "diagnostics": .array(result.diagnostics.map(\.json)),
                 "seconds": .double((elapsed * 1000).rounded() / 1000),
             ]
@@ -43,7 +49,7 @@ struct ValidateCommand: ParsableCommand {
         } else {
             for diagnostic in result.diagnostics { print(diagnostic.rendered) }
             let at = commit.map { "commit \($0.id.hex.prefix(10)) (\($0.summary))" } ?? "working tree"
-            let counts = "\(result.state.sites.count) site(s), \(result.state.componentNames.count) component(s), \(result.state.flowNames.count) flow(s)"
+            let counts = "\(outline.sites.count) site(s), \(outline.componentNames.count) component(s), \(outline.flowNames.count) flow(s)"
             let time = String(format: "%.2f s", elapsed)
             if errors.isEmpty {
                 let warningText = warnings > 0 ? ", \(warnings) warning(s)" : ""

@@ -4,7 +4,7 @@ import InterlockGit
 import Testing
 
 /// The fixture repository committed with the git CLI, so snapshots carry real blob and tree ids.
-private final class CommittedFixture {
+final class CommittedFixture {
     let root: URL
     var fixture = Fixture()
     private var clock = 1_700_000_000

@@ -1,5 +1,6 @@
 import Foundation
 import InterlockGit
+import Testing
 @testable import InterlockModel
 
 /// A small, valid desired-state repository held as text, which tests change one file at a time.
@@ -124,13 +125,33 @@ struct Fixture {
             })
     }
 
-    /// Validates the fixture and returns its diagnostics (errors and warnings).
-    func validate() -> [Diagnostic] { DesiredState.validate(snapshot).diagnostics }
+    /// Validates the fixture and returns its diagnostics (errors and warnings). Every call also checks that
+    /// working site by site (`DesiredStateOutline`) reports exactly the same problems as loading everything at once.
+    func validate() -> [Diagnostic] {
+        let whole = DesiredState.validate(snapshot)
+        do {
+            let bySite = try DesiredStateOutline(snapshot).validate()
+            #expect(bySite.diagnostics == whole.diagnostics, "the outline's validation differs from the full load's")
+            #expect(bySite.sites.map(\.name) == whole.sites.map(\.site.name))
+            #expect(bySite.sites.map(\.fingerprint) == whole.sites.map(\.fingerprint))
+        } catch {
+            Issue.record("the outline could not validate: \(error)")
+        }
+        return whole.diagnostics
+    }
 
     func errors() -> [Diagnostic] { validate().filter { $0.severity == .error } }
 
+    /// Compiles a site of the fixture, checking that the outline compiles it to the same resources.
     func compile(_ site: String) -> DesiredState.Compilation {
-        DesiredState.load(from: snapshot).state.compile(siteNamed: site)!
+        let compilation = DesiredState.load(from: snapshot).state.compile(siteNamed: site)!
+        let outline = DesiredStateOutline(snapshot)
+        if let outlined = outline.site(named: site) {
+            let bySite = try? outline.compile(outlined)
+            #expect(bySite?.site == compilation.site, "the outline compiles \(site) differently")
+            #expect(Set(compilation.diagnostics).isSubset(of: Set(bySite?.diagnostics ?? [])))
+        }
+        return compilation
     }
 
     /// Replaces `old` with `new` in `file`; fails loudly if `old` is not there, so tests cannot silently pass.

@@ -47,10 +47,15 @@ struct ConcurrencyTests {
         let store = try SQLiteStore(stateDirectory: dir.path)
         _ = try store.append(Fixture.entry(0))
         let helper = try Fixture.stressBinary()
+        // Both helpers start their seconds together, when the start file appears, however slowly each process
+        // started on a busy machine.
+        let startFile = dir.path + "/start"
         let results = try [("A", "1"), ("B", "8")].map { label, batch in
             let output = dir.path + "/stress-\(label).out"
-            return (try Fixture.spawn(helper, [dir.databasePath, label, "2.5", batch], outputPath: output), output)
+            return (try Fixture.spawn(helper, [dir.databasePath, label, "2.5", batch, startFile], outputPath: output), output)
         }
+        for (_, output) in results { #expect(Fixture.waitFor("ready", in: output, timeout: 60)) }
+        FileManager.default.createFile(atPath: startFile, contents: Data())
         // This process appends too, in the same seconds.
         var own = 0
         let deadline = Date().addingTimeInterval(2.5)
@@ -68,10 +73,12 @@ struct ConcurrencyTests {
         #expect(appended.allSatisfy { $0 > 0 })
         let total = Int64(1 + own + appended.reduce(0, +))
         try Self.expectOneChain(store, count: total)
-        // Both processes really interleaved with each other.
+        // Both processes really interleaved with each other: A's records lie on both sides of some of the others'
+        // (or the other way round). On a starved machine SQLite's busy handler lets writers take long turns, so
+        // only this, not how often they alternate, is certain.
         let sites = try store.records(matching: .all).map { $0.site ?? "" }
         let switches = zip(sites, sites.dropFirst()).filter { $0 != $1 && $0.hasPrefix("plant-A") != $1.hasPrefix("plant-A") }.count
-        #expect(switches > 2)
+        #expect(switches >= 2)
     }
 
     @Test func killingAnAppendingProcessLeavesAVerifiableLogWithoutPartialRecords() throws {

@@ -17,6 +17,74 @@ public enum ParallelMap {
         }
         return slots.values
     }
+
+    /// Transforms a collection on all cores like `map`, handing each result to `deliver` in the input's order as
+    /// soon as it and every result before it are ready, so results need not all be held at once (a fleet's plans
+    /// are printed as they come). `deliver` runs on one thread at a time, on whichever worker finished the result
+    /// that was awaited.
+    public static func forEach<Element: Sendable, Result: Sendable>(
+        _ elements: [Element], workersPerCore: Int = 1, _ transform: @Sendable (Element) -> Result, deliver: (Result) -> Void
+    ) {
+        let workers = min(ProcessInfo.processInfo.activeProcessorCount * max(1, workersPerCore), elements.count)
+        guard workers > 1 else {
+            for element in elements { deliver(transform(element)) }
+            return
+        }
+        let queue = InOrder<Result>(count: elements.count)
+        withoutActuallyEscaping(deliver) { deliver in
+            let box = UncheckedBox(deliver)
+            DispatchQueue.concurrentPerform(iterations: workers) { _ in
+                while let index = queue.claim() {
+                    queue.finish(transform(elements[index]), at: index, deliver: box.value)
+                }
+            }
+        }
+    }
+}
+
+/// A value handed to worker threads whose use the owner serialises itself.
+private struct UncheckedBox<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
+}
+
+/// Results finished out of order, handed on in order: the worker that finishes the awaited result delivers it and
+/// every later one already waiting, while the others go on working.
+private final class InOrder<Result>: @unchecked Sendable {
+    private let lock = NSLock()
+    private let count: Int
+    private var next = 0
+    private var waiting: [Int: Result] = [:]
+    private var nextToDeliver = 0
+    private var delivering = false
+
+    init(count: Int) { self.count = count }
+
+    func claim() -> Int? {
+        lock.withLock {
+            guard next < count else { return nil }
+            defer { next += 1 }
+            return next
+        }
+    }
+
+    func finish(_ result: Result, at index: Int, deliver: (Result) -> Void) {
+        lock.lock()
+        waiting[index] = result
+        guard !delivering else {
+            lock.unlock()
+            return
+        }
+        delivering = true
+        while let ready = waiting.removeValue(forKey: nextToDeliver) {
+            nextToDeliver += 1
+            lock.unlock()
+            deliver(ready)
+            lock.lock()
+        }
+        delivering = false
+        lock.unlock()
+    }
 }
 
 /// Result slots shared by the workers: each index is claimed by exactly one worker and read after all finished.

@@ -55,12 +55,17 @@ public struct Diagnostics: Sendable {
     public var errors: [Diagnostic] { all.filter { $0.severity == .error } }
     public var hasErrors: Bool { all.contains { $0.severity == .error } }
 
-    /// Sorted by file, line and column; duplicates removed.
+    /// Sorted by file, line and column (then field, code and text, so the order never depends on the order in
+    /// which problems were found); duplicates removed.
     public var sorted: [Diagnostic] {
         var seen = Set<Diagnostic>()
         return all.filter { seen.insert($0).inserted }.sorted {
             if $0.location != $1.location { return $0.location < $1.location }
-            return $0.field < $1.field
+            if $0.field != $1.field { return $0.field < $1.field }
+            if $0.code != $1.code { return $0.code < $1.code }
+            if $0.message != $1.message { return $0.message < $1.message }
+            if $0.severity != $1.severity { return $0.severity == .error }
+            return ($0.hint ?? "") < ($1.hint ?? "")
         }
     }
 }

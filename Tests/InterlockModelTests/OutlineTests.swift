@@ -1,0 +1,148 @@
+import Foundation
+import InterlockGit
+@testable import InterlockModel
+import Testing
+
+/// Working site by site from an outline read out of a real git repository: what is loaded when, and that the
+/// results equal those of loading the whole snapshot.
+@Suite struct OutlineTests {
+    /// The fixture with a third site that runs a component and a flow of its own.
+    private static func fleet() -> CommittedFixture {
+        let committed = try! CommittedFixture()
+        committed.fixture.files["components/press-line.yaml"] = """
+            name: press-line
+            config: { speed: 40 }
+            files:
+              - path: press/line.conf
+                template: line.conf
+            """
+        committed.fixture.files["components/press-line/line.conf"] = "speed ${config.speed}\nsite ${site.name}\n"
+        committed.fixture.files["flows/press-oee.yaml"] = """
+            name: press-oee
+            bricks:
+              - { id: counter, type: counter, version: 1.0.0, outputs: [] }
+            connections: []
+            """
+        committed.fixture.files["sites/plant-c/site.yaml"] = """
+            name: plant-c
+            timezone: Asia/Kolkata
+            target: { driver: files, root: plant-c }
+            approval: { required: 1, approvers: [mgr-c] }
+            values: { opcua_host: 10.9.0.1, lines: 1, broker: { port: 1883 } }
+            components: [broker, press-line]
+            flows: [energy, press-oee]
+            """
+        committed.fixture.edit("interlock.yaml", replacing: "sites: [plant-b]", with: "sites: [plant-b, plant-c]")
+        return committed
+    }
+
+    private static func outline(_ committed: CommittedFixture) throws -> (DesiredStateOutline, Snapshot) {
+        let full = try committed.commit()
+        let repository = try Repository.open(at: committed.root.path)
+        return (try DesiredStateOutline.read(repository, commit: repository.resolveID("HEAD")), full)
+    }
+
+    @Test func anOutlineHoldsTheSiteFilesButNoDefinitionUntilASiteNeedsIt() throws {
+        let committed = Self.fleet()
+        let (outline, full) = try Self.outline(committed)
+        #expect(outline.snapshot.files.count == full.files.count)
+        #expect(outline.snapshot.trees == full.trees)
+        let loaded = outline.snapshot.files.filter(\.value.isLoaded).keys.sorted()
+        #expect(loaded == ["interlock.yaml", "sites/plant-a/site.yaml", "sites/plant-b/site.yaml", "sites/plant-c/site.yaml"])
+        #expect(!outline.snapshot.isFullyLoaded)
+        #expect(outline.snapshot.content(at: "components/broker.yaml") == nil)
+        #expect(outline.snapshot.files["components/broker.yaml"]?.blobID == full.files["components/broker.yaml"]?.blobID)
+        #expect(outline.sites.map(\.name) == ["plant-a", "plant-b", "plant-c"])
+        #expect(outline.componentNames == ["broker", "press-line"])
+        #expect(outline.flowNames == ["energy", "press-oee"])
+
+        // Plant A's part holds its own definitions, not plant C's.
+        let part = try outline.part(for: outline.site(named: "plant-a")!)
+        #expect(part.state.componentNames == ["broker"])
+        #expect(part.state.flowNames == ["energy"])
+        #expect(part.state.snapshot.content(at: "components/broker/mosquitto.conf") != nil)
+        #expect(part.state.snapshot.content(at: "components/press-line.yaml") == nil)
+        #expect(part.diagnostics.isEmpty)
+        // The outline itself is unchanged: each part reads into its own copy.
+        #expect(outline.snapshot.content(at: "components/broker.yaml") == nil)
+        withExtendedLifetime(committed) {}
+    }
+
+    @Test func eachSiteCompilesAsFromTheWholeSnapshot() throws {
+        let committed = Self.fleet()
+        let (outline, full) = try Self.outline(committed)
+        let whole = DesiredState.load(from: full)
+        #expect(whole.diagnostics.isEmpty)
+        for site in outline.sites {
+            let bySite = try outline.compile(site)
+            let expected = whole.state.compile(site: site)
+            #expect(bySite.site == expected.site, "\(site.name)")
+            #expect(bySite.diagnostics == expected.diagnostics)
+            #expect(bySite.site.commitID == full.commitID?.hex)
+        }
+        withExtendedLifetime(committed) {}
+    }
+
+    @Test func validationReportsTheSameProblemsAsAFullLoad() throws {
+        let committed = Self.fleet()
+        // A broken definition run by one site, an unused flow with a mistake, an override that is not a map, an
+        // override of a component the site does not run, and a site that runs an unknown flow.
+        committed.fixture.files["components/press-line.yaml"] = "name: press-line\nconfig: { speed: [1, 2\n"
+        committed.fixture.files["flows/spare.yaml"] = "name: spare\nbricks:\n  - { id: x, type: counter }\nconnections: [{ from: x.out, to: y.in }]\n"
+        committed.fixture.files["sites/plant-a/overrides/components/broker.yaml"] = "- just a list\n"
+        committed.fixture.files["sites/plant-c/overrides/components/historian.yaml"] = "config: { a: 1 }\n"
+        committed.fixture.edit("sites/plant-b/site.yaml", replacing: "flows: [energy]", with: "flows: [energy, enrgy-oee]")
+        let (outline, full) = try Self.outline(committed)
+        let whole = DesiredState.validate(full)
+        let bySite = try outline.validate()
+        #expect(bySite.diagnostics == whole.diagnostics)
+        let codes = Set(bySite.diagnostics.map(\.code))
+        for code in ["wrong-type", "override-not-used", "unknown-flow"] { #expect(codes.contains(code), "\(code) in \(codes.sorted())") }
+        #expect(bySite.diagnostics.contains { $0.location.file == "flows/spare.yaml" })
+        #expect(bySite.diagnostics.contains { $0.location.file == "components/press-line.yaml" && $0.severity == .error })
+        #expect(bySite.diagnostics.contains { $0.location.file == "sites/plant-a/overrides/components/broker.yaml" && $0.code == "wrong-type" })
+        // Repository-wide problems are known from the outline alone, before any site is read.
+        #expect(outline.diagnostics.contains { $0.code == "override-not-used" })
+        #expect(outline.diagnostics.contains { $0.code == "unknown-flow" })
+        #expect(!outline.diagnostics.contains { $0.location.file == "components/press-line.yaml" && $0.severity == .error })
+        withExtendedLifetime(committed) {}
+    }
+
+    @Test func aBlobThatVanishedAfterTheOutlineWasReadIsAnErrorNamingTheRepository() throws {
+        let committed = Self.fleet()
+        let (outline, full) = try Self.outline(committed)
+        // Remove the loose object of plant C's own component, as a damaged or pruned repository would.
+        let hex = full.files["components/press-line.yaml"]!.blobID!.hex
+        let object = committed.root.appendingPathComponent(".git/objects/\(hex.prefix(2))/\(hex.dropFirst(2))")
+        try FileManager.default.removeItem(at: object)
+        #expect(throws: GitError.self) { try outline.part(for: outline.site(named: "plant-c")!) }
+        // Sites that do not run it are unaffected.
+        #expect(try outline.compile(outline.site(named: "plant-a")!).diagnostics.isEmpty)
+        withExtendedLifetime(committed) {}
+    }
+
+    @Test func anOutlineOfAFullSnapshotNeedsNoRepository() throws {
+        let full = Fixture().snapshot
+        let outline = DesiredStateOutline(full)
+        let whole = DesiredState.load(from: full).state
+        for site in outline.sites { #expect(try outline.compile(site).site == whole.compile(site: site).site) }
+        // An outline whose files are not loaded, with nothing to load them from, says which file it misses.
+        var hollow = try Self.outline(Self.fleet()).0.snapshot
+        hollow.commitID = nil
+        let unloadable = DesiredStateOutline(hollow)
+        #expect(throws: OutlineError.self) { try unloadable.part(for: unloadable.sites[0]) }
+    }
+
+    @Test func resultsAreDeliveredInOrderWhateverOrderTheyFinishIn() {
+        let items = Array(0..<200)
+        var delivered: [Int] = []
+        ParallelMap.forEach(items, workersPerCore: 3, { item -> Int in
+            if item % 7 == 0 { usleep(2_000) }  // slow items finish after later ones
+            return item * 2
+        }, deliver: { delivered.append($0) })
+        #expect(delivered == items.map { $0 * 2 })
+        var none: [Int] = []
+        ParallelMap.forEach([Int](), { $0 }, deliver: { none.append($0) })
+        #expect(none.isEmpty)
+    }
+}
