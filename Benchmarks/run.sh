@@ -42,13 +42,13 @@ echo "$(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/m
 
 dataset_ops() {
     case "$1" in
-        small)  echo "check,read,load,compile,plan-first,plan-10pct,read+validate+plan,replan,replan-cold,site-plan" ;;
-        medium) echo "check,read,load,compile,plan-first,plan-10pct,read+validate+plan,replan,replan-cold,site-plan,audit-append-batched,audit-append-single,audit-verify" ;;
+        small)  echo "check,read,load,compile,plan-first,plan-10pct,read+validate+plan,outline,validate-by-site,read+plan-by-site,replan,replan-by-site,replan-cold,site-plan" ;;
+        medium) echo "check,read,load,compile,plan-first,plan-10pct,read+validate+plan,outline,validate-by-site,read+plan-by-site,replan,replan-by-site,replan-cold,site-plan,audit-append-batched,audit-append-single,audit-verify" ;;
         large)
             if [ "${LARGE_PLANS:-0}" = 1 ]; then
-                echo "check,read,load,compile,plan-first,plan-10pct,read+validate+plan,replan,replan-cold,site-plan"
+                echo "check,read,load,compile,plan-first,plan-10pct,read+validate+plan,outline,validate-by-site,read+plan-by-site,replan,replan-by-site,replan-cold,site-plan"
             else
-                echo "check,read,load,compile,replan,replan-cold,site-plan"
+                echo "check,read,load,compile,outline,validate-by-site,read+plan-by-site,replan,replan-by-site,replan-cold,site-plan"
             fi ;;
     esac
 }

@@ -7,15 +7,18 @@ extension Repository {
     /// id, and every directory's tree id (the root is `""`). No work tree is involved; submodule entries
     /// are skipped. Paths that are not valid UTF-8 are kept exactly in `Snapshot.File.rawPath`.
     public func snapshot(of commit: ObjectID) throws -> Snapshot {
-        try read(commit, loading: nil)
+        try read(commit, loading: nil, keepingTrees: true)
     }
 
     /// Reads a commit's tree like `snapshot(of:)`: every path, mode and blob id, and every directory's tree id, but
     /// the bytes only of the files `loading` accepts. The others stay unloaded (`Snapshot.File.isLoaded` is false)
     /// until `loadContent(of:in:)` fills them, so a tool can work through a large repository part by part: the
     /// outline of a 120,000-file repository holds its paths and ids, not its 200 MB of content.
-    public func outline(of commit: ObjectID, loading: (String) -> Bool) throws -> Snapshot {
-        try withoutActuallyEscaping(loading) { try read(commit, loading: $0) }
+    ///
+    /// With `keepingTrees`, the repository keeps the large trees it parsed for the next `snapshotUpdate`, as a
+    /// full read does (a reconcile loop's first read); a one-time reader leaves them.
+    public func outline(of commit: ObjectID, keepingTrees: Bool = false, loading: (String) -> Bool) throws -> Snapshot {
+        try withoutActuallyEscaping(loading) { try read(commit, loading: $0, keepingTrees: keepingTrees) }
     }
 
     /// Reads the bytes of the files at `paths` into `snapshot`, an outline this repository read. Paths that are not
@@ -31,7 +34,7 @@ extension Repository {
         }
     }
 
-    private func read(_ commit: ObjectID, loading: ((String) -> Bool)?) throws -> Snapshot {
+    func read(_ commit: ObjectID, loading: ((String) -> Bool)?, keepingTrees: Bool) throws -> Snapshot {
         var oid = commit.oid
         var object: OpaquePointer?
         try check(git_object_lookup(&object, handle, &oid, GIT_OBJECT_ANY), "git_object_lookup")
@@ -48,8 +51,7 @@ extension Repository {
         reader.trees[""] = ObjectID(git_tree_id(root))
         reader.retained.consider(root, at: "")
         try reader.read(root)
-        // An outline is read once, not updated: only a full snapshot's large trees are kept for the next update.
-        if loading == nil { keptTrees.replace(taking: &reader.retained, stillIn: reader.trees) }
+        if keepingTrees { keptTrees.replace(taking: &reader.retained, stillIn: reader.trees) }
         return Snapshot(commitID: isCommit ? commit : nil, files: reader.files, trees: reader.trees)
     }
 }

@@ -23,10 +23,12 @@ extension Repository {
     /// one at the same path in `previous` (and every blob with an unchanged id) from `previous` instead of
     /// reading it again: the work is proportional to what changed, not to the size of the tree.
     ///
-    /// `previous` must have been read from this repository (its `trees` and blob ids are trusted).
-    public func snapshotUpdate(of commit: ObjectID, reusing previous: Snapshot) throws -> SnapshotUpdate {
+    /// `previous` must have been read from this repository (its `trees` and blob ids are trusted). When it has no
+    /// trees (a first read), the whole tree is read: only the files `loading` accepts with their bytes when given
+    /// (an outline, see `outline(of:loading:)`). Files an update reads are always loaded.
+    public func snapshotUpdate(of commit: ObjectID, reusing previous: Snapshot, loading: ((String) -> Bool)? = nil) throws -> SnapshotUpdate {
         guard let previousRoot = previous.trees[""] else {
-            let fresh = try snapshot(of: commit)
+            let fresh = try read(commit, loading: loading, keepingTrees: true)
             return SnapshotUpdate(base: previous.commitID, snapshot: fresh, changedPaths: fresh.files.keys.sorted())
         }
         var oid = commit.oid

@@ -16,15 +16,21 @@ public struct DesiredState: Sendable {
     var overrides: [String: [String: YAMLNode]]
     /// The snapshot the state was read from (templates are read from it when compiling).
     public var snapshot: Snapshot
+    /// Set when the state was read site by site: it then holds no definitions itself, and compiling a site reads
+    /// that site's components, flows and overrides from the outline (see `DesiredStateOutline`).
+    public internal(set) var outline: DesiredStateOutline? = nil
 
-    public var componentNames: [String] { componentDocuments.keys.sorted() }
-    public var flowNames: [String] { flowDocuments.keys.sorted() }
+    public var componentNames: [String] { outline?.componentNames ?? componentDocuments.keys.sorted() }
+    public var flowNames: [String] { outline?.flowNames ?? flowDocuments.keys.sorted() }
     public var commitID: String? { snapshot.commitID?.hex }
 
     public func site(named name: String) -> Site? { sites.first { $0.name == name } }
 
     /// Resource paths (`components/x`, `flows/y`) a site overrides.
-    public func overriddenPaths(of site: String) -> [String] { (overrides[site] ?? [:]).keys.sorted() }
+    public func overriddenPaths(of site: String) -> [String] {
+        if let outline { return outline.overriddenPaths(of: site) }
+        return (overrides[site] ?? [:]).keys.sorted()
+    }
 
     /// The result of reading a repository: the state (possibly partial) and every problem found.
     public struct LoadResult: Sendable {

@@ -75,8 +75,11 @@ public enum RepositorySource: Sendable, Hashable, CustomStringConvertible {
     /// call to the next (pass nil the first time), as a reconcile loop does: libgit2's cache then still holds the
     /// trees the previous read parsed, so an update parses only the new ones. A remote source's mirror is still
     /// fetched on every call. After an error `kept` is nil, so the next call opens the repository afresh.
+    ///
+    /// With `outline`, a first read (no `previous`) reads an outline (`DesiredStateOutline.isReadUpFront` files
+    /// loaded) instead of every file, for a `DesiredStateCache` that works site by site.
     public func read(
-        revision: String, stateDirectory: String, reusing previous: Snapshot?, keeping kept: inout Repository?
+        revision: String, stateDirectory: String, reusing previous: Snapshot?, keeping kept: inout Repository?, outline: Bool = false
     ) throws -> (update: SnapshotUpdate, commit: CommitInfo?) {
         do {
             switch try open(stateDirectory: stateDirectory, kept: kept) {
@@ -87,7 +90,8 @@ public enum RepositorySource: Sendable, Hashable, CustomStringConvertible {
             case .git(let repository):
                 kept = repository
                 let commit = try repository.resolve(revision)
-                return (try repository.snapshotUpdate(of: commit.id, reusing: previous ?? Snapshot(files: [:])), commit)
+                let loading: ((String) -> Bool)? = outline ? { DesiredStateOutline.isReadUpFront($0) } : nil
+                return (try repository.snapshotUpdate(of: commit.id, reusing: previous ?? Snapshot(files: [:]), loading: loading), commit)
             }
         } catch {
             kept = nil

@@ -152,6 +152,36 @@ import Testing
         #expect(try w.auditActions().contains("validate.failed"))
     }
 
+    @Test func aProblemInOneSitesFilesLeavesTheOtherSitesPlanned() throws {
+        let w = try Workspace()
+        // Plant B's override of the broker becomes a list: only plant B compiles from it.
+        try "- max_connections: 10\n".write(toFile: w.repo + "/sites/plant-b/overrides/components/mqtt-broker.yaml", atomically: true, encoding: .utf8)
+        try w.commit("Break plant B's broker override")
+        let plan = try w.run("plan", "--all", "--repo", w.repo)
+        #expect(plan.status == 1, "a site that does not compile is an error")
+        #expect(plan.stdout.contains("plant-a  Plant A"))
+        #expect(plan.stdout.contains("+ files/mosquitto/mosquitto.conf"), "plant A is planned: \(plan.stdout)")
+        #expect(plan.stdout.contains("does not compile"))
+        #expect(plan.stdout.contains("sites/plant-b/overrides/components/mqtt-broker.yaml:1:1: error: an override must be a map"))
+        #expect(plan.stdout.contains("2 site(s) planned"))
+        let status = try w.run("status", "--repo", w.repo)
+        #expect(status.status == 1)
+        #expect(status.stdout.contains("plant-b  invalid"))
+        #expect(status.stdout.contains("plant-a  changes-pending"))
+        let validate = try w.run("validate", "--repo", w.repo)
+        #expect(validate.status == 1)
+        #expect(validate.stdout.contains("sites/plant-b/overrides/components/mqtt-broker.yaml:1:1: error: an override must be a map"))
+
+        // A problem of the repository as a whole (a site running an unknown component) still stops every plan.
+        try w.replace(w.repo + "/sites/plant-a/site.yaml", "components: [ignition-gateway,", "components: [ignition-gatewya,")
+        try w.commit("Misspell a component")
+        let refused = try w.run("plan", "--all", "--repo", w.repo)
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("did you mean 'ignition-gateway'"))
+        #expect(refused.stderr.contains("nothing was planned"))
+        #expect(!refused.stdout.contains("plant-b  "))
+    }
+
     @Test func deployPlanDriftAndAuditStoryEndToEnd() throws {
         let w = try Workspace()
         #expect(try w.run("init").status == 0)

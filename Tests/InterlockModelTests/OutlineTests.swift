@@ -11,6 +11,9 @@ import Testing
         let committed = try! CommittedFixture()
         committed.fixture.files["components/press-line.yaml"] = """
             name: press-line
+            vendor: Acme
+            product: Press line controller
+            version: "3.2"
             config: { speed: 40 }
             files:
               - path: press/line.conf
@@ -131,6 +134,62 @@ import Testing
         hollow.commitID = nil
         let unloadable = DesiredStateOutline(hollow)
         #expect(throws: OutlineError.self) { try unloadable.part(for: unloadable.sites[0]) }
+    }
+
+    /// A cache that keeps only an outline, updated commit after commit as a reconcile loop reads them: every load
+    /// reports what a cold full load reports, every site compiles as from the full snapshot, and a changed site
+    /// takes its unchanged definitions from its previous compilation.
+    @Test func aCacheKeepingOnlyTheOutlineFollowsCommitsLikeAFullLoad() throws {
+        let committed = Self.fleet()
+        _ = try committed.commit()
+        let repository = try Repository.open(at: committed.root.path)
+        let reader = try Repository.open(at: committed.root.path)
+        let lock = NSLock()
+        nonisolated(unsafe) let contents = reader
+        let cache = DesiredStateCache(bySite: { paths, snapshot in try lock.withLock { try contents.loadContent(of: paths, in: &snapshot) } })
+        var snapshot = try repository.snapshotUpdate(of: repository.resolveID("HEAD"), reusing: Snapshot(files: [:]), loading: DesiredStateOutline.isReadUpFront).snapshot
+        #expect(!snapshot.isFullyLoaded)
+        let first = cache.update(to: snapshot)
+        #expect(first.result.state.outline != nil)
+        #expect(first.result.diagnostics.isEmpty)
+        for site in first.result.state.sites { #expect(cache.compile(site: site, in: first.result.state).diagnostics == [], "\(site.name)") }
+
+        // (what, edit, sites affected (nil: read afresh), definitions plant-c takes from its previous compilation)
+        let edits: [(String, (inout Fixture) -> Void, [String]?, Int?)] = [
+            ("plant C's own component", { $0.edit("components/press-line.yaml", replacing: "speed: 40", with: "speed: 45") }, ["plant-c"], 3),
+            ("its template", { $0.edit("components/press-line/line.conf", replacing: "speed ", with: "line speed ") }, ["plant-c"], 3),
+            ("the shared flow", { $0.edit("flows/energy.yaml", replacing: "window: 15m", with: "window: 10m") }, ["plant-a", "plant-b", "plant-c"], 3),
+            ("plant C's values", { $0.edit("sites/plant-c/site.yaml", replacing: "lines: 1", with: "lines: 2") }, ["plant-c"], 0),
+            ("an override for plant C", { $0.files["sites/plant-c/overrides/components/press-line.yaml"] = "config: { speed: 50 }\n" }, ["plant-c"], 0),
+            ("a broken component", { $0.edit("components/press-line.yaml", replacing: "config: { speed: 45 }", with: "config: { speed: [45 }") }, ["plant-c"], nil),
+            ("its fix", { $0.edit("components/press-line.yaml", replacing: "config: { speed: [45 }", with: "config: { speed: 46 }") }, ["plant-c"], nil),
+            ("a new component", { $0.files["components/spare.yaml"] = "name: spare\n" }, nil, nil),
+        ]
+        for (what, edit, affected, reused) in edits {
+            edit(&committed.fixture)
+            _ = try committed.commit()
+            let update = try repository.snapshotUpdate(of: repository.resolveID("HEAD"), reusing: snapshot)
+            let result = cache.update(update)
+            let full = try Repository.open(at: committed.root.path)
+            let cold = DesiredState.load(from: try full.snapshot(of: full.resolveID("HEAD")))
+            #expect(result.result.diagnostics == cold.diagnostics, "\(what)")
+            #expect(result.result.state.sites == cold.state.sites, "\(what)")
+            #expect(result.affectedSites == affected, "\(what)")
+            #expect(result.incremental == (affected != nil), "\(what)")
+            for site in cold.state.sites {
+                let before = cache.statistics.definitionsReused
+                let cached = cache.compile(site: site, in: result.result.state)
+                let fresh = cold.state.compile(site: site)
+                #expect(cached.site == fresh.site, "\(what): \(site.name)")
+                // A site also reports the problems of the files it reads, which a full load reports at load.
+                #expect(Set(fresh.diagnostics).isSubset(of: Set(cached.diagnostics)), "\(what): \(site.name)")
+                #expect(Set(cached.diagnostics).subtracting(fresh.diagnostics).isSubset(of: Set(cold.diagnostics)), "\(what): \(site.name)")
+                if site.name == "plant-c", let reused { #expect(cache.statistics.definitionsReused - before == reused, "\(what): reused") }
+            }
+            snapshot = update.snapshot
+        }
+        // The broken component was refused at load, as a full load refuses it.
+        withExtendedLifetime(committed) {}
     }
 
     @Test func resultsAreDeliveredInOrderWhateverOrderTheyFinishIn() {

@@ -31,7 +31,8 @@ let flagshipSite = "plant-0000"
 /// Every operation the harness measures, by name. Each runs in its own child process.
 enum Operation: String, CaseIterable {
     case check, read, load, compile, planFirst = "plan-first", planChanged = "plan-10pct", readValidatePlan = "read+validate+plan"
-    case replan, replanCold = "replan-cold", sitePlan = "site-plan", auditBatched = "audit-append-batched"
+    case outline, validateBySite = "validate-by-site", planBySite = "read+plan-by-site"
+    case replan, replanBySite = "replan-by-site", replanCold = "replan-cold", sitePlan = "site-plan", auditBatched = "audit-append-batched"
     case auditSingle = "audit-append-single", auditVerify = "audit-verify"
 
     func measure(_ data: Dataset) throws -> Measurement {
@@ -43,7 +44,11 @@ enum Operation: String, CaseIterable {
         case .planFirst: return try planAll(data, changedPercent: nil)
         case .planChanged: return try planAll(data, changedPercent: 10)
         case .readValidatePlan: return try measureReadValidatePlan(data)
-        case .replan: return try measureReplan(data)
+        case .outline: return try measureOutline(data)
+        case .validateBySite: return try measureValidateBySite(data)
+        case .planBySite: return try measurePlanBySite(data)
+        case .replan: return try measureReplan(data, bySite: false)
+        case .replanBySite: return try measureReplan(data, bySite: true)
         case .replanCold: return try measureReplanCold(data)
         case .sitePlan: return try measureSitePlan(data)
         case .auditBatched: return try auditAppend(data, batch: 1000, count: 100_000)
@@ -205,6 +210,93 @@ private func measureReadValidatePlan(_ data: Dataset) throws -> Measurement {
         note: "snapshot + DesiredState.load + SitePlanning.plan of every site (all cores), freed after timing as the CLI leaves them to the exit; medians: read \(formatSeconds(median(phases.read))), load \(formatSeconds(median(phases.load))), plan \(formatSeconds(median(phases.plan))); with a cold DesiredStateCache: \(formatSeconds(median(cachedTimes)))")
 }
 
+/// The outline alone: every tree read, `interlock.yaml` and the site files parsed and cross-checked.
+private func measureOutline(_ data: Dataset) throws -> Measurement {
+    var times: [Double] = []
+    var files = 0, sites = 0
+    for _ in 0..<data.runs {
+        var outline: DesiredStateOutline?
+        times.append(try timed {
+            let repository = try Repository.open(at: data.repository)
+            outline = try DesiredStateOutline.read(repository, commit: repository.resolveID("HEAD"))
+        })
+        guard outline!.isValid else { throw BenchError("the outline of \(data.name) reports errors") }
+        files = outline!.snapshot.files.count
+        sites = outline!.sites.count
+    }
+    return Measurement(
+        operation: "outline read", dataset: data.name, times: times, items: files, unit: "files", bytes: 0, peakRSSKiB: peakRSSKiB(),
+        note: "Repository.outline + DesiredStateOutline: every path and id, interlock.yaml and \(sites) site files read and cross-checked")
+}
+
+/// `interlock validate`: the outline, then every site read, compiled and dropped on all cores, then unused definitions.
+private func measureValidateBySite(_ data: Dataset) throws -> Measurement {
+    var times: [Double] = []
+    var resources = 0, sites = 0, files = 0
+    for _ in 0..<data.runs {
+        times.append(try timed {
+            let repository = try Repository.open(at: data.repository)
+            let outline = try DesiredStateOutline.read(repository, commit: repository.resolveID("HEAD"))
+            let result = try outline.validate()
+            if let error = result.diagnostics.first(where: { $0.severity == .error }) { throw BenchError("\(data.name): \(error)") }
+            resources = result.sites.reduce(0) { $0 + $1.resources }
+            sites = result.sites.count
+            files = outline.snapshot.files.count
+        })
+    }
+    return Measurement(
+        operation: "validate, site by site", dataset: data.name, times: times, items: files, unit: "files", bytes: 0, peakRSSKiB: peakRSSKiB(),
+        note: "DesiredStateOutline.validate (what interlock validate runs): \(sites) sites, \(resources) resources, 0 errors")
+}
+
+/// What `interlock plan --all` runs: the outline, then every site read, compiled, observed, planned and reduced to its
+/// rendering on all cores, delivered in order. The medium dataset plans against the roots with 10 % changed (run
+/// plan-10pct first); a dataset without them plans a first deployment into empty roots.
+private func measurePlanBySite(_ data: Dataset) throws -> Measurement {
+    let changed = data.roots("changed10")
+    let haveChanged = FileManager.default.fileExists(atPath: changed + "/.complete")
+    let base = haveChanged ? changed : data.roots("empty")
+    var times: [Double] = [], outlineTimes: [Double] = []
+    var sites = 0, operations = 0, renderedBytes = 0
+    for _ in 0..<data.runs {
+        times.append(try timed {
+            let start = now()
+            let repository = try Repository.open(at: data.repository)
+            let outline = try DesiredStateOutline.read(repository, commit: repository.resolveID("HEAD"))
+            guard outline.isValid else { throw BenchError("the outline of \(data.name) reports errors") }
+            outlineTimes.append(now() - start)
+            sites = outline.sites.count
+            operations = 0; renderedBytes = 0
+            var failure: String?
+            SitePlanning(targetBase: base).plan(outline.sites, in: outline, reduce: { outcome -> (String?, Int, Int) in
+                guard case .planned(_, _, let plan) = outcome else { return ("\(outcome.site.name) did not plan: \(outcome)", 0, 0) }
+                // The size of what the CLI prints: every operation's change lines.
+                return (nil, plan.operations.count, plan.operations.reduce(0) { $0 + $1.changes.reduce(0) { $0 + $1.utf8.count + 1 } })
+            }, deliver: { result in
+                failure = failure ?? result.0
+                operations += result.1
+                renderedBytes += result.2
+            })
+            if let failure { throw BenchError(failure) }
+        })
+    }
+    let what = haveChanged ? "roots with 10 % of files changed" : "a first deployment into empty roots"
+    return Measurement(
+        operation: "read+validate+plan, site by site", dataset: data.name, times: times, items: sites, unit: "sites", bytes: 0,
+        peakRSSKiB: peakRSSKiB(),
+        note: "what interlock plan --all runs (DesiredStateOutline, SitePlanning.plan(_:in:reduce:deliver:)), against \(what): outline \(formatSeconds(median(outlineTimes))), \(operations) operations, \(renderedBytes / 1024) KiB of change lines")
+}
+
+/// Reads file contents for an outline, one request at a time.
+final class ContentReader: @unchecked Sendable {
+    private let lock = NSLock()
+    private let repository: Repository
+    init(_ repository: Repository) { self.repository = repository }
+    func load(_ paths: [String], into snapshot: inout Snapshot) throws {
+        try lock.withLock { try repository.loadContent(of: paths, in: &snapshot) }
+    }
+}
+
 final class FailureBox: @unchecked Sendable {
     private let lock = NSLock()
     private(set) var first: Error?
@@ -216,7 +308,9 @@ final class FailureBox: @unchecked Sendable {
 func replanCommits(_ data: Dataset) throws -> (base: ObjectID, chain: [ObjectID], path: String, site: String) {
     let repo = try Repository.open(at: data.repository)
     let base = try repo.resolveID("main")
-    let site = RepositoryGenerator.siteName(max(0, min(42, (try data.load(data.snapshot()).sites.count) - 1)))
+    // The outline knows the sites without parsing every file (which would set this process's peak memory).
+    let sites = try DesiredStateOutline.read(try Repository.open(at: data.repository), commit: base).sites.count
+    let site = RepositoryGenerator.siteName(max(0, min(42, sites - 1)))
     let path = "components/\(site)-cell-007.yaml"
     let length = 10
     func chain() throws -> [ObjectID] {
@@ -245,13 +339,17 @@ func replanCommits(_ data: Dataset) throws -> (base: ObjectID, chain: [ObjectID]
 /// Re-plan after a one-file commit, with the cache warmed at the commit before: incremental snapshot (the repository
 /// kept open between passes, as `interlock serve` and `interlock run` keep it), incremental load, compile and plan of
 /// the affected sites only.
-private func measureReplan(_ data: Dataset) throws -> Measurement {
+/// With `bySite`, as `interlock serve` reads by default: the cache keeps an outline, and the affected site reads its
+/// own files when it compiles; otherwise the cache keeps every parsed document.
+private func measureReplan(_ data: Dataset, bySite: Bool) throws -> Measurement {
     let commits = try replanCommits(data)
     let base = data.roots("replan")
-    let cache = DesiredStateCache()
+    let contents = ContentReader(try Repository.open(at: data.repository))
+    let cache = bySite ? DesiredStateCache(bySite: { paths, snapshot in try contents.load(paths, into: &snapshot) }) : DesiredStateCache()
     let source = RepositorySource(data.repository)
     var repository: Repository?
-    let baseSnapshot = try source.read(revision: commits.base.hex, stateDirectory: data.work, reusing: nil, keeping: &repository).update.snapshot
+    let baseSnapshot = try source.read(
+        revision: commits.base.hex, stateDirectory: data.work, reusing: nil, keeping: &repository, outline: bySite).update.snapshot
     let loaded = cache.load(baseSnapshot)
     guard loaded.isValid, let site = loaded.state.site(named: commits.site) else { throw BenchError("cannot load \(data.name)") }
     try deploy(cache.compile(site: site, in: loaded.state).site, into: base + "/" + site.name)
@@ -269,7 +367,7 @@ private func measureReplan(_ data: Dataset) throws -> Measurement {
             }
             // As `DesiredStateReader` reads each pass of `interlock serve`: the repository kept open, the previous
             // snapshot reused.
-            let update = try source.read(revision: next.hex, stateDirectory: data.work, reusing: current, keeping: &repository).update
+            let update = try source.read(revision: next.hex, stateDirectory: data.work, reusing: current, keeping: &repository, outline: bySite).update
             phase(&phases.read)
             let result = cache.update(update)
             guard update.changedPaths.count == 1, result.incremental, result.result.isValid, let sites = result.affectedSites else {
@@ -291,9 +389,9 @@ private func measureReplan(_ data: Dataset) throws -> Measurement {
     }
     let stats = cache.statistics
     return Measurement(
-        operation: "re-plan after 1-file commit", dataset: data.name, times: times, items: current.files.count, unit: "files", bytes: 0,
-        peakRSSKiB: peakRSSKiB(),
-        note: "\(changed) changed path (\(commits.path)), affected sites \(affected), \(operations) operation(s); loads: \(stats.incrementalLoads) incremental, \(stats.fullLoads) full; medians: snapshot update \(formatSeconds(median(phases.read))), load \(formatSeconds(median(phases.load))), compile \(formatSeconds(median(phases.compile))), observe + plan \(formatSeconds(median(phases.observeAndPlan)))")
+        operation: bySite ? "re-plan after 1-file commit, by site" : "re-plan after 1-file commit", dataset: data.name, times: times,
+        items: current.files.count, unit: "files", bytes: 0, peakRSSKiB: peakRSSKiB(),
+        note: (bySite ? "the cache keeps an outline (interlock serve's default); " : "the cache keeps every parsed document; ") + "\(changed) changed path (\(commits.path)), affected sites \(affected), \(operations) operation(s); loads: \(stats.incrementalLoads) incremental, \(stats.fullLoads) full; medians: snapshot update \(formatSeconds(median(phases.read))), load \(formatSeconds(median(phases.load))), compile \(formatSeconds(median(phases.compile))), observe + plan \(formatSeconds(median(phases.observeAndPlan)))")
 }
 
 /// The same re-plan without any reuse: read the whole new commit, load it, plan the affected site.

@@ -12,10 +12,13 @@ struct LoadBasis: Sendable {
     /// `components/<name>` or `flows/<name>` → the sites that run it, so a changed definition finds its
     /// sites without scanning every site.
     var runners: [String: Set<String>]
+    /// For a state read site by site (`DesiredStateOutline`): what the reader left unread.
+    var deferred: RepositoryReader.Deferred?
 
-    init(snapshot: Snapshot, result: DesiredState.LoadResult) {
+    init(snapshot: Snapshot, result: DesiredState.LoadResult, deferred: RepositoryReader.Deferred? = nil) {
         self.snapshot = snapshot
         self.result = result
+        self.deferred = deferred
         var defined = Set<String>()
         var siteFiles: [String: Set<String>] = [:]
         for path in snapshot.files.keys {
@@ -102,11 +105,14 @@ extension RepositoryReader {
         var basisOut = basis
         basisOut.snapshot = snapshot
 
-        // Definitions whose text changed: same path, so only the parse result differs.
+        // Definitions whose text changed: same path, so only the parse result differs (a state read site by site
+        // holds no definitions: its sites read them when they compile).
+        var deferred = basis.deferred
         for path in definitionFiles {
             let name = String(path.split(separator: "/")[1].dropLast(5))
-            let node = reader.parse(path)
             reader.checkDefinitionName(name, path: path)
+            guard deferred == nil else { continue }
+            let node = reader.parse(path)
             if path.hasPrefix("components/") { state.componentDocuments[name] = node } else { state.flowDocuments[name] = node }
         }
 
@@ -125,6 +131,7 @@ extension RepositoryReader {
         var readSites: [String: Site] = [:]
         for directory in siteDirectories.sorted() {
             state.overrides[directory] = nil
+            deferred?.overrides[directory] = nil
             guard let paths = basisOut.siteFiles[directory] else { continue }  // the directory is gone
             var siteFile: String?
             var overrideFiles: [(resource: String, file: String)] = []
@@ -150,6 +157,10 @@ extension RepositoryReader {
                 let name = String(entry.resource.split(separator: "/")[1])
                 let runs = entry.resource.hasPrefix("components/") ? site.components.contains(name) : site.flows.contains(name)
                 guard runs else { return nil }
+                if deferred != nil {
+                    deferred?.overrides[site.name, default: []].append((entry.resource, entry.file))
+                    continue
+                }
                 guard let override = reader.parse(entry.file) else { continue }
                 guard override.pairs != nil else { return nil }
                 state.overrides[site.name, default: [:]][entry.resource] = override
@@ -174,6 +185,7 @@ extension RepositoryReader {
         }
         diagnostics.append(contentsOf: reader.reader.diagnostics)
         basisOut.result = DesiredState.LoadResult(state: state, diagnostics: diagnostics.sorted)
+        basisOut.deferred = deferred
 
         var affected = siteDirectories.filter { previousNames.contains($0) || readSites[$0] != nil }
         for name in changedComponents { affected.formUnion(basisOut.runners["components/\(name)"] ?? []) }

@@ -12,14 +12,16 @@ extension DesiredState {
     /// Compiles one site: each component and flow it runs, with the site's overrides merged in
     /// (RFC 7396) and its values interpolated, into resources with canonical content.
     public func compile(site: Site) -> Compilation {
-        SiteCompiler(state: self, site: site).compile()
+        if let outline { return outline.compileReporting(site, reusing: SiteCompiler.Reused()) }
+        return SiteCompiler(state: self, site: site).compile()
     }
 
     /// Compiles a site taking the resources of the components and flows in `reused` as they are, instead of
     /// compiling them again. The caller vouches that each would compile to exactly those resources, with no
     /// diagnostics (see `DesiredStateCache.compile(site:in:)`).
     func compile(site: Site, reusing reused: SiteCompiler.Reused) -> Compilation {
-        SiteCompiler(state: self, site: site, reused: reused).compile()
+        if let outline { return outline.compileReporting(site, reusing: reused) }
+        return SiteCompiler(state: self, site: site, reused: reused).compile()
     }
 
     /// Compiles a site by name; nil when there is no such site.
@@ -29,6 +31,16 @@ extension DesiredState {
 
     /// Reads definitions that no site runs, so their mistakes are reported too.
     func checkUnusedDefinitions() -> [Diagnostic] {
+        if let outline {
+            do {
+                return try outline.unusedDefinitionDiagnostics()
+            } catch {
+                return [Diagnostic(
+                    "repository-unreadable", at: SourceLocation(file: "components/"),
+                    "the definitions no site runs could not be read from the repository: \(error)",
+                    hint: "check the repository (git fsck) and run the command again")]
+            }
+        }
         let reader = FieldReader()
         let usedComponents = Set(sites.flatMap(\.components)), usedFlows = Set(sites.flatMap(\.flows))
         for (name, node) in componentDocuments where !usedComponents.contains(name) {
@@ -89,8 +101,15 @@ struct SiteCompiler {
         var resources: [Resource] = []
         var filePaths: [String: (component: String, location: SourceLocation)] = [:]
         for name in site.components {
-            guard let base = state.componentDocuments[name] else { continue }
-            for resource in reused.components[name] ?? compileComponent(name, base: base) {
+            let rendered: [Resource]
+            if let taken = reused.components[name] {
+                rendered = taken
+            } else if let base = state.componentDocuments[name] {
+                rendered = compileComponent(name, base: base)
+            } else {
+                continue
+            }
+            for resource in rendered {
                 if resource.kind == .file {
                     if let other = filePaths[resource.name] {
                         reader.diagnostics.error(
@@ -105,14 +124,15 @@ struct SiteCompiler {
             }
         }
         for name in site.flows {
-            guard let base = state.flowDocuments[name] else { continue }
+            let base = state.flowDocuments[name]
+            guard base != nil || reused.flows[name] != nil else { continue }
             if let owner = filePaths[Site.flowFile(name)] {
                 reader.diagnostics.error(
                     "file-conflict", at: SourceLocation(file: "components/\(owner.component).yaml"), field: "files",
                     "at site \(site.name), component \(owner.component) renders \(Site.flowFile(name)), where the flow '\(name)' is deployed",
                     hint: "flows are deployed to flows/<name>.json in a files target; render the component's file elsewhere")
             }
-            if let resource = reused.flows[name] ?? compileFlow(name, base: base) { resources.append(resource) }
+            if let resource = reused.flows[name] ?? base.flatMap({ compileFlow(name, base: $0) }) { resources.append(resource) }
         }
         return DesiredState.Compilation(
             site: CompiledSite(site: site, commitID: state.commitID, resources: consume resources),

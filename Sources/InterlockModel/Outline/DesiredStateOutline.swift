@@ -20,58 +20,115 @@ public final class DesiredStateOutline: @unchecked Sendable {
     /// At most this many parsed documents of definitions run by more than one site are kept.
     public static let sharedDocumentLimit = 4096
 
-    public let config: RepositoryConfig
-    /// Sorted by name.
-    public let sites: [Site]
-    /// Problems found reading the outline: the layout of files, `interlock.yaml`, each `site.yaml`, references to
-    /// definitions that do not exist, overrides of what a site does not run, rollout waves. Each site's
-    /// definitions and overrides are checked by `part(for:)`.
-    public let diagnostics: [Diagnostic]
-    /// Every path and id; the content only of `interlock.yaml` and the `site.yaml` files.
-    public let snapshot: Snapshot
+    /// The outline as read: the state without definitions, what was deferred, and the indexes an update uses.
+    let basis: LoadBasis
     /// Names of the `components/<name>.yaml` and `flows/<name>.yaml` files, sorted.
     public let componentNames: [String]
     public let flowNames: [String]
-
-    private let overrides: [String: [(resource: String, file: String)]]
     /// Component name → the paths of its template files (`components/<name>/…`).
     private let templates: [String: [String]]
-    /// Definition file → how many sites run it.
-    private let runners: [String: Int]
     private let loader: ContentLoader
-    private let lock = NSLock()
-    private var shared: [String: ParsedDocument] = [:]
+    private let shared: SharedDocuments
 
+    public var config: RepositoryConfig { basis.result.state.config }
+    /// Sorted by name.
+    public var sites: [Site] { basis.result.state.sites }
+    /// Problems found reading the outline: the layout of files, `interlock.yaml`, each `site.yaml`, references to
+    /// definitions that do not exist, overrides of what a site does not run, rollout waves. Each site's
+    /// definitions and overrides are checked by `part(for:)`.
+    public var diagnostics: [Diagnostic] { basis.result.diagnostics }
+    /// Every path and id; the content only of `interlock.yaml`, the `site.yaml` files and files read by updates.
+    public var snapshot: Snapshot { basis.snapshot }
     public var commitID: String? { snapshot.commitID?.hex }
     public var isValid: Bool { !diagnostics.contains { $0.severity == .error } }
-    public func site(named name: String) -> Site? { sites.first { $0.name == name } }
+    public func site(named name: String) -> Site? { basis.result.state.site(named: name) }
+
+    /// The outline as a `DesiredState`: it compiles each site by reading that site's part.
+    public var state: DesiredState {
+        var state = basis.result.state
+        state.outline = self
+        return state
+    }
+
+    /// The outline as the result of a load: the state and the repository-wide problems.
+    public var loadResult: DesiredState.LoadResult { DesiredState.LoadResult(state: state, diagnostics: diagnostics) }
+
+    /// Resource paths (`components/x`, `flows/y`) a site overrides.
+    public func overriddenPaths(of site: String) -> [String] {
+        (basis.deferred?.overrides[site] ?? []).map(\.resource).sorted()
+    }
 
     /// Reads the outline of `snapshot`, taking file contents through `loader` as sites need them.
-    public init(_ snapshot: Snapshot, loader: @escaping ContentLoader) {
+    ///
+    /// With `checkingDefinitions`, every component, flow and used override is also parsed once, up front, and its
+    /// YAML problems are part of `diagnostics` (the parsed documents are dropped as they go), so the outline reports
+    /// what `DesiredState.load(from:)` reports: a reconcile loop refuses a commit with a broken definition as a
+    /// whole. Without it, those problems surface when a site that uses the file compiles.
+    public convenience init(_ snapshot: Snapshot, checkingDefinitions: Bool = false, loader: @escaping ContentLoader) {
         var reader = RepositoryReader(snapshot: snapshot)
         reader.defersDefinitions = true
-        let (result, deferred) = reader.readDeferring()
-        config = result.state.config
-        sites = result.state.sites
-        diagnostics = result.diagnostics
-        self.snapshot = snapshot
-        componentNames = deferred.components.sorted()
-        flowNames = deferred.flows.sorted()
-        overrides = deferred.overrides
+        var (result, deferred) = reader.readDeferring()
+        if checkingDefinitions {
+            let definitions = deferred.components.map { "components/\($0).yaml" } + deferred.flows.map { "flows/\($0).yaml" }
+            let overrides = deferred.overrides.values.flatMap { $0.map(\.file) }
+            let paths = (definitions + overrides).filter { snapshot.files[$0]?.pathIsValidUTF8 == true }
+            var all = Diagnostics()
+            (result.diagnostics + Self.check(paths, in: snapshot, loader: loader)).forEach { all.append($0) }
+            result.diagnostics = all.sorted
+        }
         var templates: [String: [String]] = [:]
         for path in snapshot.files.keys where path.hasPrefix("components/") {
             let rest = path.utf8.dropFirst("components/".utf8.count)
             guard let slash = rest.firstIndex(of: UInt8(ascii: "/")) else { continue }
             templates[String(Substring(path.utf8[rest.startIndex..<slash])), default: []].append(path)
         }
+        self.init(
+            basis: LoadBasis(snapshot: snapshot, result: result, deferred: deferred),
+            componentNames: deferred.components.sorted(), flowNames: deferred.flows.sorted(), templates: templates,
+            loader: loader, shared: SharedDocuments(), checksDefinitions: checkingDefinitions)
+    }
+
+    private init(
+        basis: LoadBasis, componentNames: [String], flowNames: [String], templates: [String: [String]], loader: @escaping ContentLoader,
+        shared: SharedDocuments, checksDefinitions: Bool
+    ) {
+        self.basis = basis
+        self.componentNames = componentNames
+        self.flowNames = flowNames
         self.templates = templates
-        var runners: [String: Int] = [:]
-        for site in result.state.sites {
-            for name in Set(site.components) { runners["components/\(name).yaml", default: 0] += 1 }
-            for name in Set(site.flows) { runners["flows/\(name).yaml", default: 0] += 1 }
-        }
-        self.runners = runners
         self.loader = loader
+        self.shared = shared
+        self.checksDefinitions = checksDefinitions
+    }
+
+    /// Whether definitions and overrides are parsed up front (see `init(_:checkingDefinitions:loader:)`).
+    public let checksDefinitions: Bool
+
+    /// The YAML problems of definition and override files (an override must also be a map), read through `loader`
+    /// a few hundred at a time and parsed on all cores; nothing parsed is kept.
+    static func check(_ paths: [String], in snapshot: Snapshot, loader: ContentLoader) -> [Diagnostic] {
+        let chunks = stride(from: 0, to: paths.count, by: 256).map { Array(paths[$0..<min($0 + 256, paths.count)]) }
+        let results = ParallelMap.map(chunks) { chunk -> [Diagnostic] in
+            var loaded = snapshot
+            do {
+                try loader(chunk, &loaded)
+            } catch {
+                return [Diagnostic(
+                    "repository-unreadable", at: SourceLocation(file: chunk[0]), "the file could not be read from the repository: \(error)",
+                    hint: "check the repository (git fsck) and try again")]
+            }
+            var found: [Diagnostic] = []
+            for path in chunk {
+                guard let content = loaded.content(at: path) else { continue }
+                let parsed = ParsedDocument(content, file: path)
+                found += parsed.diagnostics
+                if path.hasPrefix("sites/"), let node = parsed.node, node.pairs == nil {
+                    found.append(Diagnostic("wrong-type", at: node.location, "an override must be a map (a JSON merge patch)", hint: "write the fields to change as 'key: value' lines"))
+                }
+            }
+            return found
+        }
+        return results.flatMap { $0 }
     }
 
     /// An outline of a snapshot that already holds every file (a working tree, or a snapshot read in full).
@@ -85,11 +142,55 @@ public final class DesiredStateOutline: @unchecked Sendable {
     /// Reads the outline of a commit from `repository`: the trees, `interlock.yaml` and the `site.yaml` files. The
     /// repository stays open (owned by the outline) to read each site's files; reads are serialised.
     public static func read(_ repository: Repository, commit: ObjectID) throws -> DesiredStateOutline {
-        let snapshot = try repository.outline(of: commit) { path in
-            path == RepositoryConfig.fileName || (path.hasPrefix("sites/") && path.hasSuffix("/site.yaml"))
-        }
+        let snapshot = try repository.outline(of: commit, loading: isReadUpFront)
         let source = LockedRepository(repository)
         return DesiredStateOutline(snapshot) { paths, snapshot in try source.loadContent(of: paths, in: &snapshot) }
+    }
+
+    /// The files an outline reads when it is made: `interlock.yaml` and the site files.
+    public static func isReadUpFront(_ path: String) -> Bool {
+        path == RepositoryConfig.fileName || (path.hasPrefix("sites/") && path.hasSuffix("/site.yaml"))
+    }
+
+    /// The outline of `snapshot`, a later commit of the same repository (from `Repository.snapshotUpdate` on this
+    /// outline's snapshot, so that files it changed are loaded), and the sites whose compile inputs changed.
+    /// Reads only what `changed` touches when the change stays inside the sites and the text of existing
+    /// definitions; otherwise reads the outline of `snapshot` afresh (affected sites nil: all of them).
+    public func updated(to snapshot: Snapshot, changed: [String]) -> (outline: DesiredStateOutline, affectedSites: [String]?) {
+        guard !changed.isEmpty else {
+            var basis = self.basis
+            basis.snapshot = snapshot
+            basis.result.state.snapshot = snapshot
+            return (with(basis), [])
+        }
+        var loaded = snapshot
+        if var incremental = RepositoryReader.incremental(basis: basis, snapshot: snapshot, changed: changed, documents: [:]),
+           changed.allSatisfy({ snapshot.files[$0]?.isLoaded != false || !Self.isReadUpFront($0) }) {
+            if checksDefinitions {
+                // The changed definitions, and the overrides of the sites read again, are checked as a full read
+                // checks them (their earlier problems were dropped with the rest of those files' diagnostics).
+                let changedSites = Set(changed.compactMap { $0.hasPrefix("sites/") ? $0.split(separator: "/").dropFirst().first.map(String.init) : nil })
+                var paths = changed.filter { ($0.hasPrefix("components/") || $0.hasPrefix("flows/")) && ParsedDocument.isRead($0) && snapshot.files[$0] != nil }
+                for site in changedSites.sorted() { paths += (incremental.basis.deferred?.overrides[site] ?? []).map(\.file) }
+                var all = Diagnostics()
+                (incremental.basis.result.diagnostics + Self.check(paths, in: snapshot, loader: loader)).forEach { all.append($0) }
+                incremental.basis.result.diagnostics = all.sorted
+            }
+            return (with(incremental.basis), incremental.affectedSites)
+        }
+        // Site files the new snapshot has not loaded (it came from an outline without them) are read first.
+        let missing = loaded.files.filter { Self.isReadUpFront($0.key) && !$0.value.isLoaded }.map(\.key)
+        if !missing.isEmpty, (try? loader(missing, &loaded)) == nil { loaded = snapshot }
+        let fresh = DesiredStateOutline(loaded, checkingDefinitions: checksDefinitions, loader: loader)
+        return (DesiredStateOutline(
+            basis: fresh.basis, componentNames: fresh.componentNames, flowNames: fresh.flowNames, templates: fresh.templates,
+            loader: loader, shared: shared, checksDefinitions: checksDefinitions), nil)
+    }
+
+    private func with(_ basis: LoadBasis) -> DesiredStateOutline {
+        DesiredStateOutline(
+            basis: basis, componentNames: componentNames, flowNames: flowNames, templates: templates, loader: loader, shared: shared,
+            checksDefinitions: checksDefinitions)
     }
 
     /// One site's part of the desired state: its components, flows and overrides read, ready to compile.
@@ -104,38 +205,44 @@ public final class DesiredStateOutline: @unchecked Sendable {
     /// Reads what `site` compiles from: each component and flow it runs (with a component's templates) and its
     /// overrides. Throws when the repository cannot be read.
     public func part(for site: Site) throws -> Part {
+        try part(for: site, skipping: SiteCompiler.Reused())
+    }
+
+    /// Reads a site's part without the components and flows in `skipping` (compiled already).
+    func part(for site: Site, skipping reused: SiteCompiler.Reused) throws -> Part {
+        let components = site.components.filter { reused.components[$0] == nil }
+        let flows = site.flows.filter { reused.flows[$0] == nil }
+        let patched = Set(components.map { "components/\($0)" } + flows.map { "flows/\($0)" })
+        let siteOverrides = (basis.deferred?.overrides[site.name] ?? []).filter { patched.contains($0.resource) }
         var paths: [String] = []
-        for name in site.components {
+        for name in components {
             paths.append("components/\(name).yaml")
             paths.append(contentsOf: templates[name] ?? [])
         }
-        for name in site.flows { paths.append("flows/\(name).yaml") }
-        let siteOverrides = overrides[site.name] ?? []
+        for name in flows { paths.append("flows/\(name).yaml") }
         paths.append(contentsOf: siteOverrides.map(\.file))
 
         var snapshot = self.snapshot
-        let sharedDocuments = lock.withLock { shared }
-        try loader(paths.filter { sharedDocuments[$0] == nil }, &snapshot)
-
-        var reader = RepositoryReader(snapshot: snapshot)
         var documents: [String: ParsedDocument] = [:]
-        for path in paths where path.hasSuffix(".yaml") && ParsedDocument.isRead(path) {
-            if let document = sharedDocuments[path] {
-                documents[path] = document
-            } else if let content = snapshot.content(at: path) {
-                let document = ParsedDocument(content, file: path)
-                documents[path] = document
-                if runners[path, default: 0] > 1 { keepShared(path, document) }
-            }
+        for path in paths where ParsedDocument.isRead(path) {
+            if let blob = snapshot.files[path]?.blobID, let document = shared.document(path, blob: blob) { documents[path] = document }
         }
+        try loader(paths.filter { documents[$0] == nil }, &snapshot)
+        for path in paths where documents[path] == nil && ParsedDocument.isRead(path) {
+            guard let file = snapshot.files[path], file.isLoaded else { continue }
+            let document = ParsedDocument(file.content, file: path)
+            documents[path] = document
+            if let blob = file.blobID, (basis.runners[String(path.dropLast(5))]?.count ?? 0) > 1 { shared.keep(path, blob: blob, document) }
+        }
+        var reader = RepositoryReader(snapshot: snapshot)
         reader.documents = documents
 
-        var components: [String: YAMLNode] = [:], flows: [String: YAMLNode] = [:]
-        for name in site.components where components[name] == nil {
-            if let node = reader.parse("components/\(name).yaml") { components[name] = node }
+        var componentDocuments: [String: YAMLNode] = [:], flowDocuments: [String: YAMLNode] = [:]
+        for name in components where componentDocuments[name] == nil {
+            if let node = reader.parse("components/\(name).yaml") { componentDocuments[name] = node }
         }
-        for name in site.flows where flows[name] == nil {
-            if let node = reader.parse("flows/\(name).yaml") { flows[name] = node }
+        for name in flows where flowDocuments[name] == nil {
+            if let node = reader.parse("flows/\(name).yaml") { flowDocuments[name] = node }
         }
         var patches: [String: YAMLNode] = [:]
         for entry in siteOverrides {
@@ -147,29 +254,47 @@ public final class DesiredStateOutline: @unchecked Sendable {
             patches[entry.resource] = node
         }
         let state = DesiredState(
-            config: config, sites: [site], componentDocuments: .init(components), flowDocuments: .init(flows),
+            config: config, sites: [site], componentDocuments: .init(componentDocuments), flowDocuments: .init(flowDocuments),
             overrides: patches.isEmpty ? [:] : [site.name: patches], snapshot: snapshot)
         return Part(state: state, diagnostics: reader.reader.diagnostics.all)
     }
 
-    private func keepShared(_ path: String, _ document: ParsedDocument) {
-        lock.withLock {
-            if shared.count < Self.sharedDocumentLimit { shared[path] = document }
-        }
-    }
-
     /// One site read and compiled, with every problem of its part and its compilation.
     public func compile(_ site: Site) throws -> DesiredState.Compilation {
-        let part = try part(for: site)
-        var compilation = part.state.compile(site: site)
+        try compile(site, reusing: SiteCompiler.Reused())
+    }
+
+    func compile(_ site: Site, reusing reused: SiteCompiler.Reused) throws -> DesiredState.Compilation {
+        let part = try part(for: site, skipping: reused)
+        var compilation = part.state.compile(site: site, reusing: reused)
         compilation.diagnostics = part.diagnostics + compilation.diagnostics
         return compilation
     }
 
+    /// Compiles a site, reporting a repository that cannot be read as a problem of the site.
+    func compileReporting(_ site: Site, reusing reused: SiteCompiler.Reused) -> DesiredState.Compilation {
+        do {
+            return try compile(site, reusing: reused)
+        } catch {
+            return DesiredState.Compilation(
+                site: CompiledSite(site: site, commitID: commitID, resources: []),
+                diagnostics: [Self.unreadable(site, error)])
+        }
+    }
+
+    /// The problem reported for a site whose files could not be read.
+    static func unreadable(_ site: Site, _ error: any Error) -> Diagnostic {
+        Diagnostic(
+            "repository-unreadable", at: SourceLocation(file: site.file),
+            "the files site \(site.name) compiles from could not be read from the repository: \(error)",
+            hint: "check the repository (git fsck) and run the command again")
+    }
+
     /// Problems of the definitions that no site runs (they are read one at a time, on all cores).
     public func unusedDefinitionDiagnostics() throws -> [Diagnostic] {
-        let used = Set(runners.keys)
-        let unused = (componentNames.map { "components/\($0).yaml" } + flowNames.map { "flows/\($0).yaml" }).filter { !used.contains($0) }
+        let unused = (componentNames.map { "components/\($0).yaml" } + flowNames.map { "flows/\($0).yaml" }).filter {
+            (basis.runners[String($0.dropLast(5))]?.isEmpty ?? true) && snapshot.files[$0]?.pathIsValidUTF8 == true
+        }
         let results = ParallelMap.map(unused) { path -> Result<[Diagnostic], any Error> in
             Result {
                 var snapshot = self.snapshot
@@ -210,6 +335,23 @@ public final class DesiredStateOutline: @unchecked Sendable {
         }
         try unusedDefinitionDiagnostics().forEach { all.append($0) }
         return (counted, all.sorted)
+    }
+}
+
+/// Parsed documents of definitions that several sites run, by path and blob id, shared by the successive outlines
+/// of one repository.
+private final class SharedDocuments: @unchecked Sendable {
+    private let lock = NSLock()
+    private var documents: [String: (blob: ObjectID, document: ParsedDocument)] = [:]
+
+    func document(_ path: String, blob: ObjectID) -> ParsedDocument? {
+        lock.withLock { documents[path].flatMap { $0.blob == blob ? $0.document : nil } }
+    }
+
+    func keep(_ path: String, blob: ObjectID, _ document: ParsedDocument) {
+        lock.withLock {
+            if documents[path] != nil || documents.count < DesiredStateOutline.sharedDocumentLimit { documents[path] = (blob, document) }
+        }
     }
 }
 
