@@ -113,9 +113,10 @@ struct ApplyCommand: ParsableCommand {
     }
 
     private func runDirect() throws {
-        let (snapshot, _) = try repository.readSnapshot(failureCode: 1)
+        let (outline, _) = try repository.readOutline(failureCode: 1)
         let site = self.site ?? ""
-        let (state, sites) = try SiteSelection.resolve(snapshot: snapshot, names: [site])
+        let sites = try SiteSelection.resolve(outline: outline, names: [site])
+        let state = outline.state
         let planning = target.planning(stateDirectory: repository.stateDirectory, driverDirectory: repository.driverDirectory)
         let outcome = planning.plan(sites[0], in: state)
         guard case .planned(_, _, let current) = outcome else {

@@ -26,8 +26,9 @@ struct CompareCommand: ParsableCommand {
     var json = false
 
     func run() throws {
-        let (snapshot, commit) = try repository.readSnapshot(failureCode: 2)
-        let (state, sites) = try SiteSelection.resolve(snapshot: snapshot, names: [first, second])
+        let (outline, commit) = try repository.readOutline(failureCode: 2)
+        let sites = try SiteSelection.resolve(outline: outline, names: [first, second])
+        let state = outline.state
         let planning = target.planning(stateDirectory: repository.stateDirectory, driverDirectory: repository.driverDirectory)
         var compiled: [CompiledSite] = []
         var live: [LiveState?] = []

@@ -99,24 +99,4 @@ enum SiteSelection {
             return site
         }
     }
-
-    static func resolve(snapshot: InterlockGit.Snapshot, names: [String]) throws -> (DesiredState, [Site]) {
-        let loaded = DesiredState.load(from: snapshot)
-        let errors = loaded.diagnostics.filter { $0.severity == .error }
-        if !errors.isEmpty {
-            for diagnostic in errors { FileHandle.standardError.write(Data((diagnostic.rendered + "\n").utf8)) }
-            Terminal.error("the desired state has \(errors.count) problem(s); nothing was planned (run 'interlock validate')")
-            throw ExitCode(1)
-        }
-        guard !names.isEmpty else { return (loaded.state, loaded.state.sites) }
-        var sites: [Site] = []
-        for name in names {
-            guard let site = loaded.state.site(named: name) else {
-                Terminal.error("no site '\(name)'; sites: \(loaded.state.sites.map(\.name).joined(separator: ", "))")
-                throw ExitCode(1)
-            }
-            sites.append(site)
-        }
-        return (loaded.state, sites)
-    }
 }

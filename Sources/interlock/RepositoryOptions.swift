@@ -21,17 +21,6 @@ struct RepositoryOptions: ParsableArguments {
 
     var source: RepositorySource { RepositorySource(repo, workTree: worktree) }
 
-    /// Reads the snapshot, turning failures into a readable message and `failureCode` (2 unless the
-    /// command documents otherwise).
-    func readSnapshot(failureCode: Int32 = 2) throws -> (snapshot: Snapshot, commit: CommitInfo?) {
-        do {
-            return try source.read(revision: rev, stateDirectory: stateDirectory)
-        } catch {
-            Terminal.error("cannot read the desired state from \(source): \(error)")
-            throw ExitCode(failureCode)
-        }
-    }
-
     /// The outline of the desired state (see `DesiredStateOutline`), for commands that work site by site.
     func readOutline(failureCode: Int32 = 2) throws -> (outline: DesiredStateOutline, commit: CommitInfo?) {
         do {

@@ -21,8 +21,8 @@ struct ShowCommand: ParsableCommand {
     var json = false
 
     func run() throws {
-        let (snapshot, commit) = try repository.readSnapshot()
-        let loaded = DesiredState.load(from: snapshot)
+        let (outline, commit) = try repository.readOutline()
+        let loaded = outline.loadResult
         guard let site = loaded.state.site(named: site) else {
             Terminal.error("no site '\(self.site)' in \(repository.source); sites: \(loaded.state.sites.map(\.name).joined(separator: ", "))")
             throw ExitCode(1)

@@ -14,8 +14,8 @@ struct SitesCommand: ParsableCommand {
     var json = false
 
     func run() throws {
-        let (snapshot, _) = try repository.readSnapshot()
-        let loaded = DesiredState.load(from: snapshot)
+        let (outline, _) = try repository.readOutline()
+        let loaded = outline.loadResult
         let state = loaded.state
         let now = Date()
         let waves = state.config.wavesDeclared ? state.config.waves : [RolloutWave(name: "all", sites: state.sites.map(\.name), location: SourceLocation(file: RepositoryConfig.fileName))]

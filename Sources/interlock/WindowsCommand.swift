@@ -24,8 +24,7 @@ struct WindowsCommand: ParsableCommand {
     var json = false
 
     func run() throws {
-        let (snapshot, _) = try repository.readSnapshot()
-        let state = DesiredState.load(from: snapshot).state
+        let state = try repository.readOutline().outline.state
         guard let site = state.site(named: site) else {
             Terminal.error("no site '\(self.site)'; sites: \(state.sites.map(\.name).joined(separator: ", "))")
             throw ExitCode(1)
