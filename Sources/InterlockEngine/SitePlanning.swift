@@ -94,6 +94,45 @@ public struct SitePlanning: Sendable {
     }
 }
 
+extension SitePlanning {
+    /// What a pass over the fleet keeps of a site's planning: the plan, not the compiled resources and live file
+    /// contents it was computed from, so that a pass over a thousand sites holds plans rather than every site's
+    /// configuration twice over.
+    public struct Summary: Sendable {
+        public var site: Site
+        public var condition: SiteCondition
+        /// When the site was planned.
+        public var plan: Plan?
+        /// Resources the target holds that Interlock manages (when planned).
+        public var managedResources: Int
+        /// When the site does not compile.
+        public var diagnostics: [Diagnostic]
+        /// When its target could not be observed.
+        public var error: DriverError?
+
+        public init(_ outcome: Outcome) {
+            site = outcome.site
+            condition = SiteCondition(outcome)
+            plan = nil
+            managedResources = 0
+            diagnostics = []
+            error = nil
+            switch outcome {
+            case .invalid(_, let problems): diagnostics = problems
+            case .unreachable(_, let failure): error = failure
+            case .planned(_, let live, let planned):
+                plan = planned
+                managedResources = live.resources.values.filter(\.managed).count
+            }
+        }
+    }
+
+    /// Plans several sites on all cores and keeps each one's summary; in the order of `sites`.
+    public func summaries(_ sites: [Site], in state: DesiredState) -> [Summary] {
+        ParallelMap.map(sites, workersPerCore: Self.workersPerCore) { Summary(plan($0, in: state)) }
+    }
+}
+
 /// How a site stands, as `interlock status` reports it.
 public enum SiteCondition: String, Sendable, Hashable, Codable {
     case inSync = "in-sync"

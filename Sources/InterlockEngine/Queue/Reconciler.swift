@@ -42,24 +42,26 @@ public struct Reconciler: Sendable {
 
     public func reconcile(_ state: DesiredState, sites: [Site]? = nil, commit: CommitContext) throws -> [SiteReport] {
         let sites = sites ?? state.sites
-        let outcomes = sites.map { planning.plan($0, in: state) }
+        // Planned on all cores; each site keeps its plan, not its compiled resources and live contents.
+        let summaries = planning.summaries(sites, in: state)
         var plans: [String: Plan] = [:]
-        for case .planned(let desired, _, let plan) in outcomes { plans[desired.site.name] = plan }
+        for summary in summaries { if let plan = summary.plan { plans[summary.site.name] = plan } }
         let waves = rollout.map { $0.gate(plans: plans) }
-        return try zip(sites, outcomes).map { try reconcile(site: $0, outcome: $1, state: state, commit: commit, waves: waves) }
+        return try zip(sites, summaries).map { try reconcile(site: $0, summary: $1, state: state, commit: commit, waves: waves) }
     }
 
-    func reconcile(site: Site, outcome: SitePlanning.Outcome, state: DesiredState, commit: CommitContext, waves: WaveGate?) throws -> SiteReport {
+    func reconcile(site: Site, summary: SitePlanning.Summary, state: DesiredState, commit: CommitContext, waves: WaveGate?) throws -> SiteReport {
         var notes: [String] = []
         let active = try store.changes(sites: [site.name], statuses: ChangeStatus.active, limit: nil).first
-        switch outcome {
-        case .invalid(_, let diagnostics):
-            notes.append("does not compile (\(diagnostics.count) problem(s)); nothing queued, the last queued change stays as it was")
+        guard let plan = summary.plan else {
+            if let error = summary.error {
+                notes.append("unreachable: \(error.message)")
+                return SiteReport(site: site.name, condition: .unreachable, change: active, gates: nil, notes: notes)
+            }
+            notes.append("does not compile (\(summary.diagnostics.count) problem(s)); nothing queued, the last queued change stays as it was")
             return SiteReport(site: site.name, condition: .invalid, change: active, gates: nil, notes: notes)
-        case .unreachable(_, let error):
-            notes.append("unreachable: \(error.message)")
-            return SiteReport(site: site.name, condition: .unreachable, change: active, gates: nil, notes: notes)
-        case .planned(_, _, let plan):
+        }
+        do {
             if plan.isEmpty {
                 if let active, active.status != .applying {
                     _ = try store.transition(
@@ -68,7 +70,7 @@ public struct Reconciler: Sendable {
                                        reason: "the site already matches the desired state")])
                     notes.append("\(active.id) superseded: the site already matches the desired state")
                 }
-                return SiteReport(site: site.name, condition: SiteCondition(outcome), change: nil, gates: nil, notes: notes)
+                return SiteReport(site: site.name, condition: summary.condition, change: nil, gates: nil, notes: notes)
             }
             let gate = site.gate(forResourcePaths: plan.operations.map(\.policyPath))
             var events = [AuditEvent(
@@ -92,7 +94,7 @@ public struct Reconciler: Sendable {
             let wave = try waves?.evaluate(result.change, site: site, state: state, at: clock.now())
             let (change, gates, gateNotes) = try updateReadiness(result.change, site: site, wave: wave)
             notes += gateNotes
-            return SiteReport(site: site.name, condition: SiteCondition(outcome), change: change, gates: gates, notes: notes)
+            return SiteReport(site: site.name, condition: summary.condition, change: change, gates: gates, notes: notes)
         }
     }
 

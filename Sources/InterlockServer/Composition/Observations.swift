@@ -61,23 +61,22 @@ public final class Observations: Sendable {
     func setLoadError(_ message: String) { snapshot.withLock { $0.loadError = message } }
 
     /// Records the outcome of planning each site (what `interlock status` reports).
-    func record(_ outcomes: [SitePlanning.Outcome], at now: Date) {
+    func record(_ summaries: [SitePlanning.Summary], at now: Date) {
         snapshot.withLock { snap in
-            for outcome in outcomes {
-                let name = outcome.site.name
+            for summary in summaries {
+                let name = summary.site.name
                 var observation = SiteObservation(
-                    condition: SiteCondition(outcome), drift: [], pendingPlan: nil, managedResources: 0, problem: nil, observedAt: now,
+                    condition: summary.condition, drift: [], pendingPlan: nil, managedResources: 0, problem: nil, observedAt: now,
                     lastSuccessfulReconcile: snap.sites[name]?.lastSuccessfulReconcile)
-                switch outcome {
-                case .invalid(_, let diagnostics):
-                    observation.problem = "\(diagnostics.count) problem(s) in the desired state"
-                case .unreachable(_, let error):
-                    observation.problem = error.message
-                case .planned(_, let live, let plan):
+                if let plan = summary.plan {
                     observation.drift = plan.drift
                     observation.pendingPlan = plan.isEmpty ? nil : plan
-                    observation.managedResources = live.resources.values.filter(\.managed).count
+                    observation.managedResources = summary.managedResources
                     observation.lastSuccessfulReconcile = now
+                } else if let error = summary.error {
+                    observation.problem = error.message
+                } else {
+                    observation.problem = "\(summary.diagnostics.count) problem(s) in the desired state"
                 }
                 snap.sites[name] = observation
             }

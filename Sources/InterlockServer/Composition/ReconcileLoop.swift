@@ -93,7 +93,7 @@ public final class ReconcileLoop: Service, Sendable {
                 if label != "skipped" { metrics.recordApply(site: change.site, outcome: label, duration: ContinuousClock.now - started) }
             }
             instance.checkpoint()
-            observations.record(instance.planning.plan(loaded.state.sites, in: loaded.state), at: clock.now())
+            observations.record(instance.planning.summaries(loaded.state.sites, in: loaded.state), at: clock.now())
             observations.finishPass(at: clock.now(), error: nil)
         } catch {
             observations.finishPass(at: clock.now(), error: "\(error)")
