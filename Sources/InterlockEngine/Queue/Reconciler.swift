@@ -42,60 +42,89 @@ public struct Reconciler: Sendable {
 
     public func reconcile(_ state: DesiredState, sites: [Site]? = nil, commit: CommitContext) throws -> [SiteReport] {
         let sites = sites ?? state.sites
-        // Planned on all cores; each site keeps its plan, not its compiled resources and live contents.
-        let summaries = planning.summaries(sites, in: state)
-        var plans: [String: Plan] = [:]
-        for summary in summaries { if let plan = summary.plan { plans[summary.site.name] = plan } }
-        let waves = rollout.map { $0.gate(plans: plans) }
-        return try zip(sites, summaries).map { try reconcile(site: $0, summary: $1, state: state, commit: commit, waves: waves) }
+        // Sites are planned on all cores and queued one after the other as their plans arrive, in order; each keeps
+        // only its queued change, so a pass over a thousand sites never holds every plan's file contents at once.
+        // Wave gates need to know only which earlier-wave sites the commit leaves unchanged: their empty plans.
+        var queued: [Queued] = []
+        var unchanged: [String: Plan] = [:]
+        var failure: (any Error)?
+        ParallelMap.forEach(sites, workersPerCore: SitePlanning.workersPerCore, { SitePlanning.Summary(planning.plan($0, in: state)) }, deliver: { summary in
+            guard failure == nil else { return }
+            do {
+                queued.append(try queue(summary, commit: commit))
+                if let plan = summary.plan, plan.isEmpty { unchanged[summary.site.name] = plan }
+            } catch {
+                failure = error
+            }
+        })
+        if let failure { throw failure }
+        let waves = rollout.map { $0.gate(plans: unchanged) }
+        return try queued.map { try gate($0, state: state, waves: waves) }
     }
 
-    func reconcile(site: Site, summary: SitePlanning.Summary, state: DesiredState, commit: CommitContext, waves: WaveGate?) throws -> SiteReport {
+    /// A site after the first half of reconciling: its report when that is final, else its queued change.
+    struct Queued {
+        var site: Site
+        var report: SiteReport
+        var change: ChangeRequest?
+    }
+
+    /// Queues a site's non-empty plan (superseding the change it replaces), or supersedes the active change when the
+    /// site already matches; invalid and unreachable sites keep their last queued change.
+    func queue(_ summary: SitePlanning.Summary, commit: CommitContext) throws -> Queued {
+        let site = summary.site
         var notes: [String] = []
         let active = try store.changes(sites: [site.name], statuses: ChangeStatus.active, limit: nil).first
         guard let plan = summary.plan else {
             if let error = summary.error {
                 notes.append("unreachable: \(error.message)")
-                return SiteReport(site: site.name, condition: .unreachable, change: active, gates: nil, notes: notes)
+                return Queued(site: site, report: SiteReport(site: site.name, condition: .unreachable, change: active, gates: nil, notes: notes))
             }
             notes.append("does not compile (\(summary.diagnostics.count) problem(s)); nothing queued, the last queued change stays as it was")
-            return SiteReport(site: site.name, condition: .invalid, change: active, gates: nil, notes: notes)
+            return Queued(site: site, report: SiteReport(site: site.name, condition: .invalid, change: active, gates: nil, notes: notes))
         }
-        do {
-            if plan.isEmpty {
-                if let active, active.status != .applying {
-                    _ = try store.transition(
-                        changeID: active.id, from: [.waiting, .ready], to: .superseded, reason: "the site already matches the desired state",
-                        events: [event(.plan, "change.superseded", site: site, change: active, before: active.status.rawValue, after: "superseded",
-                                       reason: "the site already matches the desired state")])
-                    notes.append("\(active.id) superseded: the site already matches the desired state")
-                }
-                return SiteReport(site: site.name, condition: summary.condition, change: nil, gates: nil, notes: notes)
+        if plan.isEmpty {
+            if let active, active.status != .applying {
+                _ = try store.transition(
+                    changeID: active.id, from: [.waiting, .ready], to: .superseded, reason: "the site already matches the desired state",
+                    events: [event(.plan, "change.superseded", site: site, change: active, before: active.status.rawValue, after: "superseded",
+                                   reason: "the site already matches the desired state")])
+                notes.append("\(active.id) superseded: the site already matches the desired state")
             }
-            let gate = site.gate(forResourcePaths: plan.operations.map(\.policyPath))
-            var events = [AuditEvent(
-                actor: AuditEvent.system, role: "reconciler", authentication: "system", category: .plan, action: "change.queued",
-                site: site.name, planID: plan.id, commit: plan.commit, before: plan.liveFingerprint, after: plan.desiredFingerprint,
-                details: [
-                    "gate": gate.rawValue, "summary": plan.summary, "operations": plan.operations.map { "\($0.action.symbol)\($0.path)" }.joined(separator: " "),
-                    "author": commit.author.map { "\($0.name) <\($0.email ?? "")>" } ?? "", "timezone": site.timezone,
-                ])]
-            for drift in plan.drift {
-                events.append(AuditEvent(
-                    actor: AuditEvent.system, role: "reconciler", authentication: "system", category: .drift, action: "drift.detected",
-                    site: site.name, resource: drift.path, planID: drift.appliedByPlan, commit: drift.appliedCommit,
-                    before: drift.expectedHash, after: drift.actualHash ?? "vanished",
-                    details: ["kind": drift.kind.rawValue, "summary": drift.summary, "timezone": site.timezone]))
-            }
-            let result = try store.enqueue(
-                NewChange(site: site.name, plan: plan, gate: gate, author: commit.author, commitSummary: commit.summary), events: events)
-            if let superseded = result.superseded { notes.append("\(superseded.id) superseded by \(result.change.id)") }
-            if result.created { notes.append("queued \(result.change.id): plan \(plan.shortID) \(plan.summary), gate \(gate.rawValue)") }
-            let wave = try waves?.evaluate(result.change, site: site, state: state, at: clock.now())
-            let (change, gates, gateNotes) = try updateReadiness(result.change, site: site, wave: wave)
-            notes += gateNotes
-            return SiteReport(site: site.name, condition: summary.condition, change: change, gates: gates, notes: notes)
+            return Queued(site: site, report: SiteReport(site: site.name, condition: summary.condition, change: nil, gates: nil, notes: notes))
         }
+        let gate = site.gate(forResourcePaths: plan.operations.map(\.policyPath))
+        var events = [AuditEvent(
+            actor: AuditEvent.system, role: "reconciler", authentication: "system", category: .plan, action: "change.queued",
+            site: site.name, planID: plan.id, commit: plan.commit, before: plan.liveFingerprint, after: plan.desiredFingerprint,
+            details: [
+                "gate": gate.rawValue, "summary": plan.summary, "operations": plan.operations.map { "\($0.action.symbol)\($0.path)" }.joined(separator: " "),
+                "author": commit.author.map { "\($0.name) <\($0.email ?? "")>" } ?? "", "timezone": site.timezone,
+            ])]
+        for drift in plan.drift {
+            events.append(AuditEvent(
+                actor: AuditEvent.system, role: "reconciler", authentication: "system", category: .drift, action: "drift.detected",
+                site: site.name, resource: drift.path, planID: drift.appliedByPlan, commit: drift.appliedCommit,
+                before: drift.expectedHash, after: drift.actualHash ?? "vanished",
+                details: ["kind": drift.kind.rawValue, "summary": drift.summary, "timezone": site.timezone]))
+        }
+        let result = try store.enqueue(
+            NewChange(site: site.name, plan: plan, gate: gate, author: commit.author, commitSummary: commit.summary), events: events)
+        if let superseded = result.superseded { notes.append("\(superseded.id) superseded by \(result.change.id)") }
+        if result.created { notes.append("queued \(result.change.id): plan \(plan.shortID) \(plan.summary), gate \(gate.rawValue)") }
+        return Queued(site: site, report: SiteReport(site: site.name, condition: summary.condition, change: result.change, gates: nil, notes: notes), change: result.change)
+    }
+
+    /// The second half: the queued change's wave and gates, moving it to ready when they are all open.
+    func gate(_ queued: Queued, state: DesiredState, waves: WaveGate?) throws -> SiteReport {
+        guard let queuedChange = queued.change else { return queued.report }
+        var report = queued.report
+        let wave = try waves?.evaluate(queuedChange, site: queued.site, state: state, at: clock.now())
+        let (change, gates, gateNotes) = try updateReadiness(queuedChange, site: queued.site, wave: wave)
+        report.change = change
+        report.gates = gates
+        report.notes += gateNotes
+        return report
     }
 
     /// Moves a waiting change whose gates are all open to ready, and a ready one whose gates closed back to waiting.
