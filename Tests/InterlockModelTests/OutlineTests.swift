@@ -200,8 +200,33 @@ import Testing
             return item * 2
         }, deliver: { delivered.append($0) })
         #expect(delivered == items.map { $0 * 2 })
+        // When delivering is slower than working, workers wait rather than pile up results: at most twice as many
+        // results as there are workers are ever claimed ahead of the one delivered next.
+        let workers = min(ProcessInfo.processInfo.activeProcessorCount * 3, 60)
+        let started = Locked(0)
+        var handedOn = 0, mostAhead = 0
+        ParallelMap.forEach(Array(0..<60), workersPerCore: 3, { item -> Int in
+            started.withLock { $0 += 1 }
+            return item
+        }, deliver: { item in
+            #expect(item == handedOn)
+            mostAhead = max(mostAhead, started.withLock { $0 } - handedOn)
+            usleep(1_000)
+            handedOn += 1
+        })
+        #expect(handedOn == 60)
+        #expect(mostAhead <= 2 * workers, "\(mostAhead) results claimed ahead with \(workers) workers")
+        #expect(mostAhead < 60)
         var none: [Int] = []
         ParallelMap.forEach([Int](), { $0 }, deliver: { none.append($0) })
         #expect(none.isEmpty)
     }
+}
+
+/// A value behind a lock, for counting from several threads in a test.
+private final class Locked<Value>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: Value
+    init(_ value: Value) { self.value = value }
+    func withLock<T>(_ body: (inout Value) -> T) -> T { lock.withLock { body(&value) } }
 }

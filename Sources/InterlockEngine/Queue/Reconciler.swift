@@ -22,7 +22,8 @@ public struct Reconciler: Sendable {
     public struct SiteReport: Sendable {
         public var site: String
         public var condition: SiteCondition
-        /// The site's active change after the pass, if any.
+        /// The site's active change after the pass, if any. Its plan's operations carry no file contents (a pass
+        /// over a fleet's first deployment would otherwise hold every file); the change in the store has them.
         public var change: ChangeRequest?
         public var gates: GateStatus?
         /// Human-readable notes: queued, superseded, gate opened, unreachable …
@@ -62,7 +63,7 @@ public struct Reconciler: Sendable {
         return try queued.map { try gate($0, state: state, waves: waves) }
     }
 
-    /// A site after the first half of reconciling: its report when that is final, else its queued change.
+    /// A site after the first half of reconciling (its change without file contents): its report when that is final, else its queued change.
     struct Queued {
         var site: Site
         var report: SiteReport
@@ -78,10 +79,10 @@ public struct Reconciler: Sendable {
         guard let plan = summary.plan else {
             if let error = summary.error {
                 notes.append("unreachable: \(error.message)")
-                return Queued(site: site, report: SiteReport(site: site.name, condition: .unreachable, change: active, gates: nil, notes: notes))
+                return Queued(site: site, report: SiteReport(site: site.name, condition: .unreachable, change: active?.withoutContents, gates: nil, notes: notes))
             }
             notes.append("does not compile (\(summary.diagnostics.count) problem(s)); nothing queued, the last queued change stays as it was")
-            return Queued(site: site, report: SiteReport(site: site.name, condition: .invalid, change: active, gates: nil, notes: notes))
+            return Queued(site: site, report: SiteReport(site: site.name, condition: .invalid, change: active?.withoutContents, gates: nil, notes: notes))
         }
         if plan.isEmpty {
             if let active, active.status != .applying {
@@ -112,7 +113,7 @@ public struct Reconciler: Sendable {
             NewChange(site: site.name, plan: plan, gate: gate, author: commit.author, commitSummary: commit.summary), events: events)
         if let superseded = result.superseded { notes.append("\(superseded.id) superseded by \(result.change.id)") }
         if result.created { notes.append("queued \(result.change.id): plan \(plan.shortID) \(plan.summary), gate \(gate.rawValue)") }
-        return Queued(site: site, report: SiteReport(site: site.name, condition: summary.condition, change: result.change, gates: nil, notes: notes), change: result.change)
+        return Queued(site: site, report: SiteReport(site: site.name, condition: summary.condition, change: nil, gates: nil, notes: notes), change: result.change.withoutContents)
     }
 
     /// The second half: the queued change's wave and gates, moving it to ready when they are all open.
@@ -121,7 +122,7 @@ public struct Reconciler: Sendable {
         var report = queued.report
         let wave = try waves?.evaluate(queuedChange, site: queued.site, state: state, at: clock.now())
         let (change, gates, gateNotes) = try updateReadiness(queuedChange, site: queued.site, wave: wave)
-        report.change = change
+        report.change = change.withoutContents
         report.gates = gates
         report.notes += gateNotes
         return report
@@ -164,5 +165,14 @@ public struct Reconciler: Sendable {
             actor: AuditEvent.system, role: "reconciler", authentication: "system", category: category, action: action,
             site: site.name, changeID: change.id, planID: change.plan.id, commit: change.plan.commit, before: before, after: after,
             reason: reason, details: details)
+    }
+}
+
+extension ChangeRequest {
+    /// The change with its plan's file contents dropped (everything else, the diff lines included, is kept).
+    var withoutContents: ChangeRequest {
+        var copy = self
+        for index in copy.plan.operations.indices { copy.plan.operations[index].content = nil }
+        return copy
     }
 }

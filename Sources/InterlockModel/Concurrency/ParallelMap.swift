@@ -30,7 +30,7 @@ public enum ParallelMap {
             for element in elements { deliver(transform(element)) }
             return
         }
-        let queue = InOrder<Result>(count: elements.count)
+        let queue = InOrder<Result>(count: elements.count, window: 2 * workers)
         withoutActuallyEscaping(deliver) { deliver in
             let box = UncheckedBox(deliver)
             DispatchQueue.concurrentPerform(iterations: workers) { _ in
@@ -49,41 +49,50 @@ private struct UncheckedBox<Value>: @unchecked Sendable {
 }
 
 /// Results finished out of order, handed on in order: the worker that finishes the awaited result delivers it and
-/// every later one already waiting, while the others go on working.
+/// every later one already waiting, while the others go on working. At most `window` results are claimed ahead of
+/// the next one to deliver, so when delivering is slower than working (a store that syncs every write) the workers
+/// wait instead of piling up results.
 private final class InOrder<Result>: @unchecked Sendable {
-    private let lock = NSLock()
+    private let condition = NSCondition()
     private let count: Int
+    private let window: Int
     private var next = 0
     private var waiting: [Int: Result] = [:]
     private var nextToDeliver = 0
     private var delivering = false
 
-    init(count: Int) { self.count = count }
+    init(count: Int, window: Int) {
+        self.count = count
+        self.window = max(1, window)
+    }
 
     func claim() -> Int? {
-        lock.withLock {
-            guard next < count else { return nil }
-            defer { next += 1 }
-            return next
-        }
+        condition.lock()
+        defer { condition.unlock() }
+        // The result awaited next is always being worked on by a worker that is not waiting here, so this ends.
+        while next < count, next - nextToDeliver >= window { condition.wait() }
+        guard next < count else { return nil }
+        defer { next += 1 }
+        return next
     }
 
     func finish(_ result: Result, at index: Int, deliver: (Result) -> Void) {
-        lock.lock()
+        condition.lock()
         waiting[index] = result
         guard !delivering else {
-            lock.unlock()
+            condition.unlock()
             return
         }
         delivering = true
         while let ready = waiting.removeValue(forKey: nextToDeliver) {
-            nextToDeliver += 1
-            lock.unlock()
+            condition.unlock()
             deliver(ready)
-            lock.lock()
+            condition.lock()
+            nextToDeliver += 1
+            condition.broadcast()
         }
         delivering = false
-        lock.unlock()
+        condition.unlock()
     }
 }
 
