@@ -8,10 +8,11 @@ import InterlockGit
 /// cross-checked (file layout, names, references, overrides that are not used, rollout waves), but no component,
 /// flow or override: `part(for:)` reads those of one site, from the repository, when the site is worked on, and
 /// the caller drops them when done. Definitions that several sites run are parsed once and kept (up to
-/// `sharedDocumentLimit`). For each site, `part(for:)` followed by `compile(site:)` gives what
+/// `sharedDocumentLimit`). For each site, `compile(_:)` (or `state.compile(site:)`) gives what
 /// `DesiredState.load(from:)` and `compile(site:)` give for the whole snapshot, and `validate()` reports the same
-/// problems as `DesiredState.validate(_:)`. On a 1,000-site repository of 119,000 files this keeps a fleet-wide
-/// plan within 300 MB instead of 2 GB. Safe to share between threads.
+/// problems as `DesiredState.validate(_:)`. `updated(to:changed:)` follows a later commit reading only what it
+/// touches, which is how `DesiredStateCache(bySite:)` serves a reconcile loop. On a 1,000-site repository of
+/// 119,000 files this keeps a fleet-wide plan within about 200 MB instead of 2 GB. Safe to share between threads.
 public final class DesiredStateOutline: @unchecked Sendable {
     /// Reads the content of outline files: from the git repository the outline was read from, or nothing to do
     /// for a snapshot that holds every file already.
@@ -34,8 +35,9 @@ public final class DesiredStateOutline: @unchecked Sendable {
     /// Sorted by name.
     public var sites: [Site] { basis.result.state.sites }
     /// Problems found reading the outline: the layout of files, `interlock.yaml`, each `site.yaml`, references to
-    /// definitions that do not exist, overrides of what a site does not run, rollout waves. Each site's
-    /// definitions and overrides are checked by `part(for:)`.
+    /// definitions that do not exist, overrides of what a site does not run, rollout waves — and, when
+    /// `checksDefinitions`, the YAML problems of every definition and override. Otherwise each site's definitions
+    /// and overrides are checked by `part(for:)`.
     public var diagnostics: [Diagnostic] { basis.result.diagnostics }
     /// Every path and id; the content only of `interlock.yaml`, the `site.yaml` files and files read by updates.
     public var snapshot: Snapshot { basis.snapshot }
