@@ -53,10 +53,7 @@ public struct SitePlanning: Sendable {
         do {
             return plan(site, compilation: try outline.compile(site))
         } catch {
-            return .invalid(site: site, diagnostics: [Diagnostic(
-                "repository-unreadable", at: SourceLocation(file: site.file),
-                "the files site \(site.name) compiles from could not be read from the repository: \(error)",
-                hint: "check the repository (git fsck) and run the command again")])
+            return .invalid(site: site, diagnostics: [DesiredStateOutline.unreadable(site, error)])
         }
     }
 

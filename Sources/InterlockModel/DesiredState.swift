@@ -199,7 +199,7 @@ struct RepositoryReader {
             }
             guard let node = parse(entry.file) else { continue }
             guard node.pairs != nil else {
-                reader.diagnostics.error("wrong-type", at: node.location, "an override must be a map (a JSON merge patch)", hint: "write the fields to change as 'key: value' lines")
+                reader.diagnostics.append(Self.overrideNotAMap(node))
                 continue
             }
             overrides[site.name, default: [:]][entry.resource] = node
@@ -211,6 +211,11 @@ struct RepositoryReader {
             config: config, sites: sites, componentDocuments: components, flowDocuments: flows,
             overrides: overrides, snapshot: snapshot)
         return (DesiredState.LoadResult(state: state, diagnostics: reader.diagnostics.sorted), deferred)
+    }
+
+    /// The problem of an override file that is not a map.
+    static func overrideNotAMap(_ node: YAMLNode) -> Diagnostic {
+        Diagnostic("wrong-type", at: node.location, "an override must be a map (a JSON merge patch)", hint: "write the fields to change as 'key: value' lines")
     }
 
     enum TopDirectory { case sites, components, flows }

@@ -125,7 +125,7 @@ public final class DesiredStateOutline: @unchecked Sendable {
                 let parsed = ParsedDocument(content, file: path)
                 found += parsed.diagnostics
                 if path.hasPrefix("sites/"), let node = parsed.node, node.pairs == nil {
-                    found.append(Diagnostic("wrong-type", at: node.location, "an override must be a map (a JSON merge patch)", hint: "write the fields to change as 'key: value' lines"))
+                    found.append(RepositoryReader.overrideNotAMap(node))
                 }
             }
             return found
@@ -250,7 +250,7 @@ public final class DesiredStateOutline: @unchecked Sendable {
         for entry in siteOverrides {
             guard let node = reader.parse(entry.file) else { continue }
             guard node.pairs != nil else {
-                reader.reader.diagnostics.error("wrong-type", at: node.location, "an override must be a map (a JSON merge patch)", hint: "write the fields to change as 'key: value' lines")
+                reader.reader.diagnostics.append(RepositoryReader.overrideNotAMap(node))
                 continue
             }
             patches[entry.resource] = node
@@ -285,7 +285,7 @@ public final class DesiredStateOutline: @unchecked Sendable {
     }
 
     /// The problem reported for a site whose files could not be read.
-    static func unreadable(_ site: Site, _ error: any Error) -> Diagnostic {
+    public static func unreadable(_ site: Site, _ error: any Error) -> Diagnostic {
         Diagnostic(
             "repository-unreadable", at: SourceLocation(file: site.file),
             "the files site \(site.name) compiles from could not be read from the repository: \(error)",
