@@ -44,20 +44,7 @@ public struct SitePlanning: Sendable {
     }
 
     public func plan(_ site: Site, in state: DesiredState) -> Outcome {
-        plan(site, compilation: state.compile(site: site))
-    }
-
-    /// Plans a site of an outline: reads its definitions, compiles, observes and plans. Problems in its definitions
-    /// or overrides make the site invalid, like a compilation error; other sites are not affected.
-    public func plan(_ site: Site, in outline: DesiredStateOutline) -> Outcome {
-        do {
-            return plan(site, compilation: try outline.compile(site))
-        } catch {
-            return .invalid(site: site, diagnostics: [DesiredStateOutline.unreadable(site, error)])
-        }
-    }
-
-    func plan(_ site: Site, compilation: DesiredState.Compilation) -> Outcome {
+        let compilation = state.compile(site: site)
         let errors = compilation.diagnostics.filter { $0.severity == .error }
         guard errors.isEmpty else { return .invalid(site: site, diagnostics: errors) }
         do {
@@ -87,7 +74,15 @@ public struct SitePlanning: Sendable {
     public func plan<Reduced: Sendable>(
         _ sites: [Site], in outline: DesiredStateOutline, reduce: @Sendable (Outcome) -> Reduced, deliver: (Reduced) -> Void
     ) {
-        ParallelMap.forEach(sites, workersPerCore: Self.workersPerCore, { reduce(plan($0, in: outline)) }, deliver: deliver)
+        let state = outline.state
+        ParallelMap.forEach(sites, workersPerCore: Self.workersPerCore, { reduce(plan($0, in: state)) }, deliver: deliver)
+    }
+
+    /// Plans a site of an outline: reads its definitions, compiles, observes and plans. Problems in its definitions
+    /// or overrides, or files that cannot be read, make the site invalid like a compilation error; other sites are
+    /// not affected.
+    public func plan(_ site: Site, in outline: DesiredStateOutline) -> Outcome {
+        plan(site, in: outline.state)
     }
 }
 

@@ -13,12 +13,10 @@ extension Repository {
     /// Reads a commit's tree like `snapshot(of:)`: every path, mode and blob id, and every directory's tree id, but
     /// the bytes only of the files `loading` accepts. The others stay unloaded (`Snapshot.File.isLoaded` is false)
     /// until `loadContent(of:in:)` fills them, so a tool can work through a large repository part by part: the
-    /// outline of a 120,000-file repository holds its paths and ids, not its 200 MB of content.
-    ///
-    /// With `keepingTrees`, the repository keeps the large trees it parsed for the next `snapshotUpdate`, as a
-    /// full read does (a reconcile loop's first read); a one-time reader leaves them.
-    public func outline(of commit: ObjectID, keepingTrees: Bool = false, loading: (String) -> Bool) throws -> Snapshot {
-        try withoutActuallyEscaping(loading) { try read(commit, loading: $0, keepingTrees: keepingTrees) }
+    /// outline of a 120,000-file repository holds its paths and ids, not its 200 MB of content. The large trees it
+    /// parses are not kept for a later update (a reconcile loop's first read goes through `snapshotUpdate`).
+    public func outline(of commit: ObjectID, loading: (String) -> Bool) throws -> Snapshot {
+        try withoutActuallyEscaping(loading) { try read(commit, loading: $0, keepingTrees: false) }
     }
 
     /// Reads the bytes of the files at `paths` into `snapshot`, an outline this repository read. Paths that are not

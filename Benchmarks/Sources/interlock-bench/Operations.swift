@@ -222,10 +222,7 @@ private func measureOutline(_ data: Dataset) throws -> Measurement {
     var files = 0, sites = 0
     for _ in 0..<data.runs {
         var outline: DesiredStateOutline?
-        times.append(try timed {
-            let repository = try Repository.open(at: data.repository)
-            outline = try DesiredStateOutline.read(repository, commit: repository.resolveID("HEAD"))
-        })
+        times.append(try timed { outline = try data.outline() })
         guard outline!.isValid else { throw BenchError("the outline of \(data.name) reports errors") }
         files = outline!.snapshot.files.count
         sites = outline!.sites.count
@@ -241,8 +238,7 @@ private func measureValidateBySite(_ data: Dataset) throws -> Measurement {
     var resources = 0, sites = 0, files = 0
     for _ in 0..<data.runs {
         times.append(try timed {
-            let repository = try Repository.open(at: data.repository)
-            let outline = try DesiredStateOutline.read(repository, commit: repository.resolveID("HEAD"))
+            let outline = try data.outline()
             let result = try outline.validate()
             if let error = result.diagnostics.first(where: { $0.severity == .error }) { throw BenchError("\(data.name): \(error)") }
             resources = result.sites.reduce(0) { $0 + $1.resources }
@@ -267,8 +263,7 @@ private func measurePlanBySite(_ data: Dataset) throws -> Measurement {
     for _ in 0..<data.runs {
         times.append(try timed {
             let start = now()
-            let repository = try Repository.open(at: data.repository)
-            let outline = try DesiredStateOutline.read(repository, commit: repository.resolveID("HEAD"))
+            let outline = try data.outline()
             guard outline.isValid else { throw BenchError("the outline of \(data.name) reports errors") }
             outlineTimes.append(now() - start)
             sites = outline.sites.count
@@ -315,7 +310,7 @@ func replanCommits(_ data: Dataset) throws -> (base: ObjectID, chain: [ObjectID]
     let repo = try Repository.open(at: data.repository)
     let base = try repo.resolveID("main")
     // The outline knows the sites without parsing every file (which would set this process's peak memory).
-    let sites = try DesiredStateOutline.read(try Repository.open(at: data.repository), commit: base).sites.count
+    let sites = try data.outline(base.hex).sites.count
     let site = RepositoryGenerator.siteName(max(0, min(42, sites - 1)))
     let path = "components/\(site)-cell-007.yaml"
     let length = 10

@@ -35,21 +35,27 @@ extension DesiredState {
             do {
                 return try outline.unusedDefinitionDiagnostics()
             } catch {
-                return [Diagnostic(
-                    "repository-unreadable", at: SourceLocation(file: "components/"),
-                    "the definitions no site runs could not be read from the repository: \(error)",
-                    hint: "check the repository (git fsck) and run the command again")]
+                return [DesiredStateOutline.unreadable("the definitions no site runs", at: "components/", error)]
             }
         }
         let reader = FieldReader()
         let usedComponents = Set(sites.flatMap(\.components)), usedFlows = Set(sites.flatMap(\.flows))
         for (name, node) in componentDocuments where !usedComponents.contains(name) {
-            _ = Component.read(node, expectedName: name, config: node["config"]?.value ?? .object([:]), reader: reader)
+            Self.checkUnusedDefinition(name, node, isComponent: true, reader: reader)
         }
         for (name, node) in flowDocuments where !usedFlows.contains(name) {
-            _ = Flow.read(node, expectedName: name, reader: reader)
+            Self.checkUnusedDefinition(name, node, isComponent: false, reader: reader)
         }
         return reader.diagnostics.all
+    }
+
+    /// Reads a definition no site runs as a site would, reporting its mistakes to `reader`.
+    static func checkUnusedDefinition(_ name: String, _ node: YAMLNode, isComponent: Bool, reader: FieldReader) {
+        if isComponent {
+            _ = Component.read(node, expectedName: name, config: node["config"]?.value ?? .object([:]), reader: reader)
+        } else {
+            _ = Flow.read(node, expectedName: name, reader: reader)
+        }
     }
 
     /// Loads, checks and compiles every site: what `interlock validate` reports.

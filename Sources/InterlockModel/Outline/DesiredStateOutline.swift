@@ -115,9 +115,7 @@ public final class DesiredStateOutline: @unchecked Sendable {
             do {
                 try loader(chunk, &loaded)
             } catch {
-                return [Diagnostic(
-                    "repository-unreadable", at: SourceLocation(file: chunk[0]), "the file could not be read from the repository: \(error)",
-                    hint: "check the repository (git fsck) and try again")]
+                return [unreadable("the file", at: chunk[0], error)]
             }
             var found: [Diagnostic] = []
             for path in chunk {
@@ -280,15 +278,14 @@ public final class DesiredStateOutline: @unchecked Sendable {
         } catch {
             return DesiredState.Compilation(
                 site: CompiledSite(site: site, commitID: commitID, resources: []),
-                diagnostics: [Self.unreadable(site, error)])
+                diagnostics: [Self.unreadable("the files site \(site.name) compiles from", at: site.file, error)])
         }
     }
 
-    /// The problem reported for a site whose files could not be read.
-    public static func unreadable(_ site: Site, _ error: any Error) -> Diagnostic {
+    /// The problem reported when `what` could not be read from the repository, at `file`.
+    static func unreadable(_ what: String, at file: String, _ error: any Error) -> Diagnostic {
         Diagnostic(
-            "repository-unreadable", at: SourceLocation(file: site.file),
-            "the files site \(site.name) compiles from could not be read from the repository: \(error)",
+            "repository-unreadable", at: SourceLocation(file: file), "\(what) could not be read from the repository: \(error)",
             hint: "check the repository (git fsck) and run the command again")
     }
 
@@ -306,11 +303,7 @@ public final class DesiredStateOutline: @unchecked Sendable {
                 guard let node = parsed.node else { return parsed.diagnostics }
                 let reader = FieldReader()
                 let name = String(path.split(separator: "/")[1].dropLast(5))
-                if path.hasPrefix("components/") {
-                    _ = Component.read(node, expectedName: name, config: node["config"]?.value ?? .object([:]), reader: reader)
-                } else {
-                    _ = Flow.read(node, expectedName: name, reader: reader)
-                }
+                DesiredState.checkUnusedDefinition(name, node, isComponent: path.hasPrefix("components/"), reader: reader)
                 return parsed.diagnostics + reader.diagnostics.all
             }
         }
