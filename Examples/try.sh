@@ -36,7 +36,24 @@ step interlock show plant-b --repo "$repo"
 
 export INTERLOCK_TARGET_BASE="$work/targets"
 
-step interlock init
+cat > "$work/interlock.yaml" <<'CONFIG'
+# Instance configuration for this demonstration (see docs/configuration.md and deploy/interlock.example.yaml).
+# DEMO ONLY: every user's password is "interlock-demo".
+users:
+  - { id: mgr-plant-a, name: Anna Berger, email: anna.berger@example.com, title: plant manager, roles: [approver], sites: [plant-a], groups: [plant-a-managers],
+      passwordHash: "pbkdf2-sha256$600000$LV2GuMxnPCUqf5D8hQ213A==$5eMvGZn30hcrRvRdO95nIHpYbTablvt+Af4D8MOO04A=" }
+  - { id: mgr-plant-b, name: Maria Lopez, email: maria.lopez@example.com, title: plant manager, roles: [approver], sites: [plant-b], groups: [plant-b-managers],
+      passwordHash: "pbkdf2-sha256$600000$n4Fs7hbArKFEgF85s1l4XA==$Z6mZt/uosPsIJJGYljtZVTfsgxN671wfE0TJvFToZfA=" }
+  - { id: ot-lead-plant-b, name: Darnell Hayes, title: OT lead, roles: [approver], sites: [plant-b],
+      passwordHash: "pbkdf2-sha256$600000$LU6ElCXz7kBX7r0TV62+DA==$5YZlT/tMtbgZVvkiRlnyU4E6sy1JlhIh7lQfLgaR91Q=" }
+  - { id: ops-oncall, name: IT operations on call, title: operator, roles: [operator], sites: ["*"],
+      passwordHash: "pbkdf2-sha256$600000$zRQa+etvvEAGkIxSvftnpg==$oWNQySLghD+NwgVoE3lrFWZY2cVrxRiS1CP85zJSG0A=" }
+CONFIG
+printf 'stateDirectory: %s\ntargetBase: %s\n' "$INTERLOCK_STATE_DIR" "$INTERLOCK_TARGET_BASE" >> "$work/interlock.yaml"
+chmod 600 "$work/interlock.yaml"
+export INTERLOCK_CONFIG="$work/interlock.yaml"
+
+step "interlock init   # the state directory now trusts $INTERLOCK_CONFIG for its users"
 "$interlock" init
 "$interlock" audit public-key > "$work/auditor-copy.pub"
 echo "(an auditor keeps this public key outside the system: $work/auditor-copy.pub)"
@@ -46,19 +63,14 @@ set +e; "$interlock" plan --site plant-a --repo "$repo" | head -n 12; set -e
 echo "  … (first deployment: every resource is created)"
 
 plan_id="$( ("$interlock" plan --site plant-a --repo "$repo" --json || true) | sed -n 's/.*"id": "\(sha256:[0-9a-f]*\)".*/\1/p' | head -n 1)"
-step interlock apply --site plant-a --plan "${plan_id:7:12}" --ungated --repo "$repo"
-"$interlock" apply --site plant-a --plan "${plan_id:7:12}" --ungated --repo "$repo"
+# The first deployment may bypass the queue, by an operator who signs in: --as and the password (here on stdin).
+# No Ignition or Grafana runs here, so the components' reload and health commands are skipped (also signed and audited).
+step "echo interlock-demo | interlock apply --site plant-a --plan ${plan_id:7:12} --ungated --hooks skip --as ops-oncall --password-stdin --repo $repo"
+echo interlock-demo | "$interlock" apply --site plant-a --plan "${plan_id:7:12}" --ungated --hooks skip --as ops-oncall --password-stdin --repo "$repo"
 
-cat > "$work/interlock.yaml" <<CONFIG
-# Instance configuration for this demonstration (see docs/configuration.md and deploy/interlock.example.yaml).
-stateDirectory: $INTERLOCK_STATE_DIR
-targetBase: $INTERLOCK_TARGET_BASE
-users:
-  - { id: mgr-plant-a, name: Anna Berger, email: anna.berger@example.com, title: plant manager, roles: [approver], sites: [plant-a], groups: [plant-a-managers] }
-  - { id: mgr-plant-b, name: Maria Lopez, email: maria.lopez@example.com, title: plant manager, roles: [approver], sites: [plant-b], groups: [plant-b-managers] }
-  - { id: ot-lead-plant-b, name: Darnell Hayes, title: OT lead, roles: [approver], sites: [plant-b] }
-CONFIG
-export INTERLOCK_CONFIG="$work/interlock.yaml"
+step "# a second --ungated apply is refused: Plant A has been deployed, its changes go through the queue"
+set +e; echo interlock-demo | "$interlock" apply --site plant-a --plan "${plan_id:7:12}" --ungated --hooks skip --as ops-oncall --password-stdin --repo "$repo"; echo "(exit code $?)"; set -e
+
 
 step "# a flow manager changes a meter's polling interval in git"
 sed -i '/id: meter-line-3/,/interval:/ s/interval: 5s/interval: 2s/' "$repo/flows/energy-monitoring.yaml"
@@ -69,8 +81,9 @@ git -C "$repo" log --oneline -1
 step interlock plan --site plant-a --repo "$repo"
 set +e; "$interlock" plan --site plant-a --repo "$repo"; echo "(exit code $?: changes pending)"; set -e
 
-step interlock reconcile --repo "$repo"
-"$interlock" reconcile --repo "$repo"
+# (--hooks skip: the health checks of the changes baking at Plant A would call Grafana, which does not run here.)
+step interlock reconcile --hooks skip --repo "$repo"
+"$interlock" reconcile --hooks skip --repo "$repo"
 
 step interlock queue --repo "$repo"
 "$interlock" queue --repo "$repo"
@@ -78,14 +91,20 @@ step interlock queue --repo "$repo"
 step interlock windows plant-a --count 3 --repo "$repo"
 "$interlock" windows plant-a --count 3 --repo "$repo"
 
-step interlock approve plant-a-1 --as mgr-plant-a --reason "Line 3 meter polling agreed with energy team" --repo "$repo"
-"$interlock" approve plant-a-1 --as mgr-plant-a --reason "Line 3 meter polling agreed with energy team" --repo "$repo"
+step "# a wrong password signs nothing (refused and audited)"
+set +e; echo not-her-password | "$interlock" approve plant-a-2 --as mgr-plant-a --password-stdin --reason "test" --repo "$repo"; echo "(exit code $?)"; set -e
 
-# Stand inside Plant A's next window: 5 minutes after it opens.
+# Anna Berger signs with her password (asked on the terminal without echo; scripts pass it on stdin).
+step "echo interlock-demo | interlock approve plant-a-2 --as mgr-plant-a --password-stdin --reason \"Line 3 meter polling agreed with energy team\" --repo $repo"
+echo interlock-demo | "$interlock" approve plant-a-2 --as mgr-plant-a --password-stdin --reason "Line 3 meter polling agreed with energy team" --repo "$repo"
+
+# Rehearse inside Plant A's next window: 5 minutes after it opens. A simulated gate clock is only accepted in a
+# rehearsal (INTERLOCK_REHEARSAL=1), and every audit record written meanwhile says so.
 opens="$("$interlock" windows plant-a --count 1 --json --repo "$repo" | sed -n '/"windows"/,$p' | sed -n 's/.*"start": "\([^"]*\)".*/\1/p' | head -n 1)"
+export INTERLOCK_REHEARSAL=1
 export INTERLOCK_NOW="$(date -u -d "$opens + 5 minutes" +%Y-%m-%dT%H:%M:%SZ)"
-step "INTERLOCK_NOW=$INTERLOCK_NOW interlock apply --hooks skip --repo $repo   # no Ignition or Mosquitto runs here"
-"$interlock" apply --hooks skip --repo "$repo"
+step "INTERLOCK_REHEARSAL=1 INTERLOCK_NOW=$INTERLOCK_NOW interlock apply --hooks skip --as ops-oncall --password-stdin --repo $repo   # no Ignition or Mosquitto runs here"
+echo interlock-demo | "$interlock" apply --hooks skip --as ops-oncall --password-stdin --repo "$repo"
 if grep -q '"interval":"2s"' "$INTERLOCK_TARGET_BASE/plant-a/flows/energy-monitoring.json"; then
     echo "plant-a/flows/energy-monitoring.json now polls line 3 every 2 s"
 fi
@@ -101,14 +120,14 @@ health:
 YAML
 git -C "$repo" -c user.name="Flow Manager" -c user.email=flows@example.com -c commit.gpgsign=false \
     commit -qam "Raise broker connection limit"
-"$interlock" reconcile --repo "$repo" >/dev/null
-"$interlock" approve plant-a-2 --as mgr-plant-a --reason "More gateways on line 4" --repo "$repo" >/dev/null
-step interlock apply --change plant-a-2 --repo "$repo"
-set +e; "$interlock" apply --change plant-a-2 --repo "$repo"; echo "(exit code $?: rolled back)"; set -e
+"$interlock" reconcile --hooks skip --repo "$repo" >/dev/null
+echo interlock-demo | "$interlock" approve plant-a-3 --as mgr-plant-a --password-stdin --reason "More gateways on line 4" --repo "$repo" >/dev/null
+step "echo interlock-demo | interlock apply --change plant-a-3 --as ops-oncall --password-stdin --repo $repo"
+set +e; echo interlock-demo | "$interlock" apply --change plant-a-3 --as ops-oncall --password-stdin --repo "$repo"; echo "(exit code $?: rolled back)"; set -e
 if grep -q "max_connections 1000" "$INTERLOCK_TARGET_BASE/plant-a/mosquitto/mosquitto.conf"; then
     echo "plant-a/mosquitto/mosquitto.conf still has max_connections 1000"
 fi
-unset INTERLOCK_NOW
+unset INTERLOCK_NOW INTERLOCK_REHEARSAL
 
 step "# someone edits a deployed file by hand at Plant A"
 sed -i 's/^max_connections .*/max_connections 10/' "$INTERLOCK_TARGET_BASE/plant-a/mosquitto/mosquitto.conf"

@@ -10,11 +10,22 @@ public struct SitePlanning: Sendable {
     public var workingDirectory: String?
     /// Lines of context in text diffs.
     public var diffContext: Int
+    /// Where targets may point; nil allows any target (library use and tests; the CLI and the service always set one).
+    public var targetPolicy: TargetPolicy?
 
-    public init(targetBase: String, workingDirectory: String? = nil, diffContext: Int = 3) {
+    public init(targetBase: String, workingDirectory: String? = nil, diffContext: Int = 3, targetPolicy: TargetPolicy? = nil) {
         self.targetBase = targetBase
         self.workingDirectory = workingDirectory
         self.diffContext = diffContext
+        self.targetPolicy = targetPolicy
+    }
+
+    /// The site's target as the plan shows it: the driver and the absolute root or the command line.
+    public func absoluteTarget(of site: Site) -> String {
+        switch site.target {
+        case .files(let root): "files \(TargetPolicy.absoluteRoot(root, targetBase: targetBase))"
+        case .command(let spec): "command \(spec.arguments.joined(separator: " "))"
+        }
     }
 
     /// The outcome of planning one site.
@@ -36,7 +47,7 @@ public struct SitePlanning: Sendable {
     /// Environment for a site's reload and health commands: a files target's root as `INTERLOCK_TARGET_ROOT`.
     func hookEnvironment(for site: Site) -> [String: String] {
         guard case .files(let root) = site.target else { return [:] }
-        return ["INTERLOCK_TARGET_ROOT": root.hasPrefix("/") ? root : targetBase + "/" + root]
+        return ["INTERLOCK_TARGET_ROOT": TargetPolicy.absoluteRoot(root, targetBase: targetBase)]
     }
 
     public func driver(for site: Site) -> any SiteDriver {
@@ -47,6 +58,7 @@ public struct SitePlanning: Sendable {
         let compilation = state.compile(site: site)
         let errors = compilation.diagnostics.filter { $0.severity == .error }
         guard errors.isEmpty else { return .invalid(site: site, diagnostics: errors) }
+        if let refusal = targetPolicy?.check(site, targetBase: targetBase) { return .invalid(site: site, diagnostics: [refusal]) }
         do {
             let live = try driver(for: site).observe(desired: compilation.site.resources)
             return .planned(desired: compilation.site, live: live, plan: Planner.plan(desired: compilation.site, live: live, context: diffContext))

@@ -4,7 +4,7 @@ extension Repository {
     /// The commits reachable from `to` but not from `from` (`git log from..to`), merges included,
     /// newest first in topological order (a commit always comes before its parents).
     /// A nil `from` lists the whole history of `to`.
-    public func commits(from: ObjectID?, to: ObjectID) throws -> [CommitInfo] {
+    public func commits(from: ObjectID?, to: ObjectID, limit: Int = .max) throws -> [CommitInfo] {
         var walk: OpaquePointer?
         try check(git_revwalk_new(&walk, handle), "git_revwalk_new")
         defer { git_revwalk_free(walk) }
@@ -18,7 +18,7 @@ extension Repository {
         }
         var result: [CommitInfo] = []
         var next = git_oid()
-        while true {
+        while result.count < limit {
             let step = git_revwalk_next(&next, walk)
             if step == GIT_ITEROVER.rawValue { break }
             try check(step, "git_revwalk_next")

@@ -16,7 +16,7 @@ enum AuditSchema {
     static let checkpointColumns = "sequence, head_hash, timestamp, key_id, signature"
 
     /// The names of all migrations, oldest first.
-    static let migrationNames = ["v1-audit", "v2-audit-checkpoints", "v3-change-queue", "v4-rollout"]
+    static let migrationNames = ["v1-audit", "v2-audit-checkpoints", "v3-change-queue", "v4-rollout", "v5-trusted-rules"]
 
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
@@ -131,6 +131,24 @@ enum AuditSchema {
                     decided_at TEXT NOT NULL
                 );
                 CREATE INDEX rollout_override_commit ON rollout_override(commit_id);
+                """)
+        }
+        migrator.registerMigration("v5-trusted-rules") { db in
+            try db.execute(sql: """
+                ALTER TABLE change_request ADD COLUMN commits TEXT;
+                ALTER TABLE change_request ADD COLUMN rule_changes TEXT;
+                CREATE TABLE site_baseline (
+                    site TEXT PRIMARY KEY,
+                    change_id TEXT NOT NULL,
+                    commit_id TEXT,
+                    site_file BLOB NOT NULL,
+                    config_file BLOB,
+                    applied_at TEXT NOT NULL
+                );
+                CREATE TABLE instance_setting (
+                    key TEXT PRIMARY KEY,
+                    value TEXT NOT NULL
+                );
                 """)
         }
         return migrator

@@ -41,11 +41,12 @@ extension SQLiteStore: ChangeStore {
             try db.execute(
                 sql: """
                     INSERT INTO change_request (id, site, number, plan_id, commit_id, plan, gate, status, author_id, author_name,
-                        author_email, commit_summary, created_at, updated_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, 'waiting', ?, ?, ?, ?, ?, ?)
+                        author_email, commit_summary, created_at, updated_at, commits, rule_changes)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, 'waiting', ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [id, new.site, number, new.plan.id, new.plan.commit, new.plan.stored.canonicalJSON, new.gate.rawValue,
-                            new.author?.id, new.author?.name, new.author?.email, new.commitSummary, now, now])
+                            new.author?.id, new.author?.name, new.author?.email, new.commitSummary, now, now,
+                            try Self.json(new.commits), try Self.json(new.ruleChanges)])
             _ = try appendRecords(allEvents.map(SQLiteStore.entry), in: db)
             let created = try Self.fetchChanges(db, sql: "WHERE id = ?", [id])[0]
             return EnqueueResult(change: created, created: true, superseded: superseded)
@@ -98,6 +99,10 @@ extension SQLiteStore: ChangeStore {
     }
 
     public func transition(changeID: String, from: Set<ChangeStatus>, to: ChangeStatus, reason: String?, events: [AuditEvent]) throws -> ChangeRequest {
+        try transition(changeID: changeID, from: from, to: to, reason: reason, events: events, baseline: nil)
+    }
+
+    public func transition(changeID: String, from: Set<ChangeStatus>, to: ChangeStatus, reason: String?, events: [AuditEvent], baseline: SiteBaseline?) throws -> ChangeRequest {
         try write("move \(changeID) to \(to.rawValue)") { db in
             guard let change = try Self.fetchChanges(db, sql: "WHERE id = ?", [changeID]).first else {
                 throw ChangeStoreError(.notFound, "there is no change \(changeID)")
@@ -108,6 +113,15 @@ extension SQLiteStore: ChangeStore {
             try db.execute(
                 sql: "UPDATE change_request SET status = ?, status_reason = ?, updated_at = ?, owner = CASE WHEN ? = 'applying' THEN owner ELSE NULL END WHERE id = ?",
                 arguments: [to.rawValue, reason, AuditTimestamp.format(clock.now()), to.rawValue, changeID])
+            if let baseline {
+                try db.execute(
+                    sql: """
+                        INSERT OR REPLACE INTO site_baseline (site, change_id, commit_id, site_file, config_file, applied_at)
+                        VALUES (?, ?, ?, ?, ?, ?)
+                        """,
+                    arguments: [baseline.site, baseline.changeID, baseline.commit, baseline.files.siteFile, baseline.files.configFile,
+                                AuditTimestamp.format(baseline.appliedAt)])
+            }
             _ = try appendRecords(events.map(SQLiteStore.entry), in: db)
             return try Self.fetchChanges(db, sql: "WHERE id = ?", [changeID])[0]
         }
@@ -129,6 +143,18 @@ extension SQLiteStore: ChangeStore {
                 arguments: [owner, emergency, AuditTimestamp.format(clock.now()), changeID])
             _ = try appendRecords(events.map(SQLiteStore.entry), in: db)
             return try Self.fetchChanges(db, sql: "WHERE id = ?", [changeID])[0]
+        }
+    }
+
+    public func baseline(site: String) throws -> SiteBaseline? {
+        try database("read what was last applied at \(site)") {
+            try pool.read { db in
+                guard let row = try Row.fetchOne(db, sql: "SELECT change_id, commit_id, site_file, config_file, applied_at FROM site_baseline WHERE site = ?", arguments: [site])
+                else { return nil }
+                return SiteBaseline(site: site, changeID: row["change_id"], commit: row["commit_id"],
+                                    files: RulesFiles(siteFile: row["site_file"] ?? Data(), configFile: row["config_file"]),
+                                    appliedAt: AuditTimestamp.parse(row["applied_at"]) ?? .distantPast)
+            }
         }
     }
 
@@ -181,10 +207,22 @@ extension SQLiteStore: ChangeStore {
             after: event.after, reason: event.reason, result: event.success ? .success : .failure, error: event.error, details: event.details)
     }
 
+    static func json<T: Encodable>(_ value: [T]) throws -> String? {
+        guard !value.isEmpty else { return nil }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+
+    static func decodeJSON<T: Decodable>(_ type: T.Type, _ text: String?) throws -> T? {
+        guard let text else { return nil }
+        return try JSONDecoder().decode(type, from: Data(text.utf8))
+    }
+
     static func fetchChanges(_ db: Database, sql: String, _ arguments: StatementArguments) throws -> [ChangeRequest] {
         let rows = try Row.fetchAll(db, sql: """
             SELECT id, site, plan, gate, status, status_reason, author_id, author_name, author_email, commit_summary,
-                   created_at, updated_at, emergency FROM change_request \(sql)
+                   created_at, updated_at, emergency, commits, rule_changes FROM change_request \(sql)
             """, arguments: arguments)
         return try rows.map { row in
             let id: String = row["id"]
@@ -206,7 +244,9 @@ extension SQLiteStore: ChangeStore {
                 commitSummary: row["commit_summary"],
                 createdAt: AuditTimestamp.parse(row["created_at"]) ?? .distantPast,
                 updatedAt: AuditTimestamp.parse(row["updated_at"]) ?? .distantPast,
-                approvals: approvals, emergency: (row["emergency"] as Int64?) == 1)
+                approvals: approvals, emergency: (row["emergency"] as Int64?) == 1,
+                commits: try Self.decodeJSON([CommitIdentity].self, row["commits"]) ?? [],
+                ruleChanges: try Self.decodeJSON([RuleChange].self, row["rule_changes"]) ?? [])
         }
     }
 }

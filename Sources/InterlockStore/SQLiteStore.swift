@@ -122,10 +122,12 @@ public final class SQLiteStore: AuditLog {
         var previousHash: String = head?[1] ?? AuditRecord.genesisHash
         var lastTime = (head?[2] as String?).flatMap(AuditTimestamp.parse) ?? .distantPast
         var hasher = AuditHasher()
+        let annotations = AuditAnnotations.current
         let insert = try db.cachedStatement(sql: "INSERT INTO audit_record (\(AuditSchema.recordColumns)) VALUES (\(Array(repeating: "?", count: 25).joined(separator: ",")))")
         for entry in entries {
             sequence += 1
             var details = entry.details
+            for (key, value) in annotations where details[key] == nil { details[key] = value }
             let reading = AuditTimestamp.truncated(clock.now())
             var timestamp = reading
             if reading < lastTime {

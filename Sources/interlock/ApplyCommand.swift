@@ -17,9 +17,16 @@ struct ApplyCommand: ParsableCommand {
             would be applied and why the rest waits. Exit code 0 when everything selected was applied (or nothing was \
             ready), 1 when an apply was refused, failed or rolled back.
 
-            Direct mode (--plan ID --ungated): the plan is computed again and applied only if its id still starts with \
-            --plan, so exactly the reviewed changes are applied against exactly the reviewed live state; --ungated \
-            acknowledges that no approval or maintenance window is checked (first deployment).
+            Direct mode (--plan ID --ungated): only for a site's first deployment (nothing applied there yet). The plan \
+            is computed again and applied only if its id still starts with --plan, so exactly the reviewed changes are \
+            applied against exactly the reviewed live state; --ungated acknowledges that no approval or maintenance \
+            window is checked. The apply is recorded as a change of the site like any other (later waves wait for its \
+            bake; its rules become the site's trusted rules). After the first deployment every change goes through the \
+            queue, or through --emergency.
+
+            Every apply, and every override (--ungated, --emergency, --hooks skip), is made by an authenticated person: \
+            --as USER (an operator or admin acting for the site, from the trusted instance configuration) and that \
+            user's password, asked on the terminal or read with --password-stdin. Refusals are audited.
             """
     )
 
@@ -48,17 +55,23 @@ struct ApplyCommand: ParsableCommand {
     @Option(name: .long, help: "Direct mode: the plan id (first 12+ hex digits) shown by 'interlock plan'.")
     var plan: String?
 
-    @Flag(name: .long, help: "Direct mode: acknowledge that approvals and maintenance windows are bypassed.")
+    @Flag(name: .long, help: "Direct mode: acknowledge that approvals and maintenance windows are bypassed (only for a site's first deployment).")
     var ungated = false
 
+    @Option(name: .customLong("as"), help: "Your user id (an operator or admin acting for the sites): required unless --dry-run; you are asked for its password.")
+    var user: String?
+
+    @Flag(name: .long, help: "Read the password of --as from the first line of standard input (scripts).")
+    var passwordStdin = false
+
     func validate() throws {
+        if !dryRun && user == nil {
+            throw ValidationError("apply changes what runs at a plant: say who you are with --as USER, an operator or admin of the instance configuration (you are asked for the password; scripts use --password-stdin)")
+        }
         if let plan {
             guard ungated else { throw ValidationError("apply --plan applies without gates and needs --ungated") }
             guard site != nil else { throw ValidationError("apply --plan needs --site") }
-            let hex = plan.hasPrefix("sha256:") ? String(plan.dropFirst(7)) : plan
-            guard hex.count >= 12, hex.allSatisfy(\.isHexDigit) else {
-                throw ValidationError("--plan needs at least the 12 hex digits 'interlock plan' prints")
-            }
+            try PlanPrefix.validate(plan, option: "--plan")
         } else if ungated {
             throw ValidationError("--ungated goes with --plan (direct mode)")
         }
@@ -75,9 +88,19 @@ struct ApplyCommand: ParsableCommand {
     private func runQueue() throws {
         let context = try QueueContext(instance: instance, repository: repository, target: target)
         let (state, _, _) = try context.desiredState()
-        let operatorPerson = Person(id: CommandActor.current.id, name: CommandActor.current.name)
+        var operatorPerson = Person(id: CommandActor.current.id, name: CommandActor.current.name)
+        var authentication = "os-user"
+        var role = "operator"
+        var applier: AuthenticatedUser?
+        if user != nil {
+            let overrider = try authenticateOperator(context, verb: "apply", site: site ?? change.flatMap { try? context.store.change(id: $0)?.site })
+            operatorPerson = Person(id: overrider.user.id, name: overrider.user.name, email: overrider.user.email)
+            authentication = overrider.authentication
+            role = overrider.user.title
+            applier = overrider
+        }
         let executor = Executor(planning: context.planning, store: context.store, clock: context.clock, actor: operatorPerson,
-                                actorRole: "operator", authentication: "os-user", runHooks: hooks == .run, rollout: context.rollout(state))
+                                actorRole: role, authentication: authentication, runHooks: hooks == .run, rollout: context.rollout(state))
         for note in try executor.recoverInterrupted(state) { print("recovered \(note)") }
         var selected: [ChangeRequest]
         if let change {
@@ -94,11 +117,17 @@ struct ApplyCommand: ParsableCommand {
         var failed = false
         for change in selected {
             guard let site = state.site(named: change.site) else { continue }
+            if let applier, !applier.user.actsFor(change.site), !dryRun {
+                print("\(Terminal.styled("not started", .yellow)) \(change.id): \(applier.user.name) (\(applier.user.id)) does not act for \(change.site)")
+                failed = true
+                continue
+            }
             let wave = try context.reconciler(state).waveState(of: change, site: site, state: state)
-            let gates = GateEvaluator.evaluate(change, site: site, at: context.clock.now(), emergency: emergency, wave: wave)
+            let rules = try GateRules.resolve(site, proposedConfig: state.config, store: context.store)
+            let gates = GateEvaluator.evaluate(change, rules: rules, at: context.clock.now(), emergency: emergency, wave: wave)
             if dryRun || !gates.isOpen {
                 print(ChangeText.headline(change))
-                for line in ChangeText.gateLines(gates, change: change, site: site) { print("    " + line) }
+                for line in ChangeText.gateLines(gates, change: change, site: rules.site) { print("    " + line) }
                 if !gates.isOpen, self.change != nil { failed = true }
                 if dryRun, gates.isOpen { print("    would apply: " + change.plan.operations.map { "\($0.action.symbol)\($0.path)" }.joined(separator: " ")) }
                 continue
@@ -113,14 +142,27 @@ struct ApplyCommand: ParsableCommand {
     }
 
     private func runDirect() throws {
-        let (outline, _) = try repository.readOutline(failureCode: 1)
+        let context = try QueueContext(instance: instance, repository: repository, target: target)
+        let (state, commitContext, _) = try context.desiredState()
         let site = self.site ?? ""
-        let sites = try SiteSelection.resolve(outline: outline, names: [site])
-        let state = outline.state
-        let planning = target.planning(stateDirectory: repository.stateDirectory, driverDirectory: repository.driverDirectory)
+        guard let siteDefinition = state.site(named: site) else {
+            Terminal.error("there is no site '\(site)' in the desired state (see 'interlock sites')")
+            throw ExitCode(1)
+        }
+        let sites = [siteDefinition]
+        let planning = context.planning
+        // Only a first deployment may bypass the queue: once anything was applied at the site, its trusted rules gate
+        // every change.
+        let overrider = try authenticateOperator(context, verb: "apply", site: site)
+        let rules = try GateRules.resolve(sites[0], proposedConfig: state.config, store: context.store)
+        guard rules.firstDeployment else {
+            let last = rules.baseline.map { "\($0.changeID) was applied there at \(AuditText.utc($0.appliedAt))" } ?? "changes were applied there before"
+            try refuseOverride(context, overrider: overrider, site: site, plan: nil,
+                               "--ungated is only for a site's first deployment, and \(last); this change goes through the queue ('interlock reconcile', then approvals and a window), or through 'apply --change ID --emergency'")
+        }
         let outcome = planning.plan(sites[0], in: state)
         guard case .planned(_, _, let current) = outcome else {
-            print(PlanText.render(outcome))
+            print(PlanText.render(outcome, planning: planning))
             throw ExitCode(1)
         }
         let plan = self.plan ?? ""
@@ -133,34 +175,60 @@ struct ApplyCommand: ParsableCommand {
             print("\(site): nothing to apply (the site matches the desired state)")
             return
         }
-        let driver = planning.driver(for: sites[0])
-        let trail = AuditTrail(stateDirectory: repository.stateDirectory)
-        let store: SQLiteStore
+        let operatorPerson = Person(id: overrider.user.id, name: overrider.user.name, email: overrider.user.email)
+        let executor = Executor(planning: context.planning, store: context.store, clock: context.clock, actor: operatorPerson,
+                                actorRole: overrider.user.title, authentication: overrider.authentication, runHooks: hooks == .run,
+                                rollout: context.rollout(state))
+        let queued: ChangeRequest
         do {
-            store = try trail.applyStarting(current, site: sites[0], ungated: ungated)
+            let result = try context.store.enqueue(
+                NewChange(site: site, plan: current, gate: .auto, author: commitContext.author, commitSummary: commitContext.summary),
+                events: [AuditEvent(
+                    actor: operatorPerson, role: overrider.user.title, authentication: overrider.authentication, category: .plan,
+                    action: "change.queued", site: site, planID: current.id, commit: current.commit, before: current.liveFingerprint,
+                    after: current.desiredFingerprint,
+                    details: ["gate": "bypassed (--ungated, first deployment)", "summary": current.summary, "target": planning.absoluteTarget(of: sites[0]),
+                              "timezone": sites[0].timezone])])
+            queued = result.change.status == .waiting
+                ? try context.store.transition(changeID: result.change.id, from: [.waiting], to: .ready, reason: "first deployment, gates bypassed by \(overrider.user.name)",
+                                               events: [AuditEvent(
+                                                actor: operatorPerson, role: overrider.user.title, authentication: overrider.authentication, category: .plan,
+                                                action: "gate.bypassed", site: site, changeID: result.change.id, planID: current.id, commit: current.commit,
+                                                before: "waiting", after: "ready", reason: "first deployment (--ungated)",
+                                                details: ["timezone": sites[0].timezone])])
+                : result.change
         } catch {
             Terminal.error("the audit log cannot record this apply, so nothing was applied: \(error)")
             throw ExitCode(1)
         }
-        let receipt: ApplyReceipt
-        do {
-            receipt = try driver.apply(current)
-        } catch {
-            Terminal.error("applying plan \(current.shortID) to \(site) failed: \(error)")
-            do {
-                try trail.applyFinished(current, site: sites[0], store: store, applied: [], error: error)
-            } catch let auditError {
-                Terminal.error("the failure could not be recorded in the audit log: \(auditError)")
-            }
-            throw ExitCode(1)
+        let applyOutcome = try executor.apply(queued, site: sites[0], state: state, firstDeployment: true)
+        context.checkpoint()
+        ApplyText.print(applyOutcome)
+        guard case .applied = applyOutcome else { throw ExitCode(1) }
+    }
+
+    /// The operator making an override, authenticated with their password; they must be an operator or admin who acts
+    /// for the site.
+    private func authenticateOperator(_ context: QueueContext, verb: String, site: String?) throws -> AuthenticatedUser {
+        let options = try SignerOptions.parse(["--as", user ?? ""] + (passwordStdin ? ["--password-stdin"] : []))
+        let overrider = try SignerAuthentication.authenticate(options, verb: verb, context: context, site: site, reason: reason)
+        let roles = overrider.user.roles
+        guard roles.contains(.operator) || roles.contains(.admin) else {
+            try refuseOverride(context, overrider: overrider, site: site, plan: nil, "\(overrider.user.name) (\(overrider.user.id)) is not an operator or admin")
         }
-        print("\(Terminal.styled("applied", .green)) plan \(current.shortID) to \(site): \(current.summary), \(receipt.applied.count) operation(s)")
-        do {
-            try trail.applyFinished(current, site: sites[0], store: store, applied: receipt.applied, error: nil)
-        } catch {
-            Terminal.error("the apply succeeded but its result could not be recorded in the audit log: \(error)")
-            throw ExitCode(1)
+        if let site, !overrider.user.actsFor(site) {
+            try refuseOverride(context, overrider: overrider, site: site, plan: nil, "\(overrider.user.name) (\(overrider.user.id)) does not act for \(site)")
         }
+        return overrider
+    }
+
+    private func refuseOverride(_ context: QueueContext, overrider: AuthenticatedUser, site: String?, plan: Plan?, _ message: String) throws -> Never {
+        try context.store.record([AuditEvent(
+            actor: Person(id: overrider.user.id, name: overrider.user.name), role: overrider.user.title, authentication: overrider.authentication,
+            category: .access, action: "apply.refused", site: site, planID: plan?.id, commit: plan?.commit, reason: reason, success: false, error: message)])
+        context.checkpoint()
+        Terminal.error("apply refused: \(message)")
+        throw ExitCode(1)
     }
 }
 

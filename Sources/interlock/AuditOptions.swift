@@ -90,10 +90,15 @@ enum AuditTimeArgument {
 
 /// Who runs the command, as the audit log records it: the operating-system user.
 enum CommandActor {
+    /// The account the process runs as, from the operating system (not from `$USER`, which anyone can set).
     static var current: AuditActor {
-        let environment = ProcessInfo.processInfo.environment
-        let user = environment["USER"] ?? environment["LOGNAME"] ?? NSUserName()
-        let name = NSFullUserName().isEmpty ? user : NSFullUserName()
+        var user = "uid-\(geteuid())"
+        var name = user
+        if let entry = getpwuid(geteuid()) {
+            user = String(cString: entry.pointee.pw_name)
+            let gecos = entry.pointee.pw_gecos.map { String(cString: $0).split(separator: ",").first.map(String.init) ?? "" } ?? ""
+            name = gecos.isEmpty ? user : gecos
+        }
         return AuditActor(id: user, name: name, role: "operator", authentication: "os-user")
     }
 }

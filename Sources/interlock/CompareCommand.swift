@@ -29,7 +29,7 @@ struct CompareCommand: ParsableCommand {
         let (outline, commit) = try repository.readOutline(failureCode: 2)
         let sites = try SiteSelection.resolve(outline: outline, names: [first, second])
         let state = outline.state
-        let planning = target.planning(stateDirectory: repository.stateDirectory, driverDirectory: repository.driverDirectory)
+        let planning = try target.planning(stateDirectory: repository.stateDirectory, driverDirectory: repository.driverDirectory)
         var compiled: [CompiledSite] = []
         var live: [LiveState?] = []
         var problems: [String] = []

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import InterlockModel
+import InterlockServer
 import InterlockStore
 
 /// `interlock init`: the state directory, the audit database and the checkpoint key pair. Safe to run again.
@@ -12,6 +13,7 @@ struct InitCommand: ParsableCommand {
     )
 
     @OptionGroup var state: StateDirectoryOptions
+    @OptionGroup var instance: InstanceOptions
 
     @Flag(name: .long, help: "Print what was created as JSON.")
     var json = false
@@ -40,12 +42,25 @@ struct InitCommand: ParsableCommand {
             Terminal.error("cannot initialise \(dir): \(error)")
             throw ExitCode(2)
         }
+        // The instance configuration in use becomes the one users and their rights are taken from.
+        var trustNote: String?
+        let configuration = try instance.load()
+        if configuration.file != nil {
+            do {
+                trustNote = try TrustedConfiguration.bind(configuration, store: store, actor: CommandActor.current)
+                try KeyStore.checkpointIfKeyed(store, stateDirectory: dir)
+            } catch {
+                Terminal.error("cannot record the trusted instance configuration: \(error)")
+                throw ExitCode(2)
+            }
+        }
         if json {
             Terminal.printJSON(.object([
                 "stateDirectory": .string(dir), "database": .string(store.path),
                 "privateKey": .string(KeyStore.privateKeyPath(in: dir)), "publicKeyFile": .string(KeyStore.publicKeyPath(in: dir)),
                 "keyID": .string(key.publicKey.keyID), "publicKey": .string(key.publicKey.base64),
                 "keyCreated": .bool(created), "logCreated": .bool(initialized),
+                "trustedConfiguration": (try? store.setting(TrustedConfiguration.pathKey)).flatMap { $0 }.map(Value.string) ?? .null,
             ]))
             return
         }
@@ -53,6 +68,11 @@ struct InitCommand: ParsableCommand {
         print("\(word(initialized)) audit log      \(store.path)")
         print("\(word(created)) signing key    \(KeyStore.privateKeyPath(in: dir)) (keep private, mode 0600)")
         print("\(word(created)) public key     \(KeyStore.publicKeyPath(in: dir))")
+        if let trusted = try? store.setting(TrustedConfiguration.pathKey) {
+            print("\(trustNote == nil ? "trusted" : Terminal.styled("trusted", .green)) users from   \(trusted)\(trustNote.map { " — \($0)" } ?? "")")
+        } else {
+            print("no users yet       (run 'interlock init --config FILE' to name the instance configuration signers come from)")
+        }
         print("")
         print("Public key for auditors (key id \(key.publicKey.keyID)) — keep a copy outside this system and verify with")
         print("'interlock audit verify --public-key FILE':")

@@ -11,7 +11,10 @@ struct InstanceOptions: ParsableArguments {
     var config: String?
 
     /// The configuration, or an empty one when no file is named and the default does not exist.
-    func load() throws -> InstanceConfiguration {
+    func load() throws -> InstanceConfiguration { try Self.load(config) }
+
+    /// The configuration file `config` names, else the default one (see `--config`).
+    static func load(_ config: String?) throws -> InstanceConfiguration {
         let environment = ProcessInfo.processInfo.environment
         let path = config ?? environment["INTERLOCK_CONFIG"].flatMap { $0.isEmpty ? nil : $0 }
             ?? (FileManager.default.fileExists(atPath: "/etc/interlock/interlock.yaml") ? "/etc/interlock/interlock.yaml" : nil)
@@ -53,7 +56,7 @@ struct QueueContext {
         self.repository = repository
         stateDirectory = repository.stateDirectory
         reader = DesiredStateReader(source: repository.source, revision: repository.rev, stateDirectory: stateDirectory)
-        planning = target.planning(stateDirectory: stateDirectory, driverDirectory: repository.driverDirectory)
+        planning = try target.planning(stateDirectory: stateDirectory, driverDirectory: repository.driverDirectory, configuration: configuration)
         clock = TestClockOverride.clock ?? SystemClock()
         do {
             store = try SQLiteStore(stateDirectory: stateDirectory)
@@ -81,8 +84,12 @@ struct QueueContext {
             throw ExitCode(1)
         }
         let author = commit.map { Person(id: $0.author.email, name: $0.author.name, email: $0.author.email) }
-        return (loaded.state, Reconciler.CommitContext(author: author, summary: commit?.summary), commit?.id.hex)
+        return (loaded.state, Reconciler.CommitContext(author: author, summary: commit?.summary, id: commit?.id.hex, history: commitHistory),
+                commit?.id.hex)
     }
+
+    /// The repository's history, for the commits a change carries.
+    var commitHistory: GitCommitHistory { GitCommitHistory(source: repository.source, stateDirectory: stateDirectory) }
 
     /// The rollout waves of the desired state, with the repository's history to tell which commits contain which.
     func rollout(_ state: DesiredState) -> RolloutContext {
@@ -103,19 +110,68 @@ struct QueueContext {
     }
 }
 
-/// Lets tests and demonstrations evaluate gates (windows, freezes) at a fixed instant:
-/// `INTERLOCK_NOW=2026-11-28T22:30:00+01:00`. It never changes audit timestamps, which always come from
-/// the system clock; every command that uses it prints a notice.
+/// A rehearsal: gates (windows, freezes, bakes) evaluated at a simulated instant, `INTERLOCK_NOW=2026-11-28T22:30:00+01:00`,
+/// for demonstrations and tests. It is refused unless `INTERLOCK_REHEARSAL=1` says that this is a rehearsal, and then
+/// every audit record the process writes carries `details.rehearsal` with the simulated time, and every page of the
+/// console says so. Audit timestamps always come from the system clock.
+enum Rehearsal {
+    /// What every record and page says while rehearsing; nil for real operation.
+    nonisolated(unsafe) static var note: String?
+
+    /// Checks the environment before any command runs: exit 2 for a simulated clock outside a rehearsal.
+    static func begin() {
+        let environment = ProcessInfo.processInfo.environment
+        guard let text = environment["INTERLOCK_NOW"], !text.isEmpty else { return }
+        guard environment["INTERLOCK_REHEARSAL"] == "1" else {
+            FileHandle.standardError.write(Data("""
+                error: INTERLOCK_NOW='\(text)' would move the clock every gate (windows, freezes, bakes) is checked against. \
+                It is only for rehearsals: set INTERLOCK_REHEARSAL=1 as well (every audit record and console page then says \
+                so), or unset INTERLOCK_NOW.
+
+                """.utf8))
+            exit(2)
+        }
+        guard (try? TestClock(iso8601: text)) != nil else {
+            FileHandle.standardError.write(Data("error: INTERLOCK_NOW='\(text)' is not an ISO 8601 time with an offset, e.g. 2026-11-28T22:30:00+01:00\n".utf8))
+            exit(2)
+        }
+        let note = "rehearsal: gates evaluated at the simulated time \(text) (INTERLOCK_NOW), not the real clock"
+        Rehearsal.note = note
+        AuditAnnotations.set("rehearsal", note)
+        FileHandle.standardError.write(Data("notice: \(note)\n".utf8))
+    }
+}
+
+/// The gate clock: the system clock, or the simulated one of a rehearsal (see ``Rehearsal``).
 enum TestClockOverride {
     static let clock: (any InterlockClock)? = {
-        guard let text = ProcessInfo.processInfo.environment["INTERLOCK_NOW"], !text.isEmpty else { return nil }
-        guard let clock = try? TestClock(iso8601: text) else {
-            FileHandle.standardError.write(Data("warning: INTERLOCK_NOW='\(text)' is not an ISO-8601 time; using the system clock\n".utf8))
-            return nil
-        }
-        FileHandle.standardError.write(Data("notice: the clock is set to \(text) by INTERLOCK_NOW\n".utf8))
-        return clock
+        guard Rehearsal.note != nil, let text = ProcessInfo.processInfo.environment["INTERLOCK_NOW"] else { return nil }
+        return try? TestClock(iso8601: text)
     }()
+}
+
+/// Lists the commits between two points of the desired-state repository (opened per question).
+struct GitCommitHistory: CommitHistory {
+    let source: RepositorySource
+    let stateDirectory: String
+
+    func commits(from base: String?, to head: String, limit: Int) -> [CommitIdentity]? {
+        let path: String
+        switch source {
+        case .workTree: return nil
+        case .local(let local): path = local
+        case .remote(let url): path = RepositorySource.mirrorDirectory(for: url, stateDirectory: stateDirectory)
+        }
+        guard let tip = ObjectID(hex: head), let repository = try? Repository.open(at: path) else { return nil }
+        let hidden = base.flatMap { ObjectID(hex: $0) }
+        let found = (try? repository.commits(from: hidden, to: tip, limit: limit)) ?? (try? repository.commits(from: nil, to: tip, limit: limit))
+        return found?.map { commit in
+            CommitIdentity(
+                id: commit.id.hex, summary: commit.summary,
+                author: Person(id: commit.author.email, name: commit.author.name, email: commit.author.email),
+                committer: Person(id: commit.committer.email, name: commit.committer.name, email: commit.committer.email))
+        }
+    }
 }
 
 /// Answers ancestry questions from the desired-state repository (opened per question: a repository

@@ -19,6 +19,11 @@ struct Interlock: ParsableCommand {
             InitCommand.self, AuditCommand.self, ServeCommand.self, HashPasswordCommand.self,
         ]
     )
+
+    static func main() {
+        Rehearsal.begin()
+        main(nil)
+    }
 }
 
 enum InterlockVersion {

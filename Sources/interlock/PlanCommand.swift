@@ -31,7 +31,7 @@ struct PlanCommand: ParsableCommand {
         let started = Date()
         let (outline, commit) = try repository.readOutline(failureCode: 1)
         let sites = try SiteSelection.resolve(outline: outline, names: all ? [] : site)
-        let planning = target.planning(stateDirectory: repository.stateDirectory, driverDirectory: repository.driverDirectory)
+        let planning = try target.planning(stateDirectory: repository.stateDirectory, driverDirectory: repository.driverDirectory)
         let json = json
 
         // Sites are planned on all cores and printed in order as they finish; each keeps only its rendering and
@@ -44,7 +44,7 @@ struct PlanCommand: ParsableCommand {
             print("Plan for \(repository.source) at \(at), targets under \(planning.targetBase)\n")
         }
         planning.plan(sites, in: outline, reduce: { outcome in
-            (rendered: json ? nil : PlanText.render(outcome), object: json ? PlanText.json(outcome) : nil,
+            (rendered: json ? nil : PlanText.render(outcome, planning: planning), object: json ? PlanText.json(outcome, planning: planning) : nil,
              observed: ObservedPlan(outcome), planned: { if case .planned = outcome { true } else { false } }())
         }, deliver: { result in
             if let rendered = result.rendered {

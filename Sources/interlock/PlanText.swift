@@ -4,7 +4,8 @@ import InterlockModel
 
 /// Plans and site conditions for people and as JSON.
 enum PlanText {
-    static func render(_ outcome: SitePlanning.Outcome) -> String {
+    /// - Parameter planning: when given, the plan names the site's absolute target (driver and root or command line).
+    static func render(_ outcome: SitePlanning.Outcome, planning: SitePlanning? = nil) -> String {
         let site = outcome.site
         let title = "\(Terminal.styled(site.name, .bold))  \(site.displayName) (\(site.timezone))"
         switch outcome {
@@ -14,6 +15,7 @@ enum PlanText {
             return "\(title)  \(Terminal.styled("unreachable", .red))\n  \(error.description.replacingOccurrences(of: "\n", with: "\n  "))"
         case .planned(_, _, let plan):
             var lines = ["\(title)  plan \(plan.shortID)  \(coloredSummary(plan))"]
+            if let planning { lines.append("  target: \(planning.absoluteTarget(of: site))") }
             if plan.isEmpty { lines.append("  " + Terminal.styled("no changes: the site matches the desired state", .green)) }
             for operation in plan.operations {
                 lines.append(contentsOf: render(operation))
@@ -60,10 +62,11 @@ enum PlanText {
         return lines
     }
 
-    static func json(_ outcome: SitePlanning.Outcome) -> Value {
+    static func json(_ outcome: SitePlanning.Outcome, planning: SitePlanning? = nil) -> Value {
         var object: [String: Value] = [
             "site": .string(outcome.site.name), "status": .string(SiteCondition(outcome).rawValue),
         ]
+        if let planning { object["target"] = .string(planning.absoluteTarget(of: outcome.site)) }
         switch outcome {
         case .invalid(_, let diagnostics):
             object["diagnostics"] = .array(diagnostics.map(\.json))

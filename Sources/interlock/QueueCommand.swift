@@ -29,7 +29,8 @@ struct QueueCommand: ParsableCommand {
         let now = context.clock.now()
         let reconciler = context.reconciler(state)
         func gates(_ change: ChangeRequest, _ site: Site) throws -> GateStatus {
-            GateEvaluator.evaluate(change, site: site, at: now, wave: try reconciler.waveState(of: change, site: site, state: state))
+            GateEvaluator.evaluate(change, rules: try GateRules.resolve(site, proposedConfig: state.config, store: context.store), at: now,
+                                   wave: try reconciler.waveState(of: change, site: site, state: state))
         }
         if json {
             Terminal.printJSON(.object(["now": .string(ISO8601DateFormatter().string(from: now)), "changes": .array(try changes.map { change in
@@ -46,8 +47,10 @@ struct QueueCommand: ParsableCommand {
         }
         for change in changes {
             print(ChangeText.headline(change))
+            for line in ChangeText.trustLines(change) { print("    " + line) }
             if let site = state.site(named: change.site), change.status == .waiting || change.status == .ready {
-                for line in ChangeText.gateLines(try gates(change, site), change: change, site: site) { print("    " + line) }
+                let rules = try GateRules.resolve(site, proposedConfig: state.config, store: context.store)
+                for line in ChangeText.gateLines(try gates(change, site), change: change, site: rules.site) { print("    " + line) }
             } else if let reason = change.statusReason {
                 print("    \(reason)")
             }
@@ -74,6 +77,23 @@ enum ChangeText {
         let summary = change.commitSummary.map { " \"\($0)\"" } ?? ""
         let author = change.author.map { " by \($0.name)" } ?? ""
         return "\(Terminal.styled(change.id, .bold))  \(Terminal.styled(change.status.rawValue, style))  plan \(change.plan.shortID) \(change.plan.summary)  gate \(change.gate.rawValue)\(commit)\(summary)\(author)"
+    }
+
+    /// What the change does to its site's own rules (old → new) and the commits it carries with their authors.
+    static func trustLines(_ change: ChangeRequest) -> [String] {
+        var lines: [String] = []
+        if let headline = RuleChange.headline(change.ruleChanges) {
+            lines.append(Terminal.styled("! \(headline)", .yellow))
+            for rule in change.ruleChanges { lines.append("    \(rule)") }
+        }
+        if !change.commits.isEmpty {
+            let shown = change.commits.prefix(5).map { commit in
+                let committer = commit.committer.email != commit.author.email ? ", committed by \(commit.committer.name)" : ""
+                return "\(commit.id.prefix(10)) \(commit.author.name) <\(commit.author.email ?? "")>\(committer)"
+            }
+            lines.append("commits (\(change.commits.count)): " + shown.joined(separator: "; ") + (change.commits.count > 5 ? "; …" : ""))
+        }
+        return lines
     }
 
     static func gateLines(_ gates: GateStatus, change: ChangeRequest, site: Site) -> [String] {
@@ -113,6 +133,12 @@ enum ChangeText {
             "createdAt": .string(ISO8601DateFormatter().string(from: change.createdAt)),
             "updatedAt": .string(ISO8601DateFormatter().string(from: change.updatedAt)),
             "emergency": .bool(change.emergency),
+            "ruleChanges": .array(change.ruleChanges.map { .object(["kind": .string($0.kind.rawValue), "field": .string($0.field), "old": .string($0.old), "new": .string($0.new)]) }),
+            "commits": .array(change.commits.map { c in
+                .object(["id": .string(c.id), "summary": .string(c.summary),
+                         "author": .object(["name": .string(c.author.name), "email": c.author.email.map(Value.string) ?? .null]),
+                         "committer": .object(["name": .string(c.committer.name), "email": c.committer.email.map(Value.string) ?? .null])])
+            }),
             "approvals": .array(change.approvals.map { a in
                 .object(["approver": .string(a.approver.id), "name": .string(a.approver.name), "role": .string(a.role), "meaning": .string(a.meaning),
                          "reason": .string(a.reason), "planId": .string(a.planID), "at": .string(ISO8601DateFormatter().string(from: a.at))])

@@ -64,8 +64,9 @@ struct RolloutOverrideCommand<Decision: RolloutDecision>: ParsableCommand {
     @Argument(help: "The commit (full id or a prefix of at least 7 hex digits, as 'rollout status' shows).")
     var commit: String
 
-    @Option(name: .customLong("as"), help: "The user deciding (an operator, admin, or an approver of every later-wave site).")
-    var user: String
+    @OptionGroup var signer: SignerOptions
+
+    var user: String { signer.user }
 
     @Option(name: .long, help: "Why (required; recorded).")
     var reason: String
@@ -85,10 +86,11 @@ struct RolloutOverrideCommand<Decision: RolloutDecision>: ParsableCommand {
         let known = Set(try context.store.changes(sites: [], statuses: [], limit: 500).compactMap(\.plan.commit))
         let matches = known.filter { $0.hasPrefix(commit.lowercased()) }
         let action = Decision.action.rawValue
+        let authenticated = try SignerAuthentication.authenticate(signer, verb: "rollout.\(action)", context: context, reason: reason)
         func refuse(_ message: String) throws -> Never {
             try context.store.record([AuditEvent(
                 actor: Person(id: user, name: context.configuration.user(user)?.name ?? user), role: "operator",
-                authentication: "os-user:\(CommandActor.current.id)", category: .access, action: "rollout.\(action).refused",
+                authentication: authenticated.authentication, category: .access, action: "rollout.\(action).refused",
                 commit: matches.first ?? commit, reason: reason, success: false, error: message)])
             context.checkpoint()
             Terminal.error("rollout \(action) refused: \(message)")
@@ -100,7 +102,13 @@ struct RolloutOverrideCommand<Decision: RolloutDecision>: ParsableCommand {
         guard let person = context.configuration.user(user) else {
             try refuse("'\(user)' is not a user of this Interlock instance")
         }
-        let laterSites = state.config.waves.dropFirst().flatMap(\.sites)
+        // The later waves as both the trusted (last applied) and the current rollout name them.
+        var laterSites = Set(state.config.waves.dropFirst().flatMap(\.sites))
+        for site in state.sites {
+            if let trusted = try context.store.baseline(site: site.name).flatMap({ $0.files.read(site: site.name).config }) {
+                laterSites.formUnion(trusted.waves.dropFirst().flatMap(\.sites))
+            }
+        }
         let authorised = person.roles.contains(.admin) || person.roles.contains(.operator)
             || (person.roles.contains(.approver) && laterSites.allSatisfy { person.actsFor($0) })
         guard authorised else {
@@ -109,7 +117,7 @@ struct RolloutOverrideCommand<Decision: RolloutDecision>: ParsableCommand {
         let decision = RolloutOverride(commit: full, action: Decision.action, by: Person(id: person.id, name: person.name, email: person.email),
                                        reason: reason, at: Date())
         try context.store.addRolloutOverride(decision, events: [AuditEvent(
-            actor: decision.by, role: person.title, authentication: "os-user:\(CommandActor.current.id)", category: .approval,
+            actor: decision.by, role: person.title, authentication: authenticated.authentication, category: .approval,
             action: "rollout.\(action)", commit: full, reason: reason, details: ["printedName": person.name])])
         // Changes waiting only for the waves may be ready now.
         let reconciler = context.reconciler(state)

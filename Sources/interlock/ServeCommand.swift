@@ -58,11 +58,25 @@ struct ServeCommand: ParsableCommand {
                 }
             }
         }
+        // Users come only from the configuration this state directory trusts; the service names it the first time.
+        if context.configuration.file != nil {
+            do {
+                if try context.store.setting(TrustedConfiguration.pathKey) == nil {
+                    if let note = try TrustedConfiguration.bind(context.configuration, store: context.store, actor: CommandActor.current) { print("interlock serve: \(note)") }
+                } else {
+                    try TrustedConfiguration.check(context.configuration, store: context.store, actor: CommandActor.current)
+                }
+            } catch {
+                Terminal.error("\(error)")
+                throw ExitCode(2)
+            }
+        }
         let seconds = interval ?? context.configuration.pollInterval.seconds
         let interlock = InterlockInstance(
             configuration: context.configuration, source: context.repository.source, revision: context.repository.rev,
             stateDirectory: context.stateDirectory, planning: context.planning, store: context.store, clock: context.clock,
-            trustedPublicKeyFile: auditPublicKey, runHooks: hooks == .run, rollout: { [context] in context.rollout($0) })
+            trustedPublicKeyFile: auditPublicKey, runHooks: hooks == .run, rollout: { [context] in context.rollout($0) },
+            history: context.commitHistory, rehearsal: Rehearsal.note)
         let logger = ServeRunner.makeLogger()
         let loop = ReconcileLoop(instance: interlock, observations: Observations(), metrics: ServerMetrics(),
                                  interval: .seconds(max(1, seconds)), logger: logger)

@@ -8,17 +8,19 @@ struct SignOptions: ParsableArguments {
     @Argument(help: "The change, e.g. plant-a-3 (see 'interlock queue').")
     var change: String
 
-    @Option(name: .customLong("as"), help: "The approver's user id (from the instance configuration).")
-    var user: String
+    @OptionGroup var signer: SignerOptions
 
     @Option(name: .long, help: "Why (required; recorded with the signature).")
     var reason: String
 
-    @Option(name: .long, help: "Only sign if the change's plan id starts with this (what you reviewed).")
+    @Option(name: .long, help: "Only sign if the change's plan id starts with this (what you reviewed; at least 12 hex digits).")
     var plan: String?
+
+    var user: String { signer.user }
 
     func validate() throws {
         guard !reason.trimmingCharacters(in: .whitespaces).isEmpty else { throw ValidationError("--reason must say why") }
+        if let plan { try PlanPrefix.validate(plan, option: "--plan") }
     }
 }
 
@@ -26,7 +28,7 @@ struct ApproveCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "approve",
         abstract: "Approve a change as one of its site's approvers (an electronic signature on its plan id).",
-        discussion: "Refused (exit 1, and audited) for unknown users, users who do not approve for the site, the commit's author unless the site allows it, a second approval by the same person, and changes that are superseded, rejected or applied."
+        discussion: "The signer is authenticated with their password from the instance configuration the state directory trusts (asked on the terminal without echo, or --password-stdin). Refused (exit 1, and audited) for a wrong password, unknown users, users who do not approve for the site, anyone who wrote or committed a commit the change carries unless the site allows it, a second approval by the same person, and changes that are superseded, rejected or applied."
     )
 
     @OptionGroup var sign: SignOptions
@@ -64,10 +66,12 @@ enum Signing {
             Terminal.error("site \(change.site) is no longer in the desired state")
             throw ExitCode(1)
         }
+        let rules = try GateRules.resolve(site, store: context.store)
+        let signer = try SignerAuthentication.authenticate(sign.signer, verb: verb, context: context, change: change, reason: sign.reason)
         func refuse(_ message: String) throws -> Never {
             try context.store.record([AuditEvent(
                 actor: Person(id: sign.user, name: context.configuration.user(sign.user)?.name ?? sign.user), role: "approver",
-                authentication: "os-user:\(CommandActor.current.id)", category: .access, action: "\(verb).refused", site: site.name,
+                authentication: signer.authentication, category: .access, action: "\(verb).refused", site: site.name,
                 changeID: change.id, planID: change.plan.id, commit: change.plan.commit, reason: sign.reason, success: false, error: message,
                 details: ["timezone": site.timezone])])
             context.checkpoint()
@@ -79,14 +83,14 @@ enum Signing {
         }
         let user: InstanceConfiguration.User
         do {
-            user = try ApprovalRules.authorize(userID: sign.user, users: context.configuration.users, site: site, change: change, approving: approving)
+            user = try ApprovalRules.authorize(userID: signer.user.id, users: context.configuration.users, rules: rules, change: change, approving: approving)
         } catch {
             try refuse(error.message)
         }
         let person = Person(id: user.id, name: user.name, email: user.email)
         let meaning = ApprovalRules.meaning(of: user, site: site, approving: approving)
         let event = AuditEvent(
-            actor: person, role: user.title, authentication: "os-user:\(CommandActor.current.id)", category: .approval,
+            actor: person, role: user.title, authentication: signer.authentication, category: .approval,
             action: approving ? "change.approved" : "change.rejected", site: site.name, changeID: change.id, planID: change.plan.id,
             commit: change.plan.commit, reason: sign.reason, details: ["meaning": meaning, "printedName": user.name, "timezone": site.timezone])
         do {
@@ -99,7 +103,7 @@ enum Signing {
                 updated = afterGates
                 context.checkpoint()
                 print("\(Terminal.styled("approved", .green)) \(change.id) (plan \(change.plan.shortID)) — \(meaning), signed by \(user.name)")
-                if let gates { for line in ChangeText.gateLines(gates, change: updated, site: site) { print("    " + line) } }
+                if let gates { for line in ChangeText.gateLines(gates, change: updated, site: rules.site) { print("    " + line) } }
                 for note in notes { print(note) }
             } else {
                 _ = try context.store.transition(changeID: change.id, from: [.waiting, .ready], to: .rejected,
@@ -109,6 +113,16 @@ enum Signing {
             }
         } catch let error as ChangeStoreError {
             try refuse(error.message)
+        }
+    }
+}
+
+/// Plan ids given on the command line: at least the 12 hex digits `interlock plan` prints, optionally after `sha256:`.
+enum PlanPrefix {
+    static func validate(_ text: String, option: String) throws {
+        let hex = text.hasPrefix("sha256:") ? String(text.dropFirst(7)) : text
+        guard hex.count >= 12, hex.count <= 64, hex.allSatisfy({ $0.isHexDigit }) else {
+            throw ValidationError("\(option) needs at least the 12 hex digits of the plan id that 'interlock plan' or 'interlock queue' prints")
         }
     }
 }

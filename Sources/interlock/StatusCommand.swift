@@ -22,7 +22,7 @@ struct StatusCommand: ParsableCommand {
     func run() throws {
         let (outline, commit) = try repository.readOutline(failureCode: 1)
         let sites = try SiteSelection.resolve(outline: outline, names: site)
-        let planning = target.planning(stateDirectory: repository.stateDirectory, driverDirectory: repository.driverDirectory)
+        let planning = try target.planning(stateDirectory: repository.stateDirectory, driverDirectory: repository.driverDirectory)
         let json = json
         // Each site is reduced to its row (or JSON entry) on the worker that planned it.
         var reports: [SiteReport] = []

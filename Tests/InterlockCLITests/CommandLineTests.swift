@@ -19,12 +19,36 @@ import Testing
             try FileManager.default.copyItem(atPath: CommandLineTests.packageRoot + "/Examples", toPath: repo)
             try git("init", "-q")
             try commit("Initial desired state")
-            try """
-                users:
-                  - { id: mgr-plant-a, name: Anna Berger, email: anna.berger@example.com, title: plant manager, roles: [approver], sites: [plant-a], groups: [plant-a-managers] }
-                  - { id: deputy-plant-a, name: Jonas Keller, title: deputy plant manager, roles: [approver], sites: [plant-a], groups: [plant-a-managers] }
-                  - { id: mgr-plant-b, name: Maria Lopez, title: plant manager, roles: [approver], sites: [plant-b] }
-                """.write(toFile: root + "/interlock.yaml", atomically: true, encoding: .utf8)
+            try Self.configuration.write(toFile: root + "/interlock.yaml", atomically: true, encoding: .utf8)
+        }
+
+        /// The users of the tests; passwords: anna-pass-1, jonas-pass-1, maria-pass-1, ops-pass-1, mallory-pass-1.
+        static let configuration = """
+            users:
+              - { id: mgr-plant-a, name: Anna Berger, email: anna.berger@example.com, title: plant manager, roles: [approver], sites: [plant-a], groups: [plant-a-managers],
+                  passwordHash: "pbkdf2-sha256$100000$JC6SinME+ZKs7yaju8W7Lw==$dJwG3L4u3uwt3PhvU3w2fZkN7eurpzKJcAuJUvaOvp4=" }
+              - { id: deputy-plant-a, name: Jonas Keller, title: deputy plant manager, roles: [approver], sites: [plant-a], groups: [plant-a-managers],
+                  passwordHash: "pbkdf2-sha256$100000$3o8pXUQJp3uuIsapLNB/1A==$imVVe22vMU4+Z78Syqm8nz0ieMvdTHxbGB3Xw28d2zc=" }
+              - { id: mgr-plant-b, name: Maria Lopez, title: plant manager, roles: [approver], sites: [plant-b],
+                  passwordHash: "pbkdf2-sha256$100000$BTlKqDUsh0b9ar/l0K7y4Q==$4GWzHYkLo/9Y9KlrR92rE3IRUDfomW6BnBVVAq11M3M=" }
+              - { id: ops, name: Olga Operator, title: operator, roles: [operator], sites: ["*"],
+                  passwordHash: "pbkdf2-sha256$100000$ksS8/ir1Gvbw2e36wviuoA==$GOR4hAHmYKeFolhz1Em4IFTNjxfyDQ19pU8D5QnUp8o=" }
+            """
+
+        static let passwords = ["mgr-plant-a": "anna-pass-1", "deputy-plant-a": "jonas-pass-1", "mgr-plant-b": "maria-pass-1", "ops": "ops-pass-1"]
+
+        /// Runs the binary as `user`, with their password on standard input (`--as USER --password-stdin` appended).
+        func runAs(_ user: String, _ arguments: [String], password: String? = nil, environment: [String: String] = [:]) throws -> Result {
+            try run(arguments + ["--as", user, "--password-stdin"], environment: environment, stdin: (password ?? Self.passwords[user] ?? "") + "\n")
+        }
+
+        /// The first deployment of a site, by the operator, without reload and health commands (no vendor software here).
+        func deployDirectly(_ site: String) throws -> Result {
+            let plan = try run("plan", "--site", site, "--repo", repo, "--json")
+            guard let id = plan.stdout.components(separatedBy: "\"id\": \"sha256:").dropFirst().first?.prefix(12) else {
+                throw Failure(message: "no plan for \(site): \(plan.stdout)\(plan.stderr)")
+            }
+            return try runAs("ops", ["apply", "--site", site, "--plan", String(id), "--ungated", "--hooks", "skip", "--repo", repo])
         }
 
         deinit { try? FileManager.default.removeItem(atPath: root) }
@@ -54,7 +78,7 @@ import Testing
         }
 
         /// Starts the binary without waiting; returns the process and the paths of its stdout and stderr.
-        func start(_ arguments: [String], environment extra: [String: String] = [:]) throws -> (Process, String, String) {
+        func start(_ arguments: [String], environment extra: [String: String] = [:], stdin: String? = nil) throws -> (Process, String, String) {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: try Workspace.binary())
             process.arguments = arguments
@@ -65,6 +89,13 @@ import Testing
             FileManager.default.createFile(atPath: err, contents: nil)
             process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
             process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: err))
+            if let stdin {
+                let input = root + "/.stdin-\(UUID().uuidString)"
+                FileManager.default.createFile(atPath: input, contents: Data(stdin.utf8))
+                process.standardInput = try FileHandle(forReadingFrom: URL(fileURLWithPath: input))
+            } else {
+                process.standardInput = FileHandle.nullDevice
+            }
             try process.run()
             return (process, out, err)
         }
@@ -78,8 +109,8 @@ import Testing
             return environment.merging(extra) { $1 }
         }
 
-        func run(_ arguments: [String], environment extra: [String: String]) throws -> Result {
-            let (process, out, err) = try start(arguments, environment: extra)
+        func run(_ arguments: [String], environment extra: [String: String], stdin: String? = nil) throws -> Result {
+            let (process, out, err) = try start(arguments, environment: extra, stdin: stdin)
             process.waitUntilExit()
             return Result(
                 status: process.terminationStatus,
@@ -192,12 +223,12 @@ import Testing
         #expect(first.status == 2, "changes pending")
         let id = try #require(first.stdout.components(separatedBy: "\"id\": \"sha256:").dropFirst().first?.prefix(12)).description
 
-        let refused = try w.run("apply", "--site", "plant-a", "--plan", "000000000000", "--ungated", "--repo", w.repo)
+        let refused = try w.runAs("ops", ["apply", "--site", "plant-a", "--plan", "000000000000", "--ungated", "--hooks", "skip", "--repo", w.repo])
         #expect(refused.status == 1)
         #expect(refused.stderr.contains("nothing was applied"))
         #expect(!FileManager.default.fileExists(atPath: w.targets + "/plant-a"))
 
-        let apply = try w.run("apply", "--site", "plant-a", "--plan", id, "--ungated", "--repo", w.repo)
+        let apply = try w.runAs("ops", ["apply", "--site", "plant-a", "--plan", id, "--ungated", "--hooks", "skip", "--repo", w.repo])
         #expect(apply.status == 0, "\(apply.stderr)")
         #expect(FileManager.default.fileExists(atPath: w.targets + "/plant-a/mosquitto/mosquitto.conf"))
         #expect(try w.run("plan", "--site", "plant-a", "--repo", w.repo).status == 0, "in sync after the apply")
@@ -218,6 +249,7 @@ import Testing
         let actions = try w.auditActions()
         #expect(actions.filter { $0 == "drift.detected" }.count == 1, "the same drift is recorded once: \(actions)")
         #expect(actions.contains("apply.started.ungated") && actions.contains("apply.succeeded"))
+        #expect(actions.contains("gate.bypassed"))
         #expect(actions.firstIndex(of: "apply.started.ungated")! < actions.firstIndex(of: "apply.succeeded")!)
 
         let verify = try w.run("audit", "verify", "--public-key", w.root + "/auditor.pub")
@@ -233,17 +265,17 @@ import Testing
         #expect(try w.run("init").status == 0)
         let plan = try w.run("plan", "--site", "plant-a", "--repo", w.repo, "--json")
         let id = try #require(plan.stdout.components(separatedBy: "\"id\": \"sha256:").dropFirst().first?.prefix(12)).description
-        #expect(try w.run("apply", "--site", "plant-a", "--plan", id, "--ungated", "--repo", w.repo).status == 0)
+        #expect(try w.runAs("ops", ["apply", "--site", "plant-a", "--plan", id, "--ungated", "--hooks", "skip", "--repo", w.repo]).status == 0)
         try w.replace(w.repo + "/sites/plant-a/site.yaml", "10.20.1.15", "10.20.1.16")
         try w.commit("New OPC UA server at Plant A")
-        let reconcile = try w.run("reconcile", "--repo", w.repo)
+        let reconcile = try w.run("reconcile", "--hooks", "skip", "--repo", w.repo)
         #expect(reconcile.status == 0, "\(reconcile.stderr)")
-        let approve = try w.run("approve", "plant-a-1", "--as", "mgr-plant-a", "--reason", "OPC UA server replaced during the shutdown", "--repo", w.repo)
+        let approve = try w.runAs("mgr-plant-a", ["approve", "plant-a-2", "--reason", "OPC UA server replaced during the shutdown", "--repo", w.repo])
         #expect(approve.status == 0, "\(approve.stdout)\(approve.stderr)")
-        return "plant-a-1"
+        return "plant-a-2"
     }
 
-    static let insideWindow = ["INTERLOCK_NOW": "2026-11-28T23:00:00+01:00"]
+    static let insideWindow = ["INTERLOCK_NOW": "2026-11-28T23:00:00+01:00", "INTERLOCK_REHEARSAL": "1"]
 
     /// Every file under a directory with its bytes, for before/after comparisons.
     func tree(_ root: String) -> [String: Data] {
@@ -261,8 +293,9 @@ import Testing
         let w = try Workspace()
         let change = try approvedMultiFileChange(w)
         let before = tree(w.targets + "/plant-a")
-        let (process, _, _) = try w.start(["apply", "--change", change, "--hooks", "skip", "--repo", w.repo],
-                                          environment: Self.insideWindow.merging(["INTERLOCK_TEST_PAUSE_AFTER_OPERATION_MS": "400"]) { $1 })
+        let (process, _, _) = try w.start(["apply", "--change", change, "--hooks", "skip", "--repo", w.repo, "--as", "ops", "--password-stdin"],
+                                          environment: Self.insideWindow.merging(["INTERLOCK_TEST_PAUSE_AFTER_OPERATION_MS": "400"]) { $1 },
+                                          stdin: "ops-pass-1\n")
         // Wait until at least one file has been written, then kill the process in the middle of the change.
         let deadline = Date().addingTimeInterval(20)
         while tree(w.targets + "/plant-a") == before, Date() < deadline { usleep(50_000) }
@@ -284,8 +317,9 @@ import Testing
         let w = try Workspace()
         let change = try approvedMultiFileChange(w)
         let environment = Self.insideWindow.merging(["INTERLOCK_TEST_PAUSE_AFTER_OPERATION_MS": "50"]) { $1 }
-        let first = try w.start(["apply", "--change", change, "--hooks", "skip", "--repo", w.repo], environment: environment)
-        let second = try w.start(["apply", "--change", change, "--hooks", "skip", "--repo", w.repo], environment: environment)
+        let arguments = ["apply", "--change", change, "--hooks", "skip", "--repo", w.repo, "--as", "ops", "--password-stdin"]
+        let first = try w.start(arguments, environment: environment, stdin: "ops-pass-1\n")
+        let second = try w.start(arguments, environment: environment, stdin: "ops-pass-1\n")
         first.0.waitUntilExit()
         second.0.waitUntilExit()
         let outputs = [first.1, second.1].map { (try? String(contentsOfFile: $0, encoding: .utf8)) ?? "" }

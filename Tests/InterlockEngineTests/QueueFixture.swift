@@ -44,7 +44,7 @@ final class QueueFixture {
 
     func approve(_ change: ChangeRequest, as userID: String, reason: String = "reviewed") throws -> ChangeRequest {
         let site = engine.site(change.site)
-        let user = try ApprovalRules.authorize(userID: userID, users: users, site: site, change: change, approving: true)
+        let user = try ApprovalRules.authorize(userID: userID, users: users, rules: try GateRules.resolve(site, store: store), change: change, approving: true)
         let approval = Approval(approver: Person(id: user.id, name: user.name, email: user.email), role: user.title,
                                 meaning: ApprovalRules.meaning(of: user, site: site, approving: true), reason: reason, planID: change.plan.id, at: clock.now())
         let event = AuditEvent(actor: approval.approver, role: user.title, authentication: "test", category: .approval, action: "change.approved",

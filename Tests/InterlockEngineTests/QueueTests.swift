@@ -52,19 +52,19 @@ import InterlockStore
         var change = try #require(try f.active("plant-a"))
         let site = f.engine.site("plant-a")
         change = try f.approve(change, as: "mgr-plant-a")
-        #expect(!GateEvaluator.evaluate(change, site: site, at: f.clock.now()).isOpen, "approved, but outside the windows")
+        #expect(!GateEvaluator.evaluate(change, rules: try GateRules.resolve(site, store: f.store), at: f.clock.now()).isOpen, "approved, but outside the windows")
         f.clock.set(try TestClock(iso8601: QueueFixture.insideWeekendWindow).now())
-        let open = GateEvaluator.evaluate(change, site: site, at: f.clock.now())
+        let open = GateEvaluator.evaluate(change, rules: try GateRules.resolve(site, store: f.store), at: f.clock.now())
         #expect(open.isOpen, "\(open.waitingFor)")
         let (ready, _, _) = try f.reconciler.updateReadiness(change, site: site)
         #expect(ready.status == .ready)
 
         let lateInWindow = try TestClock(iso8601: "2026-11-29T03:50:00+01:00").now()
-        let closing = GateEvaluator.evaluate(ready, site: site, at: lateInWindow)
+        let closing = GateEvaluator.evaluate(ready, rules: try GateRules.resolve(site, store: f.store), at: lateInWindow)
         #expect(!closing.isOpen && closing.waitingFor[0].contains("less than the minimum"), "10 minutes left, minimum 15m")
 
         let yearEnd = try TestClock(iso8601: "2026-12-26T23:00:00+01:00").now()
-        let frozen = GateEvaluator.evaluate(ready, site: site, at: yearEnd)
+        let frozen = GateEvaluator.evaluate(ready, rules: try GateRules.resolve(site, store: f.store), at: yearEnd)
         #expect(frozen.waitingFor.contains { $0.hasPrefix("freeze:") }, "Saturday-night window, but inside the year-end freeze")
     }
 
@@ -153,7 +153,7 @@ import InterlockStore
         try f.prepareBrokerChange()
         var change = try f.approve(try #require(try f.active("plant-a")), as: "mgr-plant-a")
         let site = f.engine.site("plant-a")
-        let one = GateEvaluator.evaluate(change, site: site, at: f.clock.now(), emergency: true)
+        let one = GateEvaluator.evaluate(change, rules: try GateRules.resolve(site, store: f.store), at: f.clock.now(), emergency: true)
         #expect(!one.isOpen && one.waitingFor == ["approval: 1 of 2 (emergency: one more than usual) from mgr-plant-a, group:plant-a-managers"])
         change = try f.approve(change, as: "deputy-plant-a")
         let outcome = try f.executor.apply(change, site: site, state: f.engine.state, emergency: true, reason: "broker certificate expires tonight")

@@ -178,8 +178,10 @@ struct RouterTests {
     @Test func aPlantAApproverCannotApproveAPlantBChangeThroughTheAPI() async throws {
         let fixture = try ServerFixture()
         try await fixture.app.test(.router) { client in
+            let anna = try await client.signIn("mgr-plant-a")
             let (status, body) = try await client.json(
-                "/api/v1/changes/plant-b-1/approve", method: .post, token: ServerFixture.tokens["mgr-plant-a"],
+                "/api/v1/changes/plant-b-1/approve", method: .post,
+                headers: [.cookie: anna.cookie, HTTPField.Name("X-CSRF-Token")!: anna.csrf],
                 body: #"{"password": "anna-secret-1", "reason": "looks fine"}"#)
             #expect(status == .forbidden)
             let message = ((body as? [String: Any])?["error"] as? [String: Any])?["message"] as? String
@@ -192,6 +194,39 @@ struct RouterTests {
         #expect(refused.site == "plant-b")
         #expect(refused.changeID == "plant-b-1")
         #expect(try fixture.instance.store.change(id: "plant-b-1")?.approvals.isEmpty == true)
+    }
+
+    @Test func apiTokensNeverSignEvenWithTheRightPassword() async throws {
+        let fixture = try ServerFixture()
+        try await fixture.app.test(.router) { client in
+            let (status, body) = try await client.json(
+                "/api/v1/changes/plant-a-1/approve", method: .post, token: ServerFixture.tokens["mgr-plant-a"],
+                body: #"{"password": "anna-secret-1", "reason": "looks fine"}"#)
+            #expect(status == .forbidden)
+            let message = ((body as? [String: Any])?["error"] as? [String: Any])?["message"] as? String
+            #expect(message?.contains("API tokens never sign") == true, "\(String(describing: message))")
+        }
+        let refused = try #require(try fixture.records("approve.refused").first)
+        #expect(refused.actor.authentication == "api-token")
+        #expect(try fixture.instance.store.change(id: "plant-a-1")?.approvals.isEmpty == true)
+    }
+
+    @Test func anEmptyOrShortReviewedPlanIdIsRefused() async throws {
+        let fixture = try ServerFixture()
+        try await fixture.app.test(.router) { client in
+            let anna = try await client.signIn("mgr-plant-a")
+            for plan in ["", "sha256:", "abc"] {
+                let (status, body) = try await client.json(
+                    "/api/v1/changes/plant-a-1/approve", method: .post,
+                    headers: [.cookie: anna.cookie, HTTPField.Name("X-CSRF-Token")!: anna.csrf],
+                    body: #"{"password": "anna-secret-1", "reason": "looks fine", "plan": "\#(plan)"}"#)
+                #expect(status == .badRequest, "plan '\(plan)'")
+                let message = ((body as? [String: Any])?["error"] as? [String: Any])?["message"] as? String
+                #expect(message?.contains("at least the 12 hex digits") == true)
+            }
+        }
+        #expect(try fixture.instance.store.change(id: "plant-a-1")?.approvals.isEmpty == true)
+        #expect(try fixture.records("approve.refused").count == 3)
     }
 
     @Test func plantBNeedsTwoSignaturesAndARejectionEndsTheChange() async throws {

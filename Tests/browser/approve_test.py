@@ -59,23 +59,12 @@ def prepare(work):
     env = dict(os.environ, INTERLOCK_STATE_DIR=os.path.join(work, "state"), INTERLOCK_TARGET_BASE=os.path.join(work, "targets"))
     env.pop("INTERLOCK_CONFIG", None)
     env.pop("INTERLOCK_NOW", None)
+    env.pop("INTERLOCK_REHEARSAL", None)
     run(GIT + ["-C", repo, "init", "-q"], env)
     run(GIT + ["-C", repo, "add", "-A"], env)
     run(GIT + ["-C", repo, "commit", "-qm", "Initial desired state for Plant A and Plant B"], env)
-    run([INTERLOCK, "init"], env)
-    # Plant A's first deployment, ungated (as try.sh does); then a flow change that waits for approval.
-    plan = json.loads(run([INTERLOCK, "plan", "--site", "plant-a", "--repo", repo, "--json"], env, check=False).stdout)
-    plan_id = plan["sites"][0]["plan"]["id"] if "sites" in plan else plan[0]["plan"]["id"]
-    run([INTERLOCK, "apply", "--site", "plant-a", "--plan", plan_id[7:19], "--ungated", "--hooks", "skip", "--repo", repo], env)
-    flow = os.path.join(repo, "flows", "energy-monitoring.yaml")
-    text = open(flow).read()
-    start = text.index("id: meter-line-3")
-    at = text.index("interval: 5s", start)
-    open(flow, "w").write(text[:at] + "interval: 2s" + text[at + len("interval: 5s"):])
-    run(GIT + ["-C", repo, "commit", "-qam", "Poll line 3 every 2 s"], env)
-
     hashes = {u: run([INTERLOCK, "hash-password", "--iterations", "100000"], env, input=PASSWORD + "\n").stdout.strip()
-              for u in ["mgr-plant-a", "mgr-plant-b"]}
+              for u in ["mgr-plant-a", "mgr-plant-b", "ops"]}
     config = os.path.join(work, "interlock.yaml")
     with open(config, "w") as f:
         f.write(f"""stateDirectory: {env['INTERLOCK_STATE_DIR']}
@@ -85,13 +74,29 @@ pollInterval: 2s
 users:
   - {{ id: mgr-plant-a, name: Anna Berger, email: anna.berger@example.com, title: plant manager, roles: [approver, viewer], sites: [plant-a], groups: [plant-a-managers], passwordHash: "{hashes['mgr-plant-a']}" }}
   - {{ id: mgr-plant-b, name: Maria Lopez, email: maria.lopez@example.com, title: plant manager, roles: [approver, viewer], sites: [plant-b], groups: [plant-b-managers], passwordHash: "{hashes['mgr-plant-b']}" }}
+  - {{ id: ops, name: Olga Operator, title: operator, roles: [operator], sites: ["*"], passwordHash: "{hashes['ops']}" }}
 """)
+    env["INTERLOCK_CONFIG"] = config
+    run([INTERLOCK, "init"], env)  # the state directory now trusts this configuration for its users
+    # Plant A's first deployment, ungated by the operator (as try.sh does); then a flow change that waits for approval.
+    plan = json.loads(run([INTERLOCK, "plan", "--site", "plant-a", "--repo", repo, "--json"], env, check=False).stdout)
+    plan_id = plan["sites"][0]["plan"]["id"] if "sites" in plan else plan[0]["plan"]["id"]
+    run([INTERLOCK, "apply", "--site", "plant-a", "--plan", plan_id[7:19], "--ungated", "--hooks", "skip", "--repo", repo,
+         "--as", "ops", "--password-stdin"], env, input=PASSWORD + "\n")
+    flow = os.path.join(repo, "flows", "energy-monitoring.yaml")
+    text = open(flow).read()
+    start = text.index("id: meter-line-3")
+    at = text.index("interval: 5s", start)
+    open(flow, "w").write(text[:at] + "interval: 2s" + text[at + len("interval: 5s"):])
+    run(GIT + ["-C", repo, "commit", "-qam", "Poll line 3 every 2 s"], env)
+
     # Stand 5 minutes into Plant A's next window, so the approved change may be applied at once.
     windows = json.loads(run([INTERLOCK, "windows", "plant-a", "--count", "1", "--json", "--repo", repo], env).stdout)
     start = windows["windows"][0]["start"] if "windows" in windows else windows[0]["windows"][0]["start"]
     opens = datetime.fromisoformat(start.replace("Z", "+00:00"))
+    # A simulated gate clock is a rehearsal: every page shows it, every record carries it.
     env["INTERLOCK_NOW"] = (opens + timedelta(minutes=5)).astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    env["INTERLOCK_CONFIG"] = config
+    env["INTERLOCK_REHEARSAL"] = "1"
     return env, repo, config
 
 
@@ -172,7 +177,10 @@ def main():
             status = driver.find_element(By.ID, "change-status").text
         driver.save_screenshot(os.path.join(ARTIFACTS, "change-after-approval.png"))
         assert status == "applied", f"{a_change} is {status}, expected it to move on to applied"
-        assert "Anna Berger" in driver.find_element(By.ID, "signatures").text
+        signatures = driver.find_element(By.ID, "signatures").text
+        assert "Anna Berger" in signatures
+        assert "local-password" in signatures, "the page says how the signer was authenticated"
+        assert "Rehearsal" in driver.find_element(By.ID, "rehearsal").text, "every page shows the simulated clock"
         print(f"ok: {a_change} approved by Anna Berger and applied")
 
         driver.get(f"{base}/changes/{b_change}")

@@ -51,9 +51,22 @@ public struct Executor: Sendable {
     }
 
     /// Applies one change. `emergency` waives the window but needs one approval more and a reason.
-    public func apply(_ change: ChangeRequest, site: Site, state: DesiredState, emergency: Bool = false, reason: String? = nil) throws -> Outcome {
-        let wave = try rollout?.gate(planning: planning, state: state).evaluate(change, site: site, state: state, at: clock.now())
-        let gates = GateEvaluator.evaluate(change, site: site, at: clock.now(), emergency: emergency, wave: wave)
+    /// - Parameter firstDeployment: the gates are bypassed (`apply --ungated`): only allowed while nothing was applied at
+    ///   the site; the caller has authenticated the operator and recorded the bypass.
+    public func apply(_ change: ChangeRequest, site: Site, state: DesiredState, emergency: Bool = false, reason: String? = nil,
+                      firstDeployment: Bool = false) throws -> Outcome {
+        let rules = try GateRules.resolve(site, proposedConfig: state.config, store: store)
+        if firstDeployment, !rules.firstDeployment {
+            return .skipped(change.id, reason: "gates are bypassed only for a site's first deployment, and \(site.name) has been deployed")
+        }
+        let wave = firstDeployment ? nil : try rollout?.gate(planning: planning, state: state).evaluate(change, site: site, state: state, at: clock.now())
+        var gates = GateEvaluator.evaluate(change, rules: rules, at: clock.now(), emergency: emergency, wave: wave)
+        if firstDeployment { gates.waitingFor = [] }
+        if let commit = state.commitID, let planned = change.plan.commit, commit != planned {
+            // The rules recorded as trusted after this apply are those of the desired state read now: it must be the
+            // state the change was planned at.
+            return .skipped(change.id, reason: "the desired state is at commit \(commit.prefix(10)), the change was planned at \(planned.prefix(10)); reconcile first")
+        }
         guard gates.isOpen else {
             if change.status == .ready {
                 _ = try store.transition(changeID: change.id, from: [.ready], to: .waiting, reason: gates.waitingFor.joined(separator: "; "),
@@ -74,7 +87,7 @@ public struct Executor: Sendable {
         let claimed: ChangeRequest
         do {
             claimed = try store.claim(changeID: change.id, owner: owner, emergency: emergency, events: [
-                event(.apply, emergency ? "apply.started.emergency" : "apply.started", change, site: site, before: change.status.rawValue,
+                event(.apply, emergency ? "apply.started.emergency" : firstDeployment ? "apply.started.ungated" : "apply.started", change, site: site, before: change.status.rawValue,
                       after: "applying", reason: reason, details: startDetails),
             ])
         } catch let error as ChangeStoreError where error.code == .conflict {
@@ -153,7 +166,8 @@ public struct Executor: Sendable {
         }
         operationEvents.append(event(.apply, "apply.succeeded", change, site: site, before: "applying", after: "applied",
                                      details: ["applied": receipt.applied.joined(separator: ","), "summary": change.plan.summary]))
-        let applied = try store.transition(changeID: change.id, from: [.applying], to: .applied, reason: nil, events: operationEvents)
+        let applied = try store.transition(changeID: change.id, from: [.applying], to: .applied, reason: nil, events: operationEvents,
+                                           baseline: baseline(of: change, site: site, state: state))
         return .applied(applied)
     }
 
@@ -181,6 +195,13 @@ public struct Executor: Sendable {
             notes.append("\(change.id): \(what)")
         }
         return notes
+    }
+
+    /// What an applied change leaves trusted at its site: the rules files of the desired state it was applied from.
+    func baseline(of change: ChangeRequest, site: Site, state: DesiredState) -> SiteBaseline? {
+        guard let files = RulesFiles(site: site.name, in: state) else { return nil }
+        // The real time: a rehearsal's simulated clock must not reach the stored state.
+        return SiteBaseline(site: site.name, changeID: change.id, commit: change.plan.commit ?? state.commitID, files: files, appliedAt: Date())
     }
 
     private func isDead(_ owner: String) -> Bool {

@@ -9,9 +9,11 @@ public enum ApprovalRules {
     }
 
     /// Checks that `userID` may sign (approve or reject) `change` at `site`. Returns the user.
+    /// - Parameter rules: the site's gate rules (what was already trusted, tightened by the commit).
     public static func authorize(
-        userID: String, users: [InstanceConfiguration.User], site: Site, change: ChangeRequest, approving: Bool
+        userID: String, users: [InstanceConfiguration.User], rules: GateRules, change: ChangeRequest, approving: Bool
     ) throws(Refusal) -> InstanceConfiguration.User {
+        let site = rules.site
         guard let user = users.first(where: { $0.id == userID }) else {
             throw Refusal(message: "'\(userID)' is not a user of this Interlock instance (see the users in the instance configuration)")
         }
@@ -26,8 +28,8 @@ public enum ApprovalRules {
         guard listed else {
             throw Refusal(message: "\(user.name) (\(user.id)) is not among \(site.name)'s approvers (\(site.approval.approvers.joined(separator: ", ")))")
         }
-        if approving, !site.approval.allowAuthor, let author = change.author, isAuthor(user, author) {
-            throw Refusal(message: "\(user.name) (\(user.id)) wrote commit \(change.plan.commit.map { String($0.prefix(10)) } ?? "") and may not approve their own change at \(site.name) (allowAuthor is false)")
+        if approving, !site.approval.allowAuthor, let (commit, how) = authored(by: user, change: change) {
+            throw Refusal(message: "\(user.name) (\(user.id)) \(how) commit \(commit.prefix(10)), which \(change.id) carries, and may not approve it at \(site.name) (allowAuthor is false)")
         }
         if approving, change.approvers.contains(user.id) {
             throw Refusal(message: "\(user.name) (\(user.id)) has already approved \(change.id); an approver counts once")
@@ -35,9 +37,40 @@ public enum ApprovalRules {
         return user
     }
 
-    static func isAuthor(_ user: InstanceConfiguration.User, _ author: Person) -> Bool {
-        if let email = user.email?.lowercased(), let authorEmail = author.email?.lowercased(), email == authorEmail { return true }
-        return author.id == user.id
+    /// The first commit of `change` that `user` authored or committed, and which of the two.
+    public static func authored(by user: InstanceConfiguration.User, change: ChangeRequest) -> (commit: String, how: String)? {
+        for commit in change.commits {
+            if isSamePerson(user, commit.author) { return (commit.id, "wrote") }
+            if isSamePerson(user, commit.committer) { return (commit.id, "committed") }
+        }
+        if let author = change.author, isSamePerson(user, author) { return (change.plan.commit ?? "", "wrote") }
+        return nil
+    }
+
+    /// Whether a commit identity is `user`: the same e-mail address (case and `+tag` ignored), the user id as e-mail
+    /// or login, or the same printed name (case and spacing ignored).
+    static func isSamePerson(_ user: InstanceConfiguration.User, _ person: Person) -> Bool {
+        let personEmail = (person.email ?? (person.id.contains("@") ? person.id : nil)).map(normalizedEmail)
+        if let email = user.email.map(normalizedEmail), let personEmail, email == personEmail { return true }
+        if let personEmail, personEmail == normalizedEmail(user.id) || personEmail.split(separator: "@").first.map(String.init) == user.id.lowercased() {
+            return true
+        }
+        if person.id.lowercased() == user.id.lowercased() { return true }
+        let a = normalizedName(user.name), b = normalizedName(person.name)
+        return !a.isEmpty && a == b
+    }
+
+    /// `Anna.Berger+hotfix@Example.com` → `anna.berger@example.com`.
+    public static func normalizedEmail(_ email: String) -> String {
+        let lower = email.trimmingCharacters(in: .whitespaces).lowercased()
+        guard let at = lower.lastIndex(of: "@") else { return lower }
+        var local = lower[..<at]
+        if let plus = local.firstIndex(of: "+") { local = local[..<plus] }
+        return String(local) + lower[at...]
+    }
+
+    static func normalizedName(_ name: String) -> String {
+        name.lowercased().split(whereSeparator: { $0.isWhitespace }).joined(separator: " ")
     }
 
     /// "approved as plant manager of plant-a".

@@ -22,7 +22,10 @@ public struct GateStatus: Sendable, Hashable {
 /// Evaluates a change's gates. Pure: the clock reading is passed in.
 public enum GateEvaluator {
     /// - Parameter emergency: the window is waived, one approval more than usual is required.
-    public static func evaluate(_ change: ChangeRequest, site: Site, at now: Date, emergency: Bool = false, wave: WaveState? = nil) -> GateStatus {
+    /// - Parameter rules: the site's gate rules (``GateRules/resolve(_:proposedConfig:store:)``): what was already trusted at
+    ///   the site, tightened by the commit — never the commit's rules alone.
+    public static func evaluate(_ change: ChangeRequest, rules: GateRules, at now: Date, emergency: Bool = false, wave: WaveState? = nil) -> GateStatus {
+        let site = rules.site
         let needsApproval = change.gate == .approval || change.gate == .approvalAndWindow || emergency
         let needsWindow = (change.gate == .window || change.gate == .approvalAndWindow) && !emergency
         let approvers = change.approvers.sorted()

@@ -20,10 +20,16 @@ public struct ChangeRequest: Sendable, Hashable {
     public var approvals: [Approval]
     /// Set when applied (or attempted) outside its window under `--emergency`.
     public var emergency: Bool
+    /// Every commit the change carries (since the commit last applied at the site), newest first: none of their
+    /// authors or committers may approve it unless the site allows authors.
+    public var commits: [CommitIdentity]
+    /// The gate-defining fields (approval, policy, windows, freezes, target, wave) the change's commit changes.
+    public var ruleChanges: [RuleChange]
 
     public init(
         id: String, site: String, plan: Plan, gate: Gate, status: ChangeStatus, statusReason: String? = nil,
-        author: Person?, commitSummary: String?, createdAt: Date, updatedAt: Date, approvals: [Approval] = [], emergency: Bool = false
+        author: Person?, commitSummary: String?, createdAt: Date, updatedAt: Date, approvals: [Approval] = [], emergency: Bool = false,
+        commits: [CommitIdentity] = [], ruleChanges: [RuleChange] = []
     ) {
         self.id = id
         self.site = site
@@ -37,6 +43,8 @@ public struct ChangeRequest: Sendable, Hashable {
         self.updatedAt = updatedAt
         self.approvals = approvals
         self.emergency = emergency
+        self.commits = commits
+        self.ruleChanges = ruleChanges
     }
 
     /// Distinct approvers of this change's plan.
@@ -74,6 +82,21 @@ public struct Person: Sendable, Hashable, Codable {
         self.id = id
         self.name = name
         self.email = email
+    }
+}
+
+/// A commit a change carries: its id, summary, author and committer.
+public struct CommitIdentity: Sendable, Hashable, Codable {
+    public var id: String
+    public var summary: String
+    public var author: Person
+    public var committer: Person
+
+    public init(id: String, summary: String, author: Person, committer: Person) {
+        self.id = id
+        self.summary = summary
+        self.author = author
+        self.committer = committer
     }
 }
 

@@ -24,6 +24,13 @@ public protocol ChangeStore: AuditRecorder {
     /// when the change is not in one of `from` any more.
     func transition(changeID: String, from: Set<ChangeStatus>, to: ChangeStatus, reason: String?, events: [AuditEvent]) throws -> ChangeRequest
 
+    /// `transition`, and in the same transaction records `baseline` as what is now applied at the change's site
+    /// (the rules later changes of the site are gated by).
+    func transition(changeID: String, from: Set<ChangeStatus>, to: ChangeStatus, reason: String?, events: [AuditEvent], baseline: SiteBaseline?) throws -> ChangeRequest
+
+    /// What was last applied at a site, with the files that defined its gates then (nil: nothing recorded).
+    func baseline(site: String) throws -> SiteBaseline?
+
     /// Claims a ready change for applying by `owner`: succeeds only if it is ready and no other change of
     /// its site is applying. At most one claimant ever wins.
     func claim(changeID: String, owner: String, emergency: Bool, events: [AuditEvent]) throws -> ChangeRequest
@@ -44,13 +51,17 @@ public struct NewChange: Sendable, Hashable {
     public var gate: Gate
     public var author: Person?
     public var commitSummary: String?
+    public var commits: [CommitIdentity]
+    public var ruleChanges: [RuleChange]
 
-    public init(site: String, plan: Plan, gate: Gate, author: Person?, commitSummary: String?) {
+    public init(site: String, plan: Plan, gate: Gate, author: Person?, commitSummary: String?, commits: [CommitIdentity] = [], ruleChanges: [RuleChange] = []) {
         self.site = site
         self.plan = plan
         self.gate = gate
         self.author = author
         self.commitSummary = commitSummary
+        self.commits = commits
+        self.ruleChanges = ruleChanges
     }
 }
 

@@ -34,10 +34,21 @@ public struct Reconciler: Sendable {
     public struct CommitContext: Sendable {
         public var author: Person?
         public var summary: String?
+        /// The commit's id, and the history it is part of (for the commits a change carries).
+        public var id: String?
+        public var history: (any CommitHistory)?
 
-        public init(author: Person?, summary: String?) {
+        public init(author: Person?, summary: String?, id: String? = nil, history: (any CommitHistory)? = nil) {
             self.author = author
             self.summary = summary
+            self.id = id
+            self.history = history
+        }
+
+        /// The commits a change of a site carries: those since the commit last applied there.
+        func commits(since base: String?) -> [CommitIdentity] {
+            guard let id, let history else { return [] }
+            return history.commits(from: base, to: id, limit: 1000) ?? []
         }
     }
 
@@ -52,7 +63,7 @@ public struct Reconciler: Sendable {
         ParallelMap.forEach(sites, workersPerCore: SitePlanning.workersPerCore, { SitePlanning.Summary(planning.plan($0, in: state)) }, deliver: { summary in
             guard failure == nil else { return }
             do {
-                queued.append(try queue(summary, commit: commit))
+                queued.append(try queue(summary, commit: commit, config: state.config))
                 if let plan = summary.plan, plan.isEmpty { unchanged[summary.site.name] = plan }
             } catch {
                 failure = error
@@ -72,7 +83,7 @@ public struct Reconciler: Sendable {
 
     /// Queues a site's non-empty plan (superseding the change it replaces), or supersedes the active change when the
     /// site already matches; invalid and unreachable sites keep their last queued change.
-    func queue(_ summary: SitePlanning.Summary, commit: CommitContext) throws -> Queued {
+    func queue(_ summary: SitePlanning.Summary, commit: CommitContext, config: RepositoryConfig) throws -> Queued {
         let site = summary.site
         var notes: [String] = []
         let active = try store.changes(sites: [site.name], statuses: ChangeStatus.active, limit: nil).first
@@ -94,14 +105,27 @@ public struct Reconciler: Sendable {
             }
             return Queued(site: site, report: SiteReport(site: site.name, condition: summary.condition, change: nil, gates: nil, notes: notes))
         }
-        let gate = site.gate(forResourcePaths: plan.operations.map(\.policyPath))
+        // The gate comes from what was already trusted at the site, tightened (never loosened) by the commit.
+        let rules = try GateRules.resolve(site, proposedConfig: config, store: store)
+        let gate = rules.gate(forResourcePaths: plan.operations.map(\.policyPath))
+        let commits = commit.commits(since: rules.baseline?.commit)
+        var details = [
+            "gate": gate.rawValue, "summary": plan.summary, "operations": plan.operations.map { "\($0.action.symbol)\($0.path)" }.joined(separator: " "),
+            "author": commit.author.map { "\($0.name) <\($0.email ?? "")>" } ?? "", "timezone": site.timezone,
+            "rulesFrom": rules.baseline.map { "applied \($0.changeID) (commit \($0.commit.map { String($0.prefix(10)) } ?? "working tree"))" }
+                ?? (rules.unrecordedHistory ? "none recorded: strictest gate" : "this commit (first deployment)"),
+            "target": GateRules.describe(site.target),
+        ]
+        if !commits.isEmpty {
+            details["commits"] = commits.map { "\($0.id.prefix(10)) \($0.author.name) <\($0.author.email ?? "")>" }.joined(separator: "; ")
+        }
+        if !rules.changes.isEmpty {
+            details["ruleChanges"] = rules.changes.map(\.description).joined(separator: "; ")
+        }
         var events = [AuditEvent(
             actor: AuditEvent.system, role: "reconciler", authentication: "system", category: .plan, action: "change.queued",
             site: site.name, planID: plan.id, commit: plan.commit, before: plan.liveFingerprint, after: plan.desiredFingerprint,
-            details: [
-                "gate": gate.rawValue, "summary": plan.summary, "operations": plan.operations.map { "\($0.action.symbol)\($0.path)" }.joined(separator: " "),
-                "author": commit.author.map { "\($0.name) <\($0.email ?? "")>" } ?? "", "timezone": site.timezone,
-            ])]
+            details: details)]
         for drift in plan.drift {
             events.append(AuditEvent(
                 actor: AuditEvent.system, role: "reconciler", authentication: "system", category: .drift, action: "drift.detected",
@@ -110,9 +134,13 @@ public struct Reconciler: Sendable {
                 details: ["kind": drift.kind.rawValue, "summary": drift.summary, "timezone": site.timezone]))
         }
         let result = try store.enqueue(
-            NewChange(site: site.name, plan: plan, gate: gate, author: commit.author, commitSummary: commit.summary), events: events)
+            NewChange(site: site.name, plan: plan, gate: gate, author: commit.author, commitSummary: commit.summary, commits: commits,
+                      ruleChanges: rules.changes), events: events)
         if let superseded = result.superseded { notes.append("\(superseded.id) superseded by \(result.change.id)") }
-        if result.created { notes.append("queued \(result.change.id): plan \(plan.shortID) \(plan.summary), gate \(gate.rawValue)") }
+        if result.created {
+            notes.append("queued \(result.change.id): plan \(plan.shortID) \(plan.summary), gate \(gate.rawValue)")
+            if let headline = RuleChange.headline(rules.changes) { notes.append("\(result.change.id) \(headline)") }
+        }
         return Queued(site: site, report: SiteReport(site: site.name, condition: summary.condition, change: nil, gates: nil, notes: notes), change: result.change.withoutContents)
     }
 
@@ -131,7 +159,7 @@ public struct Reconciler: Sendable {
     /// Moves a waiting change whose gates are all open to ready, and a ready one whose gates closed back to waiting.
     public func updateReadiness(_ change: ChangeRequest, site: Site, wave: WaveState? = nil) throws -> (ChangeRequest, GateStatus?, [String]) {
         guard change.status == .waiting || change.status == .ready else { return (change, nil, []) }
-        let gates = GateEvaluator.evaluate(change, site: site, at: clock.now(), wave: wave)
+        let gates = GateEvaluator.evaluate(change, rules: try GateRules.resolve(site, store: store), at: clock.now(), wave: wave)
         if gates.isOpen, change.status == .waiting {
             let updated = try store.transition(
                 changeID: change.id, from: [.waiting], to: .ready, reason: "all gates open",

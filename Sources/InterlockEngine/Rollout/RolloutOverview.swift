@@ -57,7 +57,7 @@ public struct RolloutOverview: Sendable {
                                                  detail: "\(own.id) applied at \(when(own.updatedAt))\(baking)"))
                         case .waiting, .ready:
                             let waveState = try reconciler.waveState(of: own, site: site, state: state)
-                            let gates = GateEvaluator.evaluate(own, site: site, at: now, wave: waveState)
+                            let gates = GateEvaluator.evaluate(own, rules: try GateRules.resolve(site, proposedConfig: state.config, store: store), at: now, wave: waveState)
                             if case .halted(let why)? = waveState {
                                 entries.append(Entry(site: site, wave: wave.name, change: own, state: "halted", detail: "\(own.id) halted: \(why)"))
                             } else {

@@ -51,7 +51,32 @@ public struct WaveGate: Sendable {
         self.currentPlan = currentPlan
     }
 
+    /// The wave state under the rollout of the commit being gated and, when the site has a trusted baseline whose
+    /// rollout differs, under that one too: the stricter of the two (a commit cannot move its site to an earlier wave
+    /// or shorten a bake to pass sooner).
     public func evaluate(_ change: ChangeRequest, site: Site, state: DesiredState, at now: Date) throws -> WaveState {
+        let proposed = try evaluate(change, site: site, state: state, at: now, config: config)
+        guard let trusted = try store.baseline(site: site.name).flatMap({ $0.files.read(site: site.name).config }),
+              trusted.waves != config.waves || trusted.wavesDeclared != config.wavesDeclared
+        else { return proposed }
+        let old = try evaluate(change, site: site, state: state, at: now, config: trusted)
+        return Self.stricter(old, proposed)
+    }
+
+    static func stricter(_ a: WaveState, _ b: WaveState) -> WaveState {
+        func rank(_ state: WaveState) -> Int {
+            switch state {
+            case .notApplicable: 0
+            case .passed: 1
+            case .waiting: 2
+            case .halted: 3
+            }
+        }
+        if case .waiting(let x) = a, case .waiting(let y) = b { return .waiting(x + y.filter { !x.contains($0) }) }
+        return rank(a) >= rank(b) ? a : b
+    }
+
+    func evaluate(_ change: ChangeRequest, site: Site, state: DesiredState, at now: Date, config: RepositoryConfig) throws -> WaveState {
         guard config.wavesDeclared, let index = config.waves.firstIndex(where: { $0.sites.contains(site.name) }) else {
             return .notApplicable("no rollout waves")
         }

@@ -11,6 +11,11 @@ public struct InstanceConfiguration: Sendable, Hashable {
     public var pollInterval: TimeSpan
     public var users: [User]
     public var file: String?
+    /// Directories sites' `files` roots must lie inside (`targets.roots`); nil: the target base only.
+    public var targetRoots: [String]?
+    /// Command lines command drivers may run (`targets.commands`, each a command line whose words a site's
+    /// `target.command` must start with); none unless listed.
+    public var targetCommands: [[String]]
 
     public init(
         repository: String? = nil, branch: String = "main", stateDirectory: String? = nil, targetBase: String? = nil,
@@ -23,6 +28,8 @@ public struct InstanceConfiguration: Sendable, Hashable {
         self.pollInterval = pollInterval
         self.users = users
         self.file = file
+        targetRoots = nil
+        targetCommands = []
     }
 
     public func user(_ id: String) -> User? { users.first { $0.id == id } }
@@ -70,7 +77,7 @@ public struct InstanceConfiguration: Sendable, Hashable {
         let reader = FieldReader()
         reader.diagnostics = diagnostics
         let what = "the instance configuration"
-        guard let fields = reader.mapping(node, path: "", allowed: ["repository", "branch", "stateDirectory", "targetBase", "pollInterval", "users"], what: what)
+        guard let fields = reader.mapping(node, path: "", allowed: ["repository", "branch", "stateDirectory", "targetBase", "pollInterval", "targets", "users"], what: what)
         else { return (nil, reader.diagnostics.sorted) }
         var config = InstanceConfiguration(file: file)
         config.repository = reader.string(fields, "repository", what: what)
@@ -78,6 +85,20 @@ public struct InstanceConfiguration: Sendable, Hashable {
         config.stateDirectory = reader.string(fields, "stateDirectory", what: what)
         config.targetBase = reader.string(fields, "targetBase", what: what)
         config.pollInterval = reader.duration(fields, "pollInterval", what: what) ?? config.pollInterval
+        if let targetsNode = fields["targets"], !targetsNode.isNull,
+           let targets = reader.mapping(targetsNode, path: "targets", allowed: ["roots", "commands"], what: "the targets section") {
+            if targets["roots"] != nil {
+                let roots = reader.stringList(targets, "roots", what: "targets")
+                for (root, location) in roots where !root.hasPrefix("/") {
+                    reader.diagnostics.error("relative-target-root", at: location, field: "targets.roots", "'\(root)' is not an absolute directory",
+                                             hint: "write the directory sites' files targets may use as an absolute path, e.g. /srv/interlock/targets")
+                }
+                config.targetRoots = roots.map(\.0)
+            }
+            config.targetCommands = reader.stringList(targets, "commands", what: "targets").map { command in
+                command.0.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
+            }.filter { !$0.isEmpty }
+        }
         var seen = Set<String>()
         for (index, userNode) in reader.list(fields, "users", what: what).enumerated() {
             let path = "users[\(index)]"

@@ -113,8 +113,8 @@ extension WebServer {
                 object["timezone"] = .string(site.timezone)
             }
             let users = self.instance.configuration.users
-            object["mayApprove"] = .bool(site.map { ChangeSigning.mayShowForm(userID: principal.user.id, approving: true, change: change, site: $0, users: users) } ?? false)
-            object["mayReject"] = .bool(site.map { ChangeSigning.mayShowForm(userID: principal.user.id, approving: false, change: change, site: $0, users: users) } ?? false)
+            object["mayApprove"] = .bool(site.map { ChangeSigning.mayShowForm(userID: principal.user.id, approving: true, change: change, rules: self.rules(for: $0), users: users) } ?? false)
+            object["mayReject"] = .bool(site.map { ChangeSigning.mayShowForm(userID: principal.user.id, approving: false, change: change, rules: self.rules(for: $0), users: users) } ?? false)
             return Responses.json(.object(object))
         }
         for approving in [true, false] {
@@ -187,7 +187,14 @@ extension WebServer {
             wave = (try? instance.reconciler(state).waveState(of: change, site: site, state: state)) ?? nil
             waveCache.withLock { $0.states[key] = .some(wave) }
         }
-        return GateEvaluator.evaluate(change, site: site, at: now, wave: wave)
+        return GateEvaluator.evaluate(change, rules: rules(for: site), at: now, wave: wave)
+    }
+
+    /// The gate rules of a site: what was last applied there, tightened by the current commit. When the store cannot
+    /// be read, the strictest rules (every change waits for approval and a window).
+    func rules(for site: Site) -> GateRules {
+        (try? GateRules.resolve(site, proposedConfig: observations.loaded?.state.config, store: instance.store))
+            ?? GateRules.combine(proposed: site, baseline: nil, unrecordedHistory: true)
     }
 
     struct SignatureInput: Decodable {

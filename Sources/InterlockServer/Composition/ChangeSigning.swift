@@ -25,6 +25,8 @@ public enum ChangeSigning {
             case conflict
             /// There is no such change (404; not audited, as the CLI does).
             case notFound
+            /// The request is malformed (400).
+            case badRequest
         }
 
         public var kind: Kind
@@ -81,13 +83,28 @@ public enum ChangeSigning {
             return Refusal(kind: kind, message: message)
         }
 
-        if let reviewed = reviewedPlan, !reviewed.isEmpty,
+        let rules: GateRules
+        do {
+            rules = try GateRules.resolve(site, store: store)
+        } catch {
+            throw refuse(.conflict, "cannot read the rules last applied at \(site.name): \(error)")
+        }
+        if signer.authentication.hasPrefix("api-token") {
+            throw refuse(.forbidden, "API tokens never sign: sign in to the console, or use 'interlock approve' with your password")
+        }
+        if let reviewed = reviewedPlan {
+            let hex = reviewed.hasPrefix("sha256:") ? String(reviewed.dropFirst(7)) : reviewed
+            guard hex.count >= 12, hex.count <= 64, hex.allSatisfy(\.isHexDigit) else {
+                throw refuse(.badRequest, "the reviewed plan must be at least the 12 hex digits of the plan id (\(change.plan.shortID))")
+            }
+        }
+        if let reviewed = reviewedPlan,
            !change.plan.id.hasPrefix(reviewed.hasPrefix("sha256:") ? reviewed : "sha256:" + reviewed) {
             throw refuse(.conflict, "\(change.id) is plan \(change.plan.shortID), not the plan \(reviewed.replacingOccurrences(of: "sha256:", with: "").prefix(12)) you reviewed")
         }
         let user: InstanceConfiguration.User
         do {
-            user = try ApprovalRules.authorize(userID: signer.userID, users: instance.configuration.users, site: site, change: change, approving: approving)
+            user = try ApprovalRules.authorize(userID: signer.userID, users: instance.configuration.users, rules: rules, change: change, approving: approving)
         } catch {
             let alreadySigned = change.approvers.contains(signer.userID)
             throw refuse(alreadySigned ? .conflict : .forbidden, error.message)
@@ -123,8 +140,8 @@ public enum ChangeSigning {
     }
 
     /// Whether `userID` could sign `change` now (for showing or hiding the forms; the signature re-checks).
-    public static func mayShowForm(userID: String, approving: Bool, change: ChangeRequest, site: Site, users: [InstanceConfiguration.User]) -> Bool {
+    public static func mayShowForm(userID: String, approving: Bool, change: ChangeRequest, rules: GateRules, users: [InstanceConfiguration.User]) -> Bool {
         guard change.status == .waiting || change.status == .ready else { return false }
-        return (try? ApprovalRules.authorize(userID: userID, users: users, site: site, change: change, approving: approving)) != nil
+        return (try? ApprovalRules.authorize(userID: userID, users: users, rules: rules, change: change, approving: approving)) != nil
     }
 }

@@ -23,6 +23,11 @@ public final class InterlockInstance: Sendable {
     /// which); nil runs without wave gates.
     public let rollout: (@Sendable (DesiredState) -> RolloutContext)?
 
+    /// The repository's history, for the commits a change carries (nil: changes list none).
+    public let history: (any CommitHistory)?
+    /// Set while gates run on a simulated clock (a rehearsal): every page says so.
+    public let rehearsal: String?
+
     private let lastInvalidCommit = Locked<String?>(nil)
     /// Each pass reads on top of the previous one.
     private let reader: DesiredStateReader
@@ -30,8 +35,10 @@ public final class InterlockInstance: Sendable {
     public init(
         configuration: InstanceConfiguration, source: RepositorySource, revision: String, stateDirectory: String,
         planning: SitePlanning, store: SQLiteStore, clock: any InterlockClock, trustedPublicKeyFile: String? = nil, runHooks: Bool = true,
-        rollout: (@Sendable (DesiredState) -> RolloutContext)? = nil
+        rollout: (@Sendable (DesiredState) -> RolloutContext)? = nil, history: (any CommitHistory)? = nil, rehearsal: String? = nil
     ) {
+        self.history = history
+        self.rehearsal = rehearsal
         self.rollout = rollout
         self.configuration = configuration
         self.source = source
@@ -90,7 +97,7 @@ public final class InterlockInstance: Sendable {
         }
         lastInvalidCommit.withLock { $0 = nil }
         let author = commit.map { Person(id: $0.author.email, name: $0.author.name, email: $0.author.email) }
-        return LoadedState(state: loaded.state, commit: Reconciler.CommitContext(author: author, summary: commit?.summary),
+        return LoadedState(state: loaded.state, commit: Reconciler.CommitContext(author: author, summary: commit?.summary, id: commitID, history: history),
                            commitID: commitID, loadedAt: clock.now())
     }
 

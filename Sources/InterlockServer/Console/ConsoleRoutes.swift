@@ -151,6 +151,15 @@ extension WebServer {
 
     // MARK: - Change
 
+    /// Where a change's gate rules come from, in words.
+    static func rulesOrigin(_ rules: GateRules) -> String {
+        if let baseline = rules.baseline {
+            let commit = baseline.commit.map { String($0.prefix(10)) } ?? "working tree"
+            return "the rules applied with \(baseline.changeID) (commit \(commit)), tightened by this commit"
+        }
+        return rules.unrecordedHistory ? "no trusted rules recorded: every change waits for approval and a window" : "this commit (the site's first deployment)"
+    }
+
     func changePage(_ id: String, principal: Principal, flash: ConsoleViews.Flash?, signError: String?, status: HTTPResponse.Status) async throws -> Response {
         let (change, site) = try await self.change(id)
         let zone = site?.timeZone
@@ -170,8 +179,9 @@ extension WebServer {
             if gates.isEmpty { gates.append(gate("Gate", open: true, "\(change.gate.rawValue): nothing to wait for")) }
         }
         let users = instance.configuration.users
-        let canApprove = site.map { ChangeSigning.mayShowForm(userID: principal.user.id, approving: true, change: change, site: $0, users: users) } ?? false
-        let canReject = site.map { ChangeSigning.mayShowForm(userID: principal.user.id, approving: false, change: change, site: $0, users: users) } ?? false
+        let rules = site.map { self.rules(for: $0) }
+        let canApprove = site.map { ChangeSigning.mayShowForm(userID: principal.user.id, approving: true, change: change, rules: self.rules(for: $0), users: users) } ?? false
+        let canReject = site.map { ChangeSigning.mayShowForm(userID: principal.user.id, approving: false, change: change, rules: self.rules(for: $0), users: users) } ?? false
         var signNote: String?
         if change.approvers.contains(principal.user.id) {
             signNote = "You have signed this plan."
@@ -190,8 +200,16 @@ extension WebServer {
                 "lines": lines, "hasLines": !lines.isEmpty,
             ])
         }
+        let signatureRecords = (try? await offload { [instance = self.instance] in
+            try instance.store.records(matching: AuditQuery(action: .exact("change.approved"), changeID: change.id))
+        }) ?? []
+        func authentication(_ a: Approval) -> String {
+            let record = signatureRecords.last { $0.actor.id == a.approver.id && $0.planID == a.planID }
+            return record?.actor.authentication ?? "not recorded"
+        }
         let approvals: [[String: Any]] = change.approvals.map { a in
             ConsoleViews.view([
+                "authentication": authentication(a),
                 "name": a.approver.name, "id": a.approver.id, "meaning": a.meaning, "reason": a.reason,
                 "local": ConsoleViews.local(a.at, zone: zone), "utc": ConsoleViews.utc(a.at), "plan": String(a.planID.dropFirst(7).prefix(12)),
                 "stale": a.planID != change.plan.id,
@@ -209,6 +227,15 @@ extension WebServer {
             "approveMeaning": site.map { ApprovalRules.meaning(of: principal.user, site: $0, approving: true) },
             "rejectMeaning": site.map { ApprovalRules.meaning(of: principal.user, site: $0, approving: false) },
             "operations": operations,
+            "target": site.map { instance.planning.absoluteTarget(of: $0) } ?? "(the site is no longer in the desired state)",
+            "rulesFrom": rules.map(Self.rulesOrigin) ?? "",
+            "hasRuleChanges": !change.ruleChanges.isEmpty, "ruleHeadline": RuleChange.headline(change.ruleChanges) ?? "",
+            "ruleChanges": change.ruleChanges.map { ["field": $0.field, "old": $0.old, "new": $0.new] },
+            "hasCommits": !change.commits.isEmpty, "allowAuthor": rules?.site.approval.allowAuthor ?? false,
+            "commits": change.commits.map { c in
+                ["id": String(c.id.prefix(10)), "summary": c.summary, "author": "\(c.author.name) <\(c.author.email ?? "")>",
+                 "committer": "\(c.committer.name) <\(c.committer.email ?? "")>"]
+            },
         ])
         return views.page("change", title: change.id, data: data, principal: principal, flash: flash, nav: "Queue", status: status)
     }

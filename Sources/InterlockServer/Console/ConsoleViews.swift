@@ -9,8 +9,11 @@ import Mustache
 struct ConsoleViews: Sendable {
     let library: MustacheLibrary
     let version: String
+    /// Shown on every page during a rehearsal (simulated gate clock).
+    let rehearsal: String?
 
-    init(version: String) {
+    init(version: String, rehearsal: String? = nil) {
+        self.rehearsal = rehearsal
         var library = MustacheLibrary()
         for (name, text) in ConsoleTemplates.all {
             // The templates are part of the program; a syntax error in one is a programming error.
@@ -29,6 +32,7 @@ struct ConsoleViews: Sendable {
               nav: String? = nil, status: HTTPResponse.Status = .ok) -> Response {
         let body = library.render(data, withTemplate: template) ?? ""
         var layout: [String: Any] = ["title": title, "body": body, "version": version]
+        if let rehearsal { layout["rehearsal"] = rehearsal.replacingOccurrences(of: "rehearsal: ", with: "") }
         if let principal {
             var user: [String: Any] = [
                 "id": principal.user.id, "name": principal.user.name, "roles": principal.user.roles.map(\.rawValue).sorted().joined(separator: ", "),

@@ -31,7 +31,7 @@ public final class WebServer: Sendable {
         self.secureCookies = secureCookies
         self.sessions = sessions
         self.throttle = throttle
-        self.views = ConsoleViews(version: version)
+        self.views = ConsoleViews(version: version, rehearsal: instance.rehearsal)
         var index: [String: String] = [:]
         for user in instance.configuration.users { for hash in user.apiTokens { index[hash] = user.id } }
         self.tokenIndex = index
@@ -121,10 +121,14 @@ public final class WebServer: Sendable {
         func refuse(_ status: HTTPResponse.Status, _ message: String) async -> ServerError {
             let change = try? await offload { [instance = self.instance] in try instance.store.change(id: changeID) }
             try? await audit(AuditEvent(
-                actor: Person(id: user.id, name: user.name), role: "approver", authentication: "local-password", category: .access,
+                actor: Person(id: user.id, name: user.name), role: "approver",
+                authentication: principal.authentication == "api-token" ? "api-token" : "local-password", category: .access,
                 action: "\(verb).refused", site: change?.site, changeID: change?.id, planID: change?.plan.id, commit: change?.plan.commit,
                 reason: reason, success: false, error: message, details: ["remoteAddress": address]))
             return ServerError(status, message)
+        }
+        if principal.authentication == "api-token" {
+            throw await refuse(.forbidden, "API tokens never sign: sign in to the console (or use 'interlock approve' with your password) to sign")
         }
         if let until = throttle.lockedUntil(account: user.id, address: address) {
             throw await refuse(.tooManyRequests, "too many failed password attempts; signing is locked until \(ConsoleViews.utc(until))")
@@ -162,6 +166,7 @@ public final class WebServer: Sendable {
             case .forbidden: .forbidden
             case .conflict: .conflict
             case .notFound: .notFound
+            case .badRequest: .badRequest
             }
             throw ServerError(status, "\(verb) refused: \(refusal.message)")
         }

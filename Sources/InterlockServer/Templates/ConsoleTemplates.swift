@@ -34,6 +34,7 @@ enum ConsoleTemplates {
           {{/user}}
         </header>
         <main id="main">
+        {{#rehearsal}}<p class="flash error" role="alert" id="rehearsal">Rehearsal — {{rehearsal}}. Every audit record written now says so.</p>{{/rehearsal}}
         {{#flash}}<p class="flash {{kind}}" role="status" id="flash">{{text}}</p>{{/flash}}
         {{{body}}}
         </main>
@@ -148,7 +149,28 @@ enum ConsoleTemplates {
           <dt>Commit</dt><dd>{{#commit}}<code>{{commit}}</code>{{/commit}} {{commitSummary}} {{#author}}<small>by {{author}}</small>{{/author}}</dd>
           <dt>Queued</dt><dd>{{createdLocal}} <small>({{createdUTC}})</small></dd>
           <dt>Gate</dt><dd>{{gate}}</dd>
+          <dt>Target</dt><dd><code id="target">{{target}}</code></dd>
+          <dt>Rules from</dt><dd id="rules-from">{{rulesFrom}}</dd>
         </dl>
+
+        {{#hasRuleChanges}}
+        <section class="card" id="rule-changes">
+        <h2>{{ruleHeadline}}</h2>
+        <table class="list"><thead><tr><th>Field</th><th>Old (trusted)</th><th>New (this commit)</th></tr></thead><tbody>
+        {{#ruleChanges}}<tr><td>{{field}}</td><td>{{old}}</td><td>{{new}}</td></tr>{{/ruleChanges}}
+        </tbody></table>
+        </section>
+        {{/hasRuleChanges}}
+
+        {{#hasCommits}}
+        <section class="card" id="commits">
+        <h2>Commits in this change</h2>
+        <p class="meta">Nobody who wrote or committed one of them may approve it{{#allowAuthor}} (this site allows authors to approve){{/allowAuthor}}.</p>
+        <table class="list"><thead><tr><th>Commit</th><th>Summary</th><th>Author</th><th>Committer</th></tr></thead><tbody>
+        {{#commits}}<tr><td><code>{{id}}</code></td><td>{{summary}}</td><td>{{author}}</td><td>{{committer}}</td></tr>{{/commits}}
+        </tbody></table>
+        </section>
+        {{/hasCommits}}
 
         <section class="card" id="gates">
         <h2>Gates</h2>
@@ -162,8 +184,8 @@ enum ConsoleTemplates {
         {{#hasApprovals}}
         <section class="card" id="signatures">
         <h2>Signatures</h2>
-        <table class="list"><thead><tr><th>Signed by</th><th>Meaning</th><th>Reason</th><th>Time</th><th>Plan</th></tr></thead><tbody>
-        {{#approvals}}<tr><td>{{name}} <small>({{id}})</small></td><td>{{meaning}}</td><td>{{reason}}</td><td>{{local}} <small>({{utc}})</small></td><td><code>{{plan}}</code>{{#stale}} <small>(another plan)</small>{{/stale}}</td></tr>{{/approvals}}
+        <table class="list"><thead><tr><th>Signed by</th><th>Meaning</th><th>Reason</th><th>Time</th><th>Authenticated by</th><th>Plan</th></tr></thead><tbody>
+        {{#approvals}}<tr><td>{{name}} <small>({{id}})</small></td><td>{{meaning}}</td><td>{{reason}}</td><td>{{local}} <small>({{utc}})</small></td><td class="authentication">{{authentication}}</td><td><code>{{plan}}</code>{{#stale}} <small>(another plan)</small>{{/stale}}</td></tr>{{/approvals}}
         </tbody></table>
         </section>
         {{/hasApprovals}}
