@@ -48,6 +48,8 @@ users:
       passwordHash: "pbkdf2-sha256$600000$LU6ElCXz7kBX7r0TV62+DA==$5YZlT/tMtbgZVvkiRlnyU4E6sy1JlhIh7lQfLgaR91Q=" }
   - { id: ops-oncall, name: IT operations on call, title: operator, roles: [operator], sites: ["*"],
       passwordHash: "pbkdf2-sha256$600000$zRQa+etvvEAGkIxSvftnpg==$oWNQySLghD+NwgVoE3lrFWZY2cVrxRiS1CP85zJSG0A=" }
+  - { id: audit-office, name: Quality & Compliance, title: auditor, roles: [auditor], sites: ["*"],
+      passwordHash: "pbkdf2-sha256$600000$Rk98OgPXvijLOHU6TQY+yQ==$NAB8iKRnx+mGScU7XYdbxJ5qam1kkKepoLfaLRDOClg=" }
 CONFIG
 printf 'stateDirectory: %s\ntargetBase: %s\n' "$INTERLOCK_STATE_DIR" "$INTERLOCK_TARGET_BASE" >> "$work/interlock.yaml"
 chmod 600 "$work/interlock.yaml"

@@ -60,10 +60,13 @@ public struct WaveGate: Sendable {
               trusted.waves != config.waves || trusted.wavesDeclared != config.wavesDeclared
         else { return proposed }
         let old = try evaluate(change, site: site, state: state, at: now, config: trusted)
-        return Self.stricter(old, proposed)
+        return WaveState.stricter(old, proposed)
     }
+}
 
-    static func stricter(_ a: WaveState, _ b: WaveState) -> WaveState {
+extension WaveState {
+    /// The state that lets less start: halted over waiting over passed over not applicable (waiting reasons are merged).
+    public static func stricter(_ a: WaveState, _ b: WaveState) -> WaveState {
         func rank(_ state: WaveState) -> Int {
             switch state {
             case .notApplicable: 0
@@ -75,7 +78,9 @@ public struct WaveGate: Sendable {
         if case .waiting(let x) = a, case .waiting(let y) = b { return .waiting(x + y.filter { !x.contains($0) }) }
         return rank(a) >= rank(b) ? a : b
     }
+}
 
+extension WaveGate {
     func evaluate(_ change: ChangeRequest, site: Site, state: DesiredState, at now: Date, config: RepositoryConfig) throws -> WaveState {
         guard config.wavesDeclared, let index = config.waves.firstIndex(where: { $0.sites.contains(site.name) }) else {
             return .notApplicable("no rollout waves")
