@@ -69,6 +69,7 @@ let package = Package(
                 "InterlockStore",
                 "InterlockServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         .target(

@@ -161,9 +161,13 @@ struct ApplyCommand: ParsableCommand {
                                "--ungated is only for a site's first deployment, and \(last); this change goes through the queue ('interlock reconcile', then approvals and a window), or through 'apply --change ID --emergency'")
         }
         let outcome = planning.plan(sites[0], in: state)
-        guard case .planned(_, _, let current) = outcome else {
+        guard case .planned(_, let live, let current) = outcome else {
             print(PlanText.render(outcome, planning: planning))
             throw ExitCode(1)
+        }
+        if live.resources.values.contains(where: \.managed) {
+            try refuseOverride(context, overrider: overrider, site: site, plan: current,
+                               "\(planning.absoluteTarget(of: sites[0])) already holds resources Interlock applied (under another site name?): --ungated is only for a first deployment; this change goes through the queue")
         }
         let plan = self.plan ?? ""
         let wanted = plan.hasPrefix("sha256:") ? plan : "sha256:" + plan

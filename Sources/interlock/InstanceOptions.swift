@@ -4,6 +4,7 @@ import InterlockEngine
 import InterlockGit
 import InterlockModel
 import InterlockStore
+import Crypto
 
 /// The instance configuration (`--config`) and what it provides: users, repository, directories.
 struct InstanceOptions: ParsableArguments {
@@ -19,18 +20,33 @@ struct InstanceOptions: ParsableArguments {
         let path = config ?? environment["INTERLOCK_CONFIG"].flatMap { $0.isEmpty ? nil : $0 }
             ?? (FileManager.default.fileExists(atPath: "/etc/interlock/interlock.yaml") ? "/etc/interlock/interlock.yaml" : nil)
         guard let path else { return InstanceConfiguration() }
-        guard let data = FileManager.default.contents(atPath: path) else {
-            Terminal.error("cannot read the instance configuration \(path)")
+        // One open file: the bytes parsed are the bytes whose digest and file identity are checked against the
+        // configuration the state directory trusts (no second read a swapped link could answer).
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else {
+            Terminal.error("cannot read the instance configuration \(path): \(String(cString: strerror(errno)))")
             throw ExitCode(2)
         }
-        let (configuration, diagnostics) = InstanceConfiguration.read(data, file: path)
+        let handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
+        var info = stat()
+        guard fstat(descriptor, &info) == 0, info.st_mode & S_IFMT == S_IFREG, info.st_size <= 4 * 1024 * 1024,
+              let data = try? handle.readToEnd() ?? Data() else {
+            Terminal.error("cannot read the instance configuration \(path): not a regular file of at most 4 MiB")
+            throw ExitCode(2)
+        }
+        let opened = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\(descriptor)"))
+            ?? URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath().path
+        var (configuration, diagnostics) = InstanceConfiguration.read(data, file: path)
         let errors = diagnostics.filter { $0.severity == .error }
-        guard let configuration, errors.isEmpty else {
+        guard configuration != nil, errors.isEmpty else {
             for diagnostic in errors { FileHandle.standardError.write(Data((diagnostic.rendered + "\n").utf8)) }
             Terminal.error("the instance configuration \(path) has \(errors.count) problem(s)")
             throw ExitCode(2)
         }
-        return configuration
+        configuration!.origin = InstanceConfiguration.Origin(
+            path: opened, sha256: SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined(),
+            writableByOthers: info.st_mode & 0o022 != 0)
+        return configuration!
     }
 }
 
@@ -47,6 +63,11 @@ struct QueueContext {
 
     init(instance: InstanceOptions, repository: RepositoryOptions, target: TargetOptions) throws {
         configuration = try instance.load()
+        guard !repository.worktree else {
+            // A working tree has no commit: no author to keep from approving it, no history for the rollout waves.
+            Terminal.error("the queue takes commits only: --worktree is for 'validate', 'plan' and 'status' (commit the change, then reconcile)")
+            throw ExitCode(64)
+        }
         var repository = repository
         if repository.repo == ".", let configured = configuration.repository { repository.repo = configured }
         if repository.rev == "HEAD", repository.repo == configuration.repository { repository.rev = configuration.branch }

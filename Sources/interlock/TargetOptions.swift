@@ -23,6 +23,7 @@ struct TargetOptions: ParsableArguments {
         let absoluteState = stateDirectory.hasPrefix("/") ? stateDirectory : FileManager.default.currentDirectoryPath + "/" + stateDirectory
         let policy = TargetPolicy(
             roots: configuration.targetRoots ?? [absolute], stateDirectory: absoluteState, commands: configuration.targetCommands,
+            environment: configuration.targetEnvironment,
             source: configuration.file ?? "the instance configuration (none is in use: pass --config or set INTERLOCK_CONFIG)")
         return SitePlanning(targetBase: absolute, workingDirectory: workingDirectory, diffContext: diffContext, targetPolicy: policy)
     }

@@ -118,12 +118,17 @@ import Testing
         // Into the state directory: refused, nothing observed or written.
         try w.replace(w.repo + "/sites/plant-a/site.yaml", "root: plant-a", "root: ../state")
         try w.commit("Aim Plant A at the state directory")
+        let dotDot = try w.run("plan", "--site", "plant-a", "--repo", w.repo)
+        #expect(dotDot.status == 1)
+        #expect(dotDot.stdout.contains("contains '..'"), "\(dotDot.stdout)")
+        #expect(dotDot.stdout.contains("sites/plant-a/site.yaml"))
+        try w.replace(w.repo + "/sites/plant-a/site.yaml", "root: ../state", "root: \(w.state)")
+        try w.commit("Aim Plant A at the state directory by its absolute path")
         let intoState = try w.run("plan", "--site", "plant-a", "--repo", w.repo)
         #expect(intoState.status == 1)
-        #expect(intoState.stdout.contains("target-not-allowed") || intoState.stdout.contains("overlaps Interlock's state directory"), "\(intoState.stdout)")
-        #expect(intoState.stdout.contains("sites/plant-a/site.yaml"))
+        #expect(intoState.stdout.contains("overlaps Interlock's state directory"), "\(intoState.stdout)")
         // Elsewhere on the machine: refused.
-        try w.replace(w.repo + "/sites/plant-a/site.yaml", "root: ../state", "root: /srv/elsewhere")
+        try w.replace(w.repo + "/sites/plant-a/site.yaml", "root: \(w.state)", "root: /srv/elsewhere")
         try w.commit("Aim Plant A elsewhere")
         let elsewhere = try w.run("plan", "--site", "plant-a", "--repo", w.repo)
         #expect(elsewhere.stdout.contains("outside the directories this instance allows"), "\(elsewhere.stdout)")
@@ -138,6 +143,50 @@ import Testing
         #expect(rules.contains { $0["field"] as? String == "target" && $0["old"] as? String == "files plant-a" && $0["new"] as? String == "files plant-a-moved" })
         #expect((change["gate"] as? String).map { $0.hasPrefix("approval") } == true)
         #expect(!FileManager.default.fileExists(atPath: w.targets + "/plant-a-moved"))
+    }
+
+    @Test func aRenamedSiteIsNoFirstDeploymentOfTheTargetItTakesOver() throws {
+        let w = try deployedPlantA()
+        let before = try brokerFile(w)
+        // plant-a becomes plant-x with the same root and no gates: its target holds what plant-a's apply wrote.
+        try FileManager.default.moveItem(atPath: w.repo + "/sites/plant-a", toPath: w.repo + "/sites/plant-x")
+        try w.replace(w.repo + "/sites/plant-x/site.yaml", "name: plant-a", "name: plant-x")
+        try w.replace(w.repo + "/sites/plant-x/site.yaml", "root: plant-a", "root: plant-a  # the old site's files")
+        try w.replace(w.repo + "/sites/plant-x/site.yaml", "    gate: approval+window", "    gate: auto")
+        try w.replace(w.repo + "/sites/plant-x/site.yaml", "    gate: window", "    gate: auto")
+        try w.replace(w.repo + "/interlock.yaml", "sites: [plant-a]", "sites: [plant-x]")
+        try w.replace(w.repo + "/components/mqtt-broker.yaml", "max_connections: 1000", "max_connections: 5000")
+        try w.commit("Rename plant-a")
+        let ungated = try w.deployDirectly("plant-x")
+        #expect(ungated.status == 1)
+        #expect(ungated.stderr.contains("already holds resources Interlock applied"), "\(ungated.stderr)")
+        #expect(try w.run(["reconcile", "--hooks", "skip", "--repo", w.repo], environment: Self.outsideWindows).status == 0)
+        let change = try #require(try queueJSON(w).first { $0["site"] as? String == "plant-x" })
+        #expect(change["gate"] as? String == "approval+window", "not a first deployment: the strictest gate")
+        #expect(try brokerFile(w) == before)
+    }
+
+    @Test func deletingThePilotPlantDoesNotLetAChangePastItsWave() throws {
+        let w = try deployedPlantA()
+        #expect(try w.deployDirectly("plant-b").status == 0)
+        try FileManager.default.removeItem(atPath: w.repo + "/sites/plant-a")
+        try w.replace(w.repo + "/interlock.yaml", "    - name: pilot\n      sites: [plant-a]\n      bake: 24h\n      description: Plant A is the pilot plant; changes bake there for 24 hours.\n", "")
+        try w.replace(w.repo + "/sites/plant-b/site.yaml", "10.40.7.21", "10.40.7.22")
+        try w.commit("Decommission Plant A and move Plant B's OPC UA server")
+        #expect(try w.run(["reconcile", "--hooks", "skip", "--repo", w.repo], environment: Self.outsideWindows).status == 0)
+        let queue = try w.run(["queue", "--site", "plant-b", "--repo", w.repo], environment: Self.outsideWindows)
+        #expect(queue.stdout.contains("plant-a (wave pilot as last applied) is no longer in the desired state"), "\(queue.stdout)")
+    }
+
+    @Test func theQueueTakesCommitsNotWorkingTrees() throws {
+        let w = try deployedPlantA()
+        try w.replace(w.repo + "/components/mqtt-broker.yaml", "max_connections: 1000", "max_connections: 5000")
+        for command in [["reconcile"], ["run", "--passes", "1"], ["queue"]] {
+            let result = try w.run(command + ["--worktree", "--repo", w.repo], environment: [:])
+            #expect(result.status == 64, "\(command)")
+            #expect(result.stderr.contains("the queue takes commits only"))
+        }
+        #expect(try w.run("plan", "--site", "plant-a", "--worktree", "--repo", w.repo).status == 2, "plan still reads a working tree")
     }
 
     @Test func aCLISignatureNeedsTheSignersPasswordFromTheTrustedConfiguration() throws {

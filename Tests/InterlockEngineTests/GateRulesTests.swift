@@ -60,7 +60,7 @@ import Testing
 
     @Test func aStricterPolicyIsTakenAtOnce() throws {
         let r = try rules(edited("{ match: \"components/*-dashboard\", gate: window }", "{ match: \"components/*-dashboard\", gate: approval }"))
-        #expect(r.gate(forResourcePaths: ["components/energy-dashboard"]) == .approval)
+        #expect(r.gate(forResourcePaths: ["components/energy-dashboard"]) == .approvalAndWindow, "the trusted window stays, the approval is added")
     }
 
     @Test func fewerRequiredApprovalsKeepTheTrustedNumberAndMoreAreTaken() throws {
@@ -125,6 +125,25 @@ import Testing
         let unrecorded = GateRules.combine(proposed: proposed, baseline: nil, unrecordedHistory: true)
         #expect(!unrecorded.firstDeployment)
         #expect(unrecorded.gate(forResourcePaths: ["components/mqtt-broker"]) == .approvalAndWindow)
+    }
+
+    @Test func aTimeZoneChangeDoesNotLiftATrustedFreeze() throws {
+        // No trusted windows; an approval-only policy. Moving the site to UTC+14 would end the year-end freeze
+        // (date-only, to 2027-01-06 inclusive) eleven hours early.
+        let trusted = Self.trustedSite.replacingOccurrences(of: "windows:\n  - { name: weekend, start: \"0 22 * * SAT\", duration: 6h }\n", with: "")
+            .replacingOccurrences(of: "gate: approval+window", with: "gate: approval").replacingOccurrences(of: "gate: window", with: "gate: approval")
+        let baseline = SiteBaseline(site: "plant-a", changeID: "plant-a-1", commit: nil, files: RulesFiles(siteFile: Data(trusted.utf8), configFile: nil), appliedAt: Date())
+        let moved = try site(trusted.replacingOccurrences(of: "Europe/Berlin", with: "Pacific/Kiritimati"))
+        let rules = GateRules.combine(proposed: moved, baseline: baseline)
+        let plan = Plan(site: "plant-a", commit: nil, liveFingerprint: "sha256:0", desiredFingerprint: "sha256:1", operations: [], drift: [])
+        let change = ChangeRequest(id: "plant-a-2", site: "plant-a", plan: plan, gate: .approval, status: .waiting, author: nil, commitSummary: nil,
+                                   createdAt: Date(), updatedAt: Date())
+        let berlinStillFrozen = try #require(ISO8601DateFormatter().date(from: "2027-01-06T12:00:00Z"))
+        let status = GateEvaluator.evaluate(change, rules: rules, at: berlinStillFrozen)
+        #expect(status.freeze.isFrozen, "the trusted freeze holds in the trusted zone")
+        #expect(status.waitingFor.contains { $0.hasPrefix("freeze") })
+        let without = GateEvaluator.evaluate(change, rules: GateRules.combine(proposed: moved, baseline: nil), at: berlinStillFrozen)
+        #expect(!without.freeze.isFrozen, "the commit alone would have lifted it")
     }
 
     @Test func waveStatesCombineToTheStricter() {
@@ -196,7 +215,7 @@ import Testing
     }
 
     @Test func escapesAndTheStateDirectoryAreRefused() {
-        for root in ["..", "../..", "../keys", "/etc", base + "/outside", base + "/state", base, "plant-a/../../x"] {
+        for root in ["..", "../..", "../keys", "/etc", base + "/outside", base + "/state", base, "plant-a/../../x", "plant-a/../plant-b"] {
             let refusal = policy.check(site(.files(root: root)), targetBase: base + "/state/targets")
             #expect(refusal?.code == "target-not-allowed", "root \(root)")
             #expect(refusal?.field == "target.root")
@@ -204,6 +223,9 @@ import Testing
     }
 
     @Test func aSymbolicLinkOutOfTheTargetBaseIsRefused() throws {
+        try FileManager.default.createDirectory(atPath: base + "/outside/deep", withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: base + "/state/targets/lnk", withDestinationPath: base + "/outside/deep")
+        #expect(policy.check(site(.files(root: "lnk/../escaped")), targetBase: base + "/state/targets")?.code == "target-not-allowed")
         try FileManager.default.createSymbolicLink(atPath: base + "/state/targets/sneaky", withDestinationPath: base + "/outside")
         #expect(policy.check(site(.files(root: "sneaky")), targetBase: base + "/state/targets")?.code == "target-not-allowed")
         #expect(policy.check(site(.files(root: "sneaky/deeper")), targetBase: base + "/state/targets")?.code == "target-not-allowed")
@@ -217,6 +239,11 @@ import Testing
         #expect(policy.check(site(.command(redirected)), targetBase: base)?.field == "target.env.PATH")
         let preloaded = CommandSpec(arguments: ["python3", "drivers/mqtt.py"], environment: ["LD_PRELOAD": "/tmp/evil.so"])
         #expect(policy.check(site(.command(preloaded)), targetBase: base) != nil)
+        let pythonPath = CommandSpec(arguments: ["python3", "drivers/mqtt.py"], environment: ["PYTHONPATH": "pylib"])
+        #expect(policy.check(site(.command(pythonPath)), targetBase: base)?.field == "target.env.PYTHONPATH", "only listed variables")
+        var listing = policy
+        listing.environment = ["MQTT_TOPIC"]
+        #expect(listing.check(site(.command(CommandSpec(arguments: ["python3", "drivers/mqtt.py"], environment: ["MQTT_TOPIC": "plant/a"]))), targetBase: base) == nil)
     }
 }
 

@@ -13,11 +13,14 @@ public struct TargetPolicy: Sendable, Hashable {
     public var stateDirectory: String?
     /// Command lines a command driver may run: a site's `target.command` must start with one of them.
     public var commands: [[String]]
+    /// Environment variables a site's `target.env` may set.
+    public var environment: [String]
     /// Where the allowed roots and commands are configured, for messages.
     public var source: String
 
-    public init(roots: [String], stateDirectory: String?, commands: [[String]], source: String) {
+    public init(roots: [String], stateDirectory: String?, commands: [[String]], environment: [String] = [], source: String) {
         self.roots = roots
+        self.environment = environment
         self.stateDirectory = stateDirectory
         self.commands = commands
         self.source = source
@@ -34,6 +37,11 @@ public struct TargetPolicy: Sendable, Hashable {
         let location = SourceLocation(file: site.file)
         switch site.target {
         case .files(let root):
+            if root.split(separator: "/").contains("..") {
+                return Diagnostic(
+                    "target-not-allowed", at: location, field: "target.root",
+                    "the target root '\(root)' contains '..'", hint: "name the directory without '..', e.g. 'root: plant-a'")
+            }
             let absolute = Self.resolvingLinks(Self.absoluteRoot(root, targetBase: targetBase))
             let allowing = roots.map(Self.resolvingLinks).filter { Self.isInside(absolute, $0) }
             if let state = stateDirectory.map(Self.resolvingLinks),
@@ -57,6 +65,12 @@ public struct TargetPolicy: Sendable, Hashable {
                     "target.env may not set \(key): it would change which program the allowed command line runs",
                     hint: "remove it; give the program's absolute path in target.command and have an operator allow it under targets.commands")
             }
+            if let key = spec.environment.keys.sorted().first(where: { !environment.contains($0) }) {
+                return Diagnostic(
+                    "target-not-allowed", at: location, field: "target.env.\(key)",
+                    "target.env may not set \(key): the instance allows \(environment.isEmpty ? "no variables" : environment.joined(separator: ", "))",
+                    hint: "variables such as PYTHONPATH would let a commit change what the driver runs; have an operator list harmless ones under targets.environment in \(source)")
+            }
             guard commands.contains(where: { $0.count <= spec.arguments.count && Array(spec.arguments.prefix($0.count)) == $0 }) else {
                 let allowed = commands.isEmpty ? "none are listed" : commands.map { $0.joined(separator: " ") }.joined(separator: "; ")
                 return Diagnostic(
@@ -73,16 +87,20 @@ public struct TargetPolicy: Sendable, Hashable {
         return path == directory || directory == "/" || path.hasPrefix(directory + "/")
     }
 
-    /// `path` with symbolic links resolved in its longest existing prefix (the rest is kept as written).
+    /// `path` as the file system resolves it: symbolic links (and `..` after them) resolved by `realpath` in its
+    /// longest existing prefix, the rest kept as written.
     static func resolvingLinks(_ path: String) -> String {
-        var existing = URL(fileURLWithPath: path).standardizedFileURL
+        var components = path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
         var rest: [String] = []
-        while !FileManager.default.fileExists(atPath: existing.path), existing.path != "/" {
-            rest.insert(existing.lastPathComponent, at: 0)
-            existing.deleteLastPathComponent()
+        while true {
+            let prefix = "/" + components.joined(separator: "/")
+            if let resolved = realpath(prefix, nil) {
+                defer { free(resolved) }
+                let base = String(cString: resolved)
+                return rest.isEmpty ? base : (base == "/" ? "" : base) + "/" + rest.joined(separator: "/")
+            }
+            guard let last = components.popLast() else { return path }
+            rest.insert(last, at: 0)
         }
-        var resolved = existing.resolvingSymlinksInPath()
-        for component in rest { resolved.appendPathComponent(component) }
-        return resolved.standardizedFileURL.path
     }
 }

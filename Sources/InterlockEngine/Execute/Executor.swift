@@ -106,6 +106,12 @@ public struct Executor: Sendable {
                                             events: [event(.apply, "apply.aborted", claimed, site: site, before: "applying", after: "ready", success: false, error: why)])
             return .skipped(back.id, reason: why)
         }
+        if firstDeployment, live.resources.values.contains(where: \.managed) {
+            let why = "the target already holds resources Interlock applied: this is not a first deployment, the change goes through the queue"
+            _ = try store.transition(changeID: change.id, from: [.applying], to: .ready, reason: why,
+                                     events: [event(.apply, "apply.aborted", claimed, site: site, before: "applying", after: "ready", success: false, error: why)])
+            return .skipped(change.id, reason: why)
+        }
         if desired.fingerprint != change.plan.desiredFingerprint || live.fingerprint != change.plan.liveFingerprint {
             let moved = live.fingerprint != change.plan.liveFingerprint ? "the live state changed since the plan was computed" : "the desired state changed since the plan was computed"
             var events = [event(.apply, "apply.aborted", claimed, site: site, before: "applying", after: "superseded", success: false,

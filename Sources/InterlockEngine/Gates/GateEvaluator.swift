@@ -42,7 +42,17 @@ public enum GateEvaluator {
             window = state
             if !state.allowsStart { waiting.append("window: \(state)") }
         }
-        let freeze = schedule?.freezeState(at: now) ?? .notFrozen
+        var freeze = schedule?.freezeState(at: now) ?? .notFrozen
+        // Freezes hold in the time zone they were written for: when the commit moves the site to another zone, the
+        // trusted freezes are also read in the trusted zone and the new ones in the new zone.
+        if !freeze.isFrozen {
+            for other in [rules.trusted, rules.proposed].compactMap({ $0 }) where other.timezone != site.timezone {
+                if let state = MaintenanceSchedule(site: other)?.freezeState(at: now), state.isFrozen {
+                    freeze = state
+                    break
+                }
+            }
+        }
         if freeze.isFrozen { waiting.append("freeze: \(freeze)") }
         if let wave, !wave.allowsStart { waiting.append("wave: \(wave)") }
         return GateStatus(mode: change.gate, approvers: approvers, requiredApprovals: required, window: window, freeze: freeze, wave: wave, waitingFor: waiting)

@@ -107,9 +107,9 @@ public struct GateRules: Sendable {
         if unrecordedHistory || (baseline != nil && trusted == nil) { return GateRule.fallback }
         let proposedGate = proposed.gate(forResourcePaths: paths)
         guard let trusted else { return proposedGate }
-        var gate = max(proposedGate, trusted.gate(forResourcePaths: paths))
+        var gate = proposedGate.combined(with: trusted.gate(forResourcePaths: paths))
         // Pointing a site somewhere else is never automatic: someone who approves for the site signs it.
-        if changes.contains(where: { $0.kind == .target }) { gate = max(gate, .approval) }
+        if changes.contains(where: { $0.kind == .target }) { gate = gate.combined(with: .approval) }
         return gate
     }
 

@@ -106,7 +106,12 @@ public struct Reconciler: Sendable {
             return Queued(site: site, report: SiteReport(site: site.name, condition: summary.condition, change: nil, gates: nil, notes: notes))
         }
         // The gate comes from what was already trusted at the site, tightened (never loosened) by the commit.
-        let rules = try GateRules.resolve(site, proposedConfig: config, store: store)
+        var rules = try GateRules.resolve(site, proposedConfig: config, store: store)
+        if rules.firstDeployment, summary.managedResources > 0 {
+            // Nothing was applied under this site's name, but its target holds what Interlock applied (a renamed site,
+            // or another site's target): not a first deployment whose commit may bring its own rules.
+            rules.unrecordedHistory = true
+        }
         let gate = rules.gate(forResourcePaths: plan.operations.map(\.policyPath))
         let commits = commit.commits(since: rules.baseline?.commit)
         var details = [

@@ -59,7 +59,7 @@ public struct WaveGate: Sendable {
         guard let trusted = try store.baseline(site: site.name).flatMap({ $0.files.read(site: site.name).config }),
               trusted.waves != config.waves || trusted.wavesDeclared != config.wavesDeclared
         else { return proposed }
-        let old = try evaluate(change, site: site, state: state, at: now, config: trusted)
+        let old = try evaluate(change, site: site, state: state, at: now, config: trusted, missingSitesWait: true)
         return WaveState.stricter(old, proposed)
     }
 }
@@ -81,7 +81,10 @@ extension WaveState {
 }
 
 extension WaveGate {
-    func evaluate(_ change: ChangeRequest, site: Site, state: DesiredState, at now: Date, config: RepositoryConfig) throws -> WaveState {
+    /// - Parameter missingSitesWait: an earlier-wave site that is no longer in the desired state holds the change
+    ///   (under the trusted rollout: deleting the pilot plant must not let a change past its wave) until a rollout
+    ///   owner decides with `rollout skip`.
+    func evaluate(_ change: ChangeRequest, site: Site, state: DesiredState, at now: Date, config: RepositoryConfig, missingSitesWait: Bool = false) throws -> WaveState {
         guard config.wavesDeclared, let index = config.waves.firstIndex(where: { $0.sites.contains(site.name) }) else {
             return .notApplicable("no rollout waves")
         }
@@ -97,7 +100,12 @@ extension WaveGate {
         var passed: [String] = []
         for wave in config.waves[..<index] {
             for name in wave.sites {
-                guard let earlier = state.site(named: name) else { continue }
+                guard let earlier = state.site(named: name) else {
+                    if missingSitesWait {
+                        waiting.append("\(name) (wave \(wave.name) as last applied) is no longer in the desired state; a rollout owner decides with 'interlock rollout skip'")
+                    }
+                    continue
+                }
                 let zone = SiteTimeZone(earlier.timeZone ?? TimeZone(identifier: "UTC")!)
                 let history = try store.changes(sites: [name], statuses: [], limit: 50)
                 if resumed == nil, let failed = history.first(where: { $0.plan.commit == commit && ($0.status == .failed || $0.status == .rolledBack) }) {

@@ -11,11 +11,16 @@ public struct InstanceConfiguration: Sendable, Hashable {
     public var pollInterval: TimeSpan
     public var users: [User]
     public var file: String?
+    /// The file the configuration was read from, identified when it was opened: which file (links resolved), the
+    /// SHA-256 of exactly the bytes that were parsed, and whether other users may write it.
+    public var origin: Origin?
     /// Directories sites' `files` roots must lie inside (`targets.roots`); nil: the target base only.
     public var targetRoots: [String]?
     /// Command lines command drivers may run (`targets.commands`, each a command line whose words a site's
     /// `target.command` must start with); none unless listed.
     public var targetCommands: [[String]]
+    /// Environment variables a site's `target.env` may set (`targets.environment`); none unless listed.
+    public var targetEnvironment: [String]
 
     public init(
         repository: String? = nil, branch: String = "main", stateDirectory: String? = nil, targetBase: String? = nil,
@@ -30,9 +35,23 @@ public struct InstanceConfiguration: Sendable, Hashable {
         self.file = file
         targetRoots = nil
         targetCommands = []
+        targetEnvironment = []
     }
 
     public func user(_ id: String) -> User? { users.first { $0.id == id } }
+
+    /// Where a configuration's bytes came from (see ``origin``).
+    public struct Origin: Sendable, Hashable {
+        public var path: String
+        public var sha256: String
+        public var writableByOthers: Bool
+
+        public init(path: String, sha256: String, writableByOthers: Bool) {
+            self.path = path
+            self.sha256 = sha256
+            self.writableByOthers = writableByOthers
+        }
+    }
 
     /// Someone who may use Interlock, with their roles and the sites they act for.
     public struct User: Sendable, Hashable {
@@ -86,7 +105,7 @@ public struct InstanceConfiguration: Sendable, Hashable {
         config.targetBase = reader.string(fields, "targetBase", what: what)
         config.pollInterval = reader.duration(fields, "pollInterval", what: what) ?? config.pollInterval
         if let targetsNode = fields["targets"], !targetsNode.isNull,
-           let targets = reader.mapping(targetsNode, path: "targets", allowed: ["roots", "commands"], what: "the targets section") {
+           let targets = reader.mapping(targetsNode, path: "targets", allowed: ["roots", "commands", "environment"], what: "the targets section") {
             if targets["roots"] != nil {
                 let roots = reader.stringList(targets, "roots", what: "targets")
                 for (root, location) in roots where !root.hasPrefix("/") {
@@ -95,9 +114,18 @@ public struct InstanceConfiguration: Sendable, Hashable {
                 }
                 config.targetRoots = roots.map(\.0)
             }
-            config.targetCommands = reader.stringList(targets, "commands", what: "targets").map { command in
-                command.0.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
-            }.filter { !$0.isEmpty }
+            for (command, location) in reader.stringList(targets, "commands", what: "targets") {
+                let words = command.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
+                // A relative path would resolve against the desired-state repository: a commit could change the program.
+                if let relative = words.first(where: { $0.contains("/") && !$0.hasPrefix("/") }) {
+                    reader.diagnostics.error(
+                        "relative-target-command", at: location, field: "targets.commands",
+                        "'\(relative)' in '\(command)' is a relative path, which would run whatever the repository holds there",
+                        hint: "install the driver outside the repository and list it by its absolute path, e.g. '/usr/bin/python3 /opt/interlock/drivers/mqtt-retained/driver.py'")
+                }
+                if !words.isEmpty { config.targetCommands.append(words) }
+            }
+            config.targetEnvironment = reader.stringList(targets, "environment", what: "targets").map(\.0)
         }
         var seen = Set<String>()
         for (index, userNode) in reader.list(fields, "users", what: what).enumerated() {

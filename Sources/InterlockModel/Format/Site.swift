@@ -73,9 +73,11 @@ public struct CommandSpec: Sendable, Hashable {
 extension Site {
     public static let defaultMinimumWindowRemaining = TimeSpan(seconds: 15 * 60)
 
-    /// The strictest gate of the policy rules matching any of `paths` (each path gets its first matching rule).
+    /// What the policy rules matching any of `paths` require together (each path gets its first matching rule): an
+    /// approval when any asks for one, a window when any asks for one.
     public func gate(forResourcePaths paths: [String]) -> Gate {
-        paths.map { gate(forResourcePath: $0) }.max() ?? GateRule.fallback
+        guard let first = paths.first else { return GateRule.fallback }
+        return paths.dropFirst().reduce(gate(forResourcePath: first)) { $0.combined(with: gate(forResourcePath: $1)) }
     }
 }
 
@@ -118,8 +120,22 @@ public enum Gate: String, Sendable, Hashable, CaseIterable, Comparable {
     case approval
     case approvalAndWindow = "approval+window"
 
-    /// Stricter gates sort later.
+    /// Stricter gates sort later. `window` and `approval` ask for different things: combine gates with
+    /// ``combined(with:)``, not `max`.
     public static func < (lhs: Gate, rhs: Gate) -> Bool { lhs.strictness < rhs.strictness }
+
+    public var needsApproval: Bool { self == .approval || self == .approvalAndWindow }
+    public var needsWindow: Bool { self == .window || self == .approvalAndWindow }
+
+    /// The gate that requires everything either gate requires (`window` and `approval` give `approval+window`).
+    public func combined(with other: Gate) -> Gate {
+        switch (needsApproval || other.needsApproval, needsWindow || other.needsWindow) {
+        case (true, true): .approvalAndWindow
+        case (true, false): .approval
+        case (false, true): .window
+        case (false, false): .auto
+        }
+    }
     private var strictness: Int {
         switch self {
         case .auto: 0

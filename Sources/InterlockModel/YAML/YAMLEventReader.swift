@@ -17,9 +17,23 @@ import Foundation
 ///
 /// The C parser, its current event and every buffer they own are released on every path (`deinit`).
 final class YAMLEventReader {
+    /// Limits on what one document may cost, whoever wrote it: its size in bytes, how deep it nests, and how many
+    /// nodes it stands for once every alias is expanded (an "alias bomb" of a few hundred bytes would stand for
+    /// billions). Exceeding one is a diagnostic with the file and line, never a crash or an unbounded cost.
+    static let maximumBytes = 16 * 1024 * 1024
+    static let maximumDepth = 100
+    static let maximumExpandedNodes = 1_000_000
+
     /// Parses one YAML document from raw bytes. Reports "not-utf8" when the bytes are not well-formed UTF-8.
     static func parse(_ data: Data, file: String, diagnostics: inout Diagnostics) -> YAMLNode? {
-        data.withUnsafeBytes { raw -> YAMLNode? in
+        guard data.count <= maximumBytes else {
+            diagnostics.error(
+                "yaml-too-large", at: SourceLocation(file: file),
+                "the file has \(data.count) bytes; Interlock reads YAML files of at most \(maximumBytes / 1024 / 1024) MiB",
+                hint: "split it into smaller files")
+            return nil
+        }
+        return data.withUnsafeBytes { raw -> YAMLNode? in
             var bytes = UnsafeBufferPointer(start: raw.baseAddress?.assumingMemoryBound(to: UInt8.self), count: raw.count)
             guard isValidUTF8(bytes) else {
                 diagnostics.error(
@@ -58,6 +72,10 @@ final class YAMLEventReader {
     private let event: UnsafeMutablePointer<yaml_event_t>
     private let file: String
     private var anchors: [String: Anchored] = [:]
+    /// How deep the node being read is nested (the document's root is 1).
+    private var depth = 0
+    /// Nodes read so far, each alias counted as the nodes it stands for.
+    private var expandedNodes = 0
     /// Diagnostics the conversion would report; handed out only when the whole document parsed.
     private(set) var pending: [Diagnostic] = []
     /// Keys of every mapping being read, innermost last.
@@ -71,6 +89,8 @@ final class YAMLEventReader {
         var node: YAMLNode
         var identity: KeyIdentity
         var diagnostics: [Diagnostic]
+        /// The nodes the anchored node stands for, its aliases expanded.
+        var size: Int
     }
 
     private struct KeyEntry {
@@ -153,6 +173,14 @@ final class YAMLEventReader {
     /// Reads the node starting at the current event. `needIdentity` when the node is (inside) a key or an
     /// anchored node, whose Yams equality matters.
     private func load(needIdentity: Bool) throws(Failure) -> Loaded {
+        depth += 1
+        defer { depth -= 1 }
+        if depth > Self.maximumDepth {
+            throw Failure(diagnostic: Diagnostic(
+                "yaml-too-deep", at: here(), "the document nests more than \(Self.maximumDepth) levels deep",
+                hint: "flatten the structure: Interlock reads at most \(Self.maximumDepth) levels of maps and lists"))
+        }
+        if event.pointee.type != YAML_ALIAS_EVENT { try count(1) }
         switch event.pointee.type {
         case YAML_SCALAR_EVENT:
             return loadScalar(needIdentity: needIdentity)
@@ -166,12 +194,24 @@ final class YAMLEventReader {
                 throw Failure(diagnostic: Diagnostic(
                     "yaml-syntax", at: here(), "YAML syntax error: found undefined alias", hint: Self.syntaxHint))
             }
+            try count(anchored.size)
             pending.append(contentsOf: anchored.diagnostics)
             return Loaded(node: anchored.node, identity: anchored.identity)
         default:
             throw Failure(diagnostic: Diagnostic(
                 "yaml-syntax", at: here(), "YAML error: unexpected event \(event.pointee.type.rawValue)",
                 hint: Self.syntaxHint))
+        }
+    }
+
+    /// Counts `nodes` more read nodes; too many is an error at the current event.
+    private func count(_ nodes: Int) throws(Failure) {
+        expandedNodes += nodes
+        if expandedNodes > Self.maximumExpandedNodes {
+            throw Failure(diagnostic: Diagnostic(
+                "yaml-too-many-nodes", at: here(),
+                "the document stands for more than \(Self.maximumExpandedNodes) values once its aliases (*name) are expanded",
+                hint: "use fewer or smaller aliases; Interlock reads at most \(Self.maximumExpandedNodes) values per file"))
         }
     }
 
@@ -184,7 +224,7 @@ final class YAMLEventReader {
         let tag = scalar.quoted_implicit == 1 ? nil : Self.resolvedTag(scalar.tag, default: "tag:yaml.org,2002:str")
         let identity = KeyIdentity.scalar(text, tag: tag)
         if let anchor = scalar.anchor {
-            anchors[String(cString: anchor)] = Anchored(node: node, identity: identity, diagnostics: [])
+            anchors[String(cString: anchor)] = Anchored(node: node, identity: identity, diagnostics: [], size: 1)
         }
         return Loaded(node: node, identity: identity)
     }
@@ -196,6 +236,7 @@ final class YAMLEventReader {
         let tag = start.implicit != 0 ? nil : Self.resolvedTag(start.tag, default: "tag:yaml.org,2002:seq")
         let identify = needIdentity || anchor != nil
         let diagnosticBase = pending.count
+        let nodesBefore = expandedNodes - 1
         let itemBase = itemStack.count
         var identities: [KeyIdentity] = []
         while try advance() != YAML_SEQUENCE_END_EVENT {
@@ -207,7 +248,7 @@ final class YAMLEventReader {
         guard identify else { return Loaded(node: node, identity: nil) }
         let identity = KeyIdentity.sequence(identities, tag: tag)
         if let anchor {
-            anchors[anchor] = Anchored(node: node, identity: identity, diagnostics: Array(pending[diagnosticBase...]))
+            anchors[anchor] = Anchored(node: node, identity: identity, diagnostics: Array(pending[diagnosticBase...]), size: expandedNodes - nodesBefore)
         }
         return Loaded(node: node, identity: identity)
     }
@@ -219,6 +260,7 @@ final class YAMLEventReader {
         let tag = start.implicit != 0 ? nil : Self.resolvedTag(start.tag, default: "tag:yaml.org,2002:map")
         let identify = needIdentity || anchor != nil
         let diagnosticBase = pending.count
+        let nodesBefore = expandedNodes - 1
         let keyBase = keys.count
         let pairBase = pairStack.count
         var identities: [KeyIdentity] = []
@@ -297,7 +339,7 @@ final class YAMLEventReader {
         guard identify else { return Loaded(node: node, identity: nil) }
         let identity = KeyIdentity.mapping(identities, tag: tag)
         if let anchor {
-            anchors[anchor] = Anchored(node: node, identity: identity, diagnostics: Array(pending[diagnosticBase...]))
+            anchors[anchor] = Anchored(node: node, identity: identity, diagnostics: Array(pending[diagnosticBase...]), size: expandedNodes - nodesBefore)
         }
         return Loaded(node: node, identity: identity)
     }

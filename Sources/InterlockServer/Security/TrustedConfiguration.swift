@@ -21,6 +21,13 @@ public enum TrustedConfiguration {
         guard let file = configuration.file else {
             throw Refusal(message: "no instance configuration was given, so there are no users: pass --config FILE or set INTERLOCK_CONFIG")
         }
+        if let origin = configuration.origin {
+            // Identified when the file was opened and read: exactly the bytes the users were parsed from.
+            if origin.writableByOthers {
+                throw Refusal(message: "the instance configuration \(origin.path) is writable by other users, so its users cannot be trusted; run 'chmod go-w \(origin.path)'")
+            }
+            return (origin.path, origin.sha256, Data())
+        }
         let path = URL(fileURLWithPath: file).standardizedFileURL.resolvingSymlinksInPath().path
         guard let data = FileManager.default.contents(atPath: path) else { throw Refusal(message: "cannot read the instance configuration \(path)") }
         var info = stat()
