@@ -2,10 +2,29 @@ import Foundation
 
 /// RFC 4180 CSV: fields separated by commas, records by CRLF; a field holding a comma, quote, CR or LF is quoted
 /// and its quotes doubled.
+///
+/// A field that a spreadsheet would read as a formula (it starts with `=`, `+`, `-`, `@`, a tab or a carriage return)
+/// is neutralised as OWASP recommends: a single quote is put in front of it, so an auditor opening the export sees
+/// the text, and no user name or reason can run in their spreadsheet.
 enum CSV {
     static func field(_ text: String) -> String {
+        var text = text
+        if isFormulaLike(text.drop { $0 == "'" }) { text = "'" + text }
         guard text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\r" || $0 == "\n" || $0 == "\r\n" }) else { return text }
         return "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+
+    /// Whether a spreadsheet would evaluate `text` (after any leading quotes): the written field then carries one
+    /// quote more, which ``parse(_:)`` takes off again, so that an export still reads back to the stored values.
+    static func isFormulaLike(_ text: Substring) -> Bool {
+        guard let first = text.unicodeScalars.first else { return false }
+        return first == "=" || first == "+" || first == "-" || first == "@" || first == "\t" || first == "\r"
+    }
+
+    /// A parsed field as it was before ``field(_:)`` neutralised it.
+    static func restored(_ field: String) -> String {
+        guard field.hasPrefix("'"), isFormulaLike(field.drop { $0 == "'" }) else { return field }
+        return String(field.dropFirst())
     }
 
     static func row(_ fields: [String]) -> String { fields.map(field).joined(separator: ",") + "\r\n" }
@@ -21,7 +40,7 @@ enum CSV {
         bytes.append(10)  // guarantees the last row is closed
         var i = 0
         let n = bytes.count
-        func endField() { row.append(String(decoding: field, as: UTF8.self)); field.removeAll(keepingCapacity: true); afterQuote = false }
+        func endField() { row.append(restored(String(decoding: field, as: UTF8.self))); field.removeAll(keepingCapacity: true); afterQuote = false }
         while i < n {
             let c = bytes[i]
             if quoted {

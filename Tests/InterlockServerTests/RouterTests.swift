@@ -81,7 +81,7 @@ struct RouterTests {
         #expect(try fixture.records("login.failed").count == 1)
     }
 
-    @Test func repeatedFailedSignInsLockTheAccountAndEveryFailureIsAudited() async throws {
+    @Test func repeatedFailedSignInsLockTheAccountAndTheFirstFailuresAreAudited() async throws {
         let fixture = try ServerFixture(maximumFailures: 3)
         try await fixture.app.test(.router) { client in
             for _ in 0..<3 {
@@ -99,7 +99,8 @@ struct RouterTests {
             _ = try await client.signIn("mgr-plant-b")
         }
         let failed = try fixture.records("login.failed")
-        #expect(failed.count == 5)
+        // The first wrong password and the first attempt while locked are recorded; the repeats are counted.
+        #expect(failed.count == 2)
         #expect(failed.allSatisfy { $0.result == .failure && $0.details["remoteAddress"] != nil })
         #expect(try fixture.records("login.locked").map(\.actor.id) == ["mgr-plant-a"])
     }

@@ -121,8 +121,7 @@ extension WebServer {
             api.post("changes/:id/\(approving ? "approve" : "reject")") { request, context in
                 let principal = try context.requirePrincipal()
                 try await self.checkCSRF(principal, token: request.headers[Self.csrfHeader], path: request.uri.path, address: context.remoteAddress)
-                var request = request
-                let body = try await request.collectBody(upTo: 64 * 1024)
+                let body = try await FormFields.collectBody(request, limit: 64 * 1024)
                 let input = (try? JSONDecoder().decode(SignatureInput.self, from: Data(buffer: body)))
                 guard let input else { throw ServerError(.badRequest, "send JSON: {\"password\": …, \"reason\": …, \"plan\": optional plan id}") }
                 let signed = try await self.sign(

@@ -21,21 +21,25 @@ extension WebServer {
             let next = Self.safeNext(form.text("next"))
             guard let expected = Responses.cookies(request)[Self.loginCookie], let token = form["csrf"],
                   PasswordHash.constantTimeEqual(Array(expected.utf8), Array(token.utf8)) else {
-                try await self.auditLogin(username, success: false, action: "login.failed", error: "the sign-in form's security token was missing or wrong", address: address)
+                try await self.auditLogin(username, success: false, action: "login.failed", error: "the sign-in form's security token was missing or wrong", address: address,
+                                          aggregate: "form@" + address)
                 return self.loginPage(request: request, next: next, username: username, error: "The sign-in form expired. Please try again.", status: .forbidden)
             }
             let user = self.instance.configuration.user(username)
             if let until = self.throttle.lockedUntil(account: username, address: address) {
-                try await self.auditLogin(username, success: false, action: "login.failed", error: "locked until \(ConsoleViews.utc(until)) after repeated failures", address: address)
+                try await self.auditLogin(username, success: false, action: "login.failed", error: "locked until \(ConsoleViews.utc(until)) after repeated failures", address: address,
+                                          aggregate: "locked:" + username + "@" + address)
                 return self.loginPage(request: request, next: next, username: username,
                                       error: "Too many failed sign-ins. Try again after \(ConsoleViews.utc(until)).", status: .tooManyRequests)
             }
             let password = form["password"] ?? ""
             let hash = user?.passwordHash.flatMap { try? PasswordHash(parsing: $0) }
-            let matches = try await offload { (hash ?? PasswordHash.decoy).matches(password) && hash != nil }
+            let decoy = self.decoy
+            let matches = try await offload { (hash ?? decoy).matches(password) && hash != nil }
             guard let user, matches else {
                 let reason = user == nil ? "no such user" : hash == nil ? "the user has no password configured" : "wrong password"
-                try await self.auditLogin(username, success: false, action: "login.failed", error: reason, address: address)
+                try await self.auditLogin(username, success: false, action: "login.failed", error: reason, address: address,
+                                          aggregate: username + "@" + address)
                 if self.throttle.recordFailure(account: username, address: address) {
                     try await self.auditLogin(username, success: false, action: "login.locked",
                                               error: "locked for \(Int(self.throttle.lockout / 60)) minutes after \(self.throttle.maximumFailures) failures", address: address)
@@ -78,11 +82,18 @@ extension WebServer {
         return response
     }
 
-    func auditLogin(_ username: String, success: Bool, action: String, error: String?, address: String) async throws {
+    /// - Parameter aggregate: for failures, the caller they are counted under (the first of a window is recorded,
+    ///   the repeats counted); nil records the event as it is (successes, lock events).
+    func auditLogin(_ username: String, success: Bool, action: String, error: String?, address: String, aggregate: String? = nil) async throws {
         let user = instance.configuration.user(username)
-        try await audit(AuditEvent(
+        let event = AuditEvent(
             actor: Person(id: username.isEmpty ? "(none)" : String(username.prefix(100)), name: user?.name ?? String(username.prefix(100))),
             role: user?.title ?? "unknown", authentication: "local-password", category: .access, action: action, success: success, error: error,
-            details: ["remoteAddress": address, "knownUser": user == nil ? "no" : "yes"]))
+            details: ["remoteAddress": address, "knownUser": user == nil ? "no" : "yes"])
+        if let aggregate {
+            try await auditFailure(action: action, subject: aggregate, address: address, event)
+        } else {
+            try await audit(event)
+        }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import NIOCore
 
 /// `application/x-www-form-urlencoded` fields (form bodies and query strings): `+` is a space, `%XX` a byte.
 struct FormFields: Sendable {
@@ -36,10 +37,24 @@ struct FormFields: Sendable {
     /// The request's query string.
     static func query(_ request: Request) -> FormFields { FormFields(request.uri.query ?? "") }
 
+    /// The request's body, at most `limit` bytes: a larger one is refused with 413 (from its Content-Length before it is
+    /// read, or as soon as it grows past the limit).
+    static func collectBody(_ request: Request, limit: Int) async throws -> ByteBuffer {
+        if let length = request.headers[.contentLength].flatMap(Int.init), length > limit {
+            throw ServerError(.contentTooLarge, "the request body has \(length) bytes; at most \(limit) are accepted here")
+        }
+        var request = request
+        do {
+            return try await request.collectBody(upTo: limit)
+        } catch is NIOTooManyBytesError {
+            throw ServerError(.contentTooLarge, "the request body is larger than the \(limit) bytes accepted here")
+        }
+    }
+
     /// The request's form body (at most 64 KiB).
     static func body(_ request: Request) async throws -> FormFields {
         var request = request
-        let buffer = try await request.collectBody(upTo: 64 * 1024)
+        let buffer = try await collectBody(request, limit: 64 * 1024)
         return FormFields(String(buffer: buffer))
     }
 }

@@ -18,6 +18,11 @@ public final class WebServer: Sendable {
     let views: ConsoleViews
     /// API token hash → user id.
     let tokenIndex: [String: String]
+    /// Counts repeated unauthenticated failures instead of recording each one.
+    let failures: FailureAggregator
+    /// Checked instead of a password hash for unknown users, with as many iterations as the slowest configured hash:
+    /// a sign-in takes as long whether the user exists or not.
+    let decoy: PasswordHash
     /// Rollout wave states of changes, valid for one reconcile pass.
     let waveCache = Locked<(pass: Int, states: [String: WaveState?])>((0, [:]))
 
@@ -25,7 +30,10 @@ public final class WebServer: Sendable {
     public var metrics: ServerMetrics { loop.metrics }
 
     public init(instance: InterlockInstance, loop: ReconcileLoop, secureCookies: Bool = false, version: String = "0.1.0",
-                sessions: SessionStore = SessionStore(), throttle: LoginThrottle = LoginThrottle()) {
+                sessions: SessionStore = SessionStore(), throttle: LoginThrottle = LoginThrottle(), failureWindow: TimeInterval = 600) {
+        self.failures = FailureAggregator(window: failureWindow)
+        let iterations = instance.configuration.users.compactMap { $0.passwordHash.flatMap { try? PasswordHash(parsing: $0) }?.iterations }.max()
+        self.decoy = iterations.map { PasswordHash(password: "decoy", salt: Array("interlock-decoy!".utf8), iterations: $0) } ?? PasswordHash.decoy
         self.instance = instance
         self.loop = loop
         self.secureCookies = secureCookies
@@ -59,12 +67,35 @@ public final class WebServer: Sendable {
         tokenIndex[APIToken.hash(token)].flatMap { instance.configuration.user($0) }
     }
 
-    /// A wrong API token counts like a failed sign-in of its address, and is audited.
+    /// A wrong API token counts like a failed sign-in of its address, and is audited: the first of a window as it
+    /// happens, the repeats counted (see ``FailureAggregator``).
     func rejectToken(address: String, path: String) async throws {
         throttle.recordFailure(account: "api-token@" + address, address: address)
-        try await audit(AuditEvent(
+        try await auditFailure(action: "token.refused", subject: "api-token@" + address, address: address, AuditEvent(
             actor: Person(id: "unknown", name: "unknown API client"), role: "unauthenticated", authentication: "api-token", category: .access,
-            action: "token.refused", success: false, error: "an API token that matches no user", details: ["remoteAddress": address, "path": path]))
+            action: "token.refused", success: false, error: "an API token that matches no user",
+            details: ["remoteAddress": address, "path": String(path.prefix(200))]))
+    }
+
+    /// Records an unauthenticated failure if it is the first of its caller in the current window (else counts it),
+    /// and the counts of windows that have passed.
+    func auditFailure(action: String, subject: String, address: String, _ event: AuditEvent) async throws {
+        let (decision, due) = failures.note(action: action, subject: subject, address: address, now: Date())
+        var events = due.map { counted in
+            AuditEvent(
+                actor: Person(id: "unknown", name: "unauthenticated callers"), role: "unauthenticated", authentication: "none", category: .access,
+                action: "access.failures.repeated", success: false,
+                error: "\(counted.count) more \(counted.key.action) from \(counted.key.subject) after the first was recorded",
+                details: ["failedAction": counted.key.action, "subject": counted.key.subject, "count": String(counted.count),
+                          "remoteAddress": counted.address, "from": AuditTimestamp.format(counted.started), "to": AuditTimestamp.format(counted.last)])
+        }
+        if decision == .record { events.append(event) }
+        guard !events.isEmpty else { return }
+        let instance = self.instance
+        try await offload { [events] in
+            try instance.store.record(events)
+            instance.checkpoint()
+        }
     }
 
     func audit(_ event: AuditEvent) async throws {
