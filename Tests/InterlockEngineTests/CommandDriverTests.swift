@@ -78,6 +78,10 @@ import Testing
         (#"{"resources": [{"path": "files/a", "content": "x", "managed": "yes"}]}"#, "resources[0].managed: expected true or false, found string"),
         (#"{"resources": [], "drift": [{"path": "files/a", "kind": "edited", "expected": "\#(someHash)"}]}"#, "drift[0].kind: expected modified, vanished or mode-changed"),
         (#"{"resources": [], "drift": [{"path": "files/a", "kind": "vanished"}]}"#, "drift[0].expected: required field is missing"),
+        (#"{"resources": [{"path": "../../etc/passwd", "content": "x"}]}"#, #"resources[0].path: the path "../../etc/passwd" contains '..'"#),
+        (#"{"resources": [{"path": "/etc/passwd", "content": "x"}]}"#, "resources[0].path: the path \"/etc/passwd\" is an absolute path"),
+        (#"{"resources": [{"path": ".interlock/manifest.json", "content": "x"}]}"#, "is inside .interlock/"),
+        (#"{"resources": [], "drift": [{"path": "files/../../x", "kind": "vanished", "expected": "\#(someHash)"}]}"#, "drift[0].path: the path \"files/../../x\" contains '..'"),
     ])
     func malformedObserveResponseIsBadResponseNamingTheField(response: String, expected: String) throws {
         let dir = try ScratchDirectory()
@@ -127,6 +131,19 @@ import Testing
         // The `sleep 30` child went down with the script (same process group), so nothing held the pipes open:
         // the call returns after the timeout, long before the child would have ended.
         #expect(elapsed >= .milliseconds(2_900) && elapsed < .seconds(20), "took \(elapsed)")
+    }
+
+    /// A driver that answers and exits, leaving a child that left its process group (setsid) with the stdout pipe:
+    /// its answer is used at once, not reported as a timeout, and Interlock does not wait for the child.
+    @Test(arguments: ["sleep 60 &", "setsid sleep 60 &"])
+    func aChildLeftHoldingStdoutDoesNotHoldUpTheAnswer(child: String) throws {
+        let dir = try ScratchDirectory()
+        let script = try dir.script("detach.sh", "#!/bin/sh\ncat >/dev/null\necho '{\"resources\": []}'\n\(child)\nexit 0\n")
+        let clock = ContinuousClock()
+        let start = clock.now
+        let live = try F.driver([script], timeout: 30).observe(desired: [])
+        #expect(live.resources.isEmpty)
+        #expect(clock.now - start < .seconds(10), "took \(clock.now - start)")
     }
 
     @Test func driverIgnoringSIGTERMIsKilledAfterTheGracePeriod() throws {

@@ -63,13 +63,15 @@ struct CommandRunner: Sendable {
         CommandRunner.feed(input, to: stdinPipe.fileHandleForWriting, group: streams)
 
         var timedOut: TimedOut?
-        if exited.wait(timeout: .now() + timeout) == .timedOut {
+        var ended = CommandRunner.waitForExit(pid: pid, exited: exited, until: .now() + timeout)
+        if ended == nil {
             CommandRunner.send(SIGTERM, pid: pid)
             timedOut = .terminated
-            if exited.wait(timeout: .now() + killGrace) == .timedOut {
+            ended = CommandRunner.waitForExit(pid: pid, exited: exited, until: .now() + killGrace)
+            if ended == nil {
                 CommandRunner.send(SIGKILL, pid: pid)
                 timedOut = .killed
-                exited.wait()
+                ended = CommandRunner.waitForExit(pid: pid, exited: exited, until: .distantFuture)
             }
         }
         // The program has exited; its pipes close unless something it left behind still holds them.
@@ -80,10 +82,39 @@ struct CommandRunner: Sendable {
             _ = streams.wait(timeout: .now() + 2)
         }
 
-        let termination: Outcome.Termination = process.terminationReason == .uncaughtSignal
-            ? .signalled(process.terminationStatus) : .exited(process.terminationStatus)
+        let termination: Outcome.Termination
+        if case .observed(let seen)? = ended {
+            termination = seen
+        } else {
+            exited.wait()
+            termination = process.terminationReason == .uncaughtSignal ? .signalled(process.terminationStatus) : .exited(process.terminationStatus)
+        }
         let (out, truncated) = stdout.contents
         return Outcome(termination: termination, stdout: out, stdoutTruncated: truncated, stderr: stderr.contents.data, timedOut: timedOut)
+    }
+
+    /// How the program's exit was seen: by `waitid` (with its status), or by `Process` having reaped it.
+    enum ExitSeen {
+        case observed(Outcome.Termination)
+        case reaped
+    }
+
+    /// Waits until the program has exited or `deadline` passes (nil then). The exit is seen with `waitid(WNOWAIT)`,
+    /// which leaves the process to `Process` to reap: `Process` itself may report the exit only once its output
+    /// pipes close, which a child the program left behind can put off for as long as it lives.
+    static func waitForExit(pid: Int32, exited: DispatchSemaphore, until deadline: DispatchTime) -> ExitSeen? {
+        while true {
+            var info = siginfo_t()
+            if waitid(P_PID, id_t(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0, info._sifields._sigchld.si_pid == pid {
+                let status = info._sifields._sigchld.si_status
+                return .observed(info.si_code == Int32(CLD_EXITED) ? .exited(status) : .signalled(status))
+            }
+            if exited.wait(timeout: .now() + .milliseconds(10)) == .success {
+                exited.signal()  // stays signalled for any later wait
+                return .reaped
+            }
+            if DispatchTime.now() >= deadline { return nil }
+        }
     }
 
     private typealias Launched = (Process, Pipe, Pipe, Pipe, DispatchSemaphore)

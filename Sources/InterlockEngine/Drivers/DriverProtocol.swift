@@ -67,7 +67,7 @@ public enum DriverProtocol {
         let root = DriverResponse(response)
         var resources: [String: LiveResource] = [:]
         for entry in try root.required("resources").array() {
-            let path = try entry.required("path").string()
+            let path = try validPath(entry.required("path"))
             guard resources[path] == nil else { throw entry.fail("path \"\(path)\" is listed twice") }
             var content: Data?
             if let text = try entry.optional("content") {
@@ -94,12 +94,21 @@ public enum DriverProtocol {
                 throw kindField.fail("expected modified, vanished or mode-changed, found \"\(try kindField.string())\"")
             }
             drift.append(Drift(
-                path: try entry.required("path").string(), kind: kind,
+                path: try validPath(entry.required("path")), kind: kind,
                 expectedHash: try entry.required("expected").hash(), actualHash: try entry.optional("actual")?.hash(),
                 appliedByPlan: try entry.optional("plan")?.string(), appliedCommit: try entry.optional("commit")?.string()
             ))
         }
         return LiveState(resources: resources, drift: drift)
+    }
+
+    /// A resource path the driver reports, held to the rules of paths in the repository: relative, no `..`, no
+    /// empty or `.` segments, no backslash or NUL, not in `.interlock/` — a driver cannot make a plan propose to
+    /// delete `../../etc/passwd`.
+    static func validPath(_ field: DriverResponse) throws(ResponseProblem) -> String {
+        let path = try field.string()
+        if let problem = TargetPath.problem(with: path) { throw field.fail("the path \"\(path.prefix(200))\" \(problem)") }
+        return path
     }
 
     /// The paths the driver applied and its rollback token (`.null` when it gave none).
@@ -118,7 +127,7 @@ public enum DriverProtocol {
     static func rolledBack(from response: Value) throws(ResponseProblem) -> [String] {
         var paths: [String] = []
         for entry in try DriverResponse(response).required("rolledBack").array() {
-            paths.append(try entry.string())
+            paths.append(try validPath(entry))
         }
         return paths
     }
