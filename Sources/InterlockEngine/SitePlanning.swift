@@ -58,7 +58,9 @@ public struct SitePlanning: Sendable {
         let compilation = state.compile(site: site)
         let errors = compilation.diagnostics.filter { $0.severity == .error }
         guard errors.isEmpty else { return .invalid(site: site, diagnostics: errors) }
-        if let refusal = targetPolicy?.check(site, targetBase: targetBase) { return .invalid(site: site, diagnostics: [refusal]) }
+        if let refusal = targetPolicy?.check(site, targetBase: targetBase) ?? overlap(of: site, in: state) {
+            return .invalid(site: site, diagnostics: [refusal])
+        }
         do {
             let live = try driver(for: site).observe(desired: compilation.site.resources)
             return .planned(desired: compilation.site, live: live, plan: Planner.plan(desired: compilation.site, live: live, context: diffContext))
@@ -67,6 +69,19 @@ public struct SitePlanning: Sendable {
         } catch {
             return .unreachable(site: site, error: DriverError(.failed, site: site.name, "\(error)"))
         }
+    }
+
+    /// Why `site`'s files root overlaps another site's (one inside the other, or the same directory), or nil: a site
+    /// could otherwise write — and through its own gates — the files another site's gates protect.
+    func overlap(of site: Site, in state: DesiredState) -> Diagnostic? {
+        guard case .files(let root) = site.target else { return nil }
+        let mine = TargetPolicy.absoluteRoot(root, targetBase: targetBase)
+        let index = RootIndex.of(state, targetBase: targetBase)
+        guard let (other, theirs) = index.overlapping(mine, except: site.name) else { return nil }
+        return Diagnostic(
+            "target-overlaps", at: SourceLocation(file: site.file), field: "target.root",
+            "the target root \(mine) overlaps \(other)'s root \(theirs)",
+            hint: "give every site a directory of its own, neither inside nor around another site's")
     }
 
     /// Sites planned at once per core: observing a target waits on its file system (or its command, or its broker),
@@ -152,5 +167,60 @@ public enum SiteCondition: String, Sendable, Hashable, Codable {
         case .planned(_, _, let plan):
             self = !plan.drift.isEmpty ? .drifted : plan.isEmpty ? .inSync : .changesPending
         }
+    }
+}
+
+/// The `files` roots of every site of a desired state, for finding overlaps in logarithmic time; the index of the
+/// last state asked about is kept (a pass plans every site of one state).
+final class RootIndex: @unchecked Sendable {
+    private let sorted: [(root: String, site: String)]
+    private let bySite: [String: [String]]
+
+    private init(state: DesiredState, targetBase: String) {
+        var roots: [(root: String, site: String)] = []
+        for site in state.sites {
+            if case .files(let root) = site.target { roots.append((TargetPolicy.absoluteRoot(root, targetBase: targetBase), site.name)) }
+        }
+        sorted = roots.sorted { $0.root < $1.root }
+        bySite = Dictionary(grouping: roots, by: \.root).mapValues { $0.map(\.site) }
+    }
+
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var last: (key: String, index: RootIndex)?
+
+    static func of(_ state: DesiredState, targetBase: String) -> RootIndex {
+        // A commit's sites do not change; a working tree's are indexed each time.
+        guard let commit = state.commitID else { return RootIndex(state: state, targetBase: targetBase) }
+        let key = "\(commit)|\(targetBase)|\(state.sites.count)"
+        lock.lock()
+        defer { lock.unlock() }
+        if let last, last.key == key { return last.index }
+        let index = RootIndex(state: state, targetBase: targetBase)
+        last = (key, index)
+        return index
+    }
+
+    /// Another site whose root is `root`, contains it, or lies inside it.
+    func overlapping(_ root: String, except site: String) -> (site: String, root: String)? {
+        // The same directory, or one around it: each ancestor of `root` (and `root` itself).
+        var path = root
+        while true {
+            if let other = bySite[path]?.first(where: { $0 != site }) { return (other, path) }
+            guard let slash = path.lastIndex(of: "/"), slash > path.startIndex else { break }
+            path = String(path[..<slash])
+        }
+        if let other = bySite["/"]?.first(where: { $0 != site }) { return (other, "/") }
+        // One inside it: the first root after `root/` in sorted order.
+        let prefix = root == "/" ? "/" : root + "/"
+        var low = 0, high = sorted.count
+        while low < high {
+            let middle = (low + high) / 2
+            if sorted[middle].root < prefix { low = middle + 1 } else { high = middle }
+        }
+        while low < sorted.count, sorted[low].root.hasPrefix(prefix) {
+            if sorted[low].site != site { return (sorted[low].site, sorted[low].root) }
+            low += 1
+        }
+        return nil
     }
 }

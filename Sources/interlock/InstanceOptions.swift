@@ -22,7 +22,8 @@ struct InstanceOptions: ParsableArguments {
         guard let path else { return InstanceConfiguration() }
         // One open file: the bytes parsed are the bytes whose digest and file identity are checked against the
         // configuration the state directory trusts (no second read a swapped link could answer).
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        // Non-blocking: a FIFO named as the configuration is refused below instead of waiting for a writer.
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard descriptor >= 0 else {
             Terminal.error("cannot read the instance configuration \(path): \(String(cString: strerror(errno)))")
             throw ExitCode(2)
@@ -45,7 +46,8 @@ struct InstanceOptions: ParsableArguments {
         }
         configuration!.origin = InstanceConfiguration.Origin(
             path: opened, sha256: SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined(),
-            writableByOthers: info.st_mode & 0o022 != 0)
+            // Writable by others, or owned by someone other than root or the account running Interlock.
+            writableByOthers: info.st_mode & 0o022 != 0 || (info.st_uid != 0 && info.st_uid != geteuid()))
         return configuration!
     }
 }
@@ -107,6 +109,13 @@ struct QueueContext {
         let author = commit.map { Person(id: $0.author.email, name: $0.author.name, email: $0.author.email) }
         return (loaded.state, Reconciler.CommitContext(author: author, summary: commit?.summary, id: commit?.id.hex, history: commitHistory),
                 commit?.id.hex)
+    }
+
+    /// Reads the desired state at a commit (for the health commands of a change baking since that commit).
+    var stateAtCommit: @Sendable (String) -> DesiredState? {
+        { [source = repository.source, stateDirectory] commit in
+            try? source.readOutline(revision: commit, stateDirectory: stateDirectory).outline.state
+        }
     }
 
     /// The repository's history, for the commits a change carries.

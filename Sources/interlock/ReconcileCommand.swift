@@ -44,7 +44,8 @@ enum Reconciliation {
         let executor = Executor(planning: context.planning, store: context.store, clock: context.clock)
         for note in try executor.recoverInterrupted(state) { Swift.print("recovered \(note)") }
         if hooks == .run {
-            for note in try BakeMonitor(planning: context.planning, rollout: context.rollout(state), clock: context.clock).check(state) {
+            for note in try BakeMonitor(planning: context.planning, rollout: context.rollout(state), clock: context.clock,
+                                               stateAt: context.stateAtCommit).check(state) {
                 Swift.print("bake: \(note)")
             }
         }

@@ -166,6 +166,44 @@ import Testing
         #expect(try brokerFile(w) == before)
     }
 
+    @Test func aNewSiteCannotReachIntoAnotherSitesDirectory() throws {
+        let w = try deployedPlantA()
+        try FileManager.default.copyItem(atPath: w.repo + "/sites/plant-b", toPath: w.repo + "/sites/plant-x")
+        try w.replace(w.repo + "/sites/plant-x/site.yaml", "name: plant-b", "name: plant-x")
+        try w.replace(w.repo + "/interlock.yaml", "sites: [plant-b]", "sites: [plant-b, plant-x]")
+        for root in [".", "plant-a/mosquitto", w.targets] {
+            let text = try String(contentsOfFile: w.repo + "/sites/plant-x/site.yaml", encoding: .utf8)
+            let current = try #require(text.components(separatedBy: "\n").first { $0.hasPrefix("  root: ") })
+            try w.replace(w.repo + "/sites/plant-x/site.yaml", current, "  root: \(root)")
+            try w.commit("A new site at \(root)")
+            let plan = try w.run("plan", "--site", "plant-x", "--repo", w.repo)
+            #expect(plan.status == 1, "root \(root)")
+            #expect(plan.stdout.contains("target-overlaps") || plan.stdout.contains("overlaps plant-a's root"), "\(plan.stdout)")
+        }
+    }
+
+    @Test func aBakingChangeRunsTheHealthCommandsItWasAppliedWithNotANewCommits() throws {
+        let w = try deployedPlantA()  // plant-a-1 bakes for 24 h
+        let marker = w.root + "/new-commit-ran"
+        try w.replace(w.repo + "/components/mqtt-broker.yaml",
+                      "  command:\n    - mosquitto_sub\n    - -L\n    - \"mqtt://localhost:${config.port}/$SYS/broker/uptime\"\n    - -C\n    - \"1\"\n    - -W\n    - \"5\"\n",
+                      "  command: [sh, -c, \"touch \(marker)\"]\n")
+        try w.commit("A health command that must not run before it is approved")
+        _ = try w.run(["reconcile", "--repo", w.repo], environment: Self.outsideWindows)
+        #expect(!FileManager.default.fileExists(atPath: marker), "the new commit's health command ran before any approval")
+    }
+
+    @Test func aConfigurationThatIsAPipeIsRefusedNotWaitedFor() throws {
+        let w = try Workspace()
+        let fifo = w.root + "/config.fifo"
+        #expect(mkfifo(fifo, 0o600) == 0)
+        let started = Date()
+        let result = try w.run(["init", "--config", fifo], environment: [:])
+        #expect(result.status == 2)
+        #expect(result.stderr.contains("not a regular file"))
+        #expect(Date().timeIntervalSince(started) < 20)
+    }
+
     @Test func deletingThePilotPlantDoesNotLetAChangePastItsWave() throws {
         let w = try deployedPlantA()
         #expect(try w.deployDirectly("plant-b").status == 0)

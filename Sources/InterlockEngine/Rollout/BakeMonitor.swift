@@ -9,11 +9,16 @@ public struct BakeMonitor: Sendable {
     public var planning: SitePlanning
     public var rollout: RolloutContext
     public var clock: any InterlockClock
+    /// The desired state at a commit (the commit a baking change was applied from), nil when it cannot be read.
+    public var stateAt: @Sendable (String) -> DesiredState?
 
-    public init(planning: SitePlanning, rollout: RolloutContext, clock: any InterlockClock) {
+    /// - Parameter stateAt: reads the desired state at a commit. The health commands of a baking change are those of
+    ///   the commit it was applied from: a newer commit, not approved yet, never gets to run its own.
+    public init(planning: SitePlanning, rollout: RolloutContext, clock: any InterlockClock, stateAt: @escaping @Sendable (String) -> DesiredState?) {
         self.planning = planning
         self.rollout = rollout
         self.clock = clock
+        self.stateAt = stateAt
     }
 
     /// Runs due health checks; returns one note per check.
@@ -28,7 +33,15 @@ public struct BakeMonitor: Sendable {
                       change.updatedAt.addingTimeInterval(TimeInterval(bake.seconds)) > now
                 else { continue }
                 if let last = try rollout.store.lastHealthCheck(changeID: change.id), now.timeIntervalSince(last) < rollout.bakeCheckInterval { continue }
-                let compilation = state.compile(site: site)
+                var applied = state
+                if let commit = change.plan.commit, commit != state.commitID {
+                    guard let old = stateAt(commit) else {
+                        notes.append("\(change.id) not re-checked: commit \(commit.prefix(10)) it was applied from cannot be read")
+                        continue
+                    }
+                    applied = old
+                }
+                let compilation = applied.compile(site: applied.site(named: name) ?? site)
                 let hooks = Hooks(site: site.name, workingDirectory: planning.workingDirectory, environment: planning.hookEnvironment(for: site))
                 var failure: Hooks.Failure?
                 var checked: [String] = []

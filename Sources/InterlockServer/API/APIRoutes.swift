@@ -111,7 +111,16 @@ extension WebServer {
                     object["gates"] = JSONShapes.gates(self.gates(change, site: site, state: state, at: self.instance.clock.now()))
                 }
                 object["timezone"] = .string(site.timezone)
+                object["target"] = .string(self.instance.planning.absoluteTarget(of: site))
+                object["rulesFrom"] = .string(Self.rulesOrigin(self.rules(for: site)))
             }
+            let signatures = (try? await offload { [instance = self.instance] in
+                try instance.store.records(matching: AuditQuery(action: .exact("change.approved"), changeID: change.id))
+            }) ?? []
+            object["signatures"] = .array(signatures.map { record in
+                .object(["approver": .string(record.actor.id), "name": .string(record.actor.name), "authentication": .string(record.actor.authentication),
+                         "planId": record.planID.map(Value.string) ?? .null, "at": JSONShapes.time(record.timestamp)])
+            })
             let users = self.instance.configuration.users
             object["mayApprove"] = .bool(site.map { ChangeSigning.mayShowForm(userID: principal.user.id, approving: true, change: change, rules: self.rules(for: $0), users: users) } ?? false)
             object["mayReject"] = .bool(site.map { ChangeSigning.mayShowForm(userID: principal.user.id, approving: false, change: change, rules: self.rules(for: $0), users: users) } ?? false)

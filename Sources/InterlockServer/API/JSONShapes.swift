@@ -24,6 +24,12 @@ public enum JSONShapes {
                 .object(["approver": .string(a.approver.id), "name": .string(a.approver.name), "role": .string(a.role), "meaning": .string(a.meaning),
                          "reason": .string(a.reason), "planId": .string(a.planID), "at": time(a.at)])
             }),
+            "ruleChanges": .array(change.ruleChanges.map { .object(["kind": .string($0.kind.rawValue), "field": .string($0.field), "old": .string($0.old), "new": .string($0.new)]) }),
+            "commits": .array(change.commits.map { c in
+                .object(["id": .string(c.id), "summary": .string(c.summary),
+                         "author": .object(["name": .string(c.author.name), "email": optional(c.author.email)]),
+                         "committer": .object(["name": .string(c.committer.name), "email": optional(c.committer.email)])])
+            }),
         ]
     }
 

@@ -101,6 +101,12 @@ public final class InterlockInstance: Sendable {
                            commitID: commitID, loadedAt: clock.now())
     }
 
+    /// The desired state at `commit` (read from the repository, nil when it cannot be), e.g. for the health commands of
+    /// a change baking since that commit.
+    public func state(at commit: String) -> DesiredState? {
+        try? source.readOutline(revision: commit, stateDirectory: stateDirectory).outline.state
+    }
+
     /// The reconciler for `state`, with its rollout waves.
     public func reconciler(_ state: DesiredState) -> Reconciler {
         Reconciler(planning: planning, store: store, clock: clock, rollout: rollout?(state))

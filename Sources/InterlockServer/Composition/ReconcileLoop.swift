@@ -74,7 +74,7 @@ public final class ReconcileLoop: Service, Sendable {
             let executor = Executor(planning: instance.planning, store: instance.store, clock: clock, runHooks: instance.runHooks, rollout: rollout)
             for note in try executor.recoverInterrupted(loaded.state) { logger.notice("recovered \(note)") }
             if instance.runHooks, let rollout {
-                for note in try BakeMonitor(planning: instance.planning, rollout: rollout, clock: clock).check(loaded.state) { logger.info("bake: \(note)") }
+                for note in try BakeMonitor(planning: instance.planning, rollout: rollout, clock: clock, stateAt: { [instance] in instance.state(at: $0) }).check(loaded.state) { logger.info("bake: \(note)") }
             }
             let reports = try instance.reconciler(loaded.state).reconcile(loaded.state, commit: loaded.commit)
             for report in reports { for note in report.notes { logger.info("\(report.site): \(note)") } }

@@ -171,7 +171,7 @@ extension WebServer {
             if status.requiredApprovals > 0 {
                 let names = change.approvals.filter { $0.planID == change.plan.id }.map { "\($0.approver.name) (\($0.meaning))" }
                 gates.append(gate("Approval", open: status.approvalsSatisfied,
-                                  "\(status.approvers.count) of \(status.requiredApprovals)" + (names.isEmpty ? " — approvers: \(site.approval.approvers.joined(separator: ", "))" : ": " + names.joined(separator: "; "))))
+                                  "\(status.approvers.count) of \(status.requiredApprovals)" + (names.isEmpty ? " — approvers: \(self.rules(for: site).site.approval.approvers.joined(separator: ", "))" : ": " + names.joined(separator: "; "))))
             }
             if let window = status.window { gates.append(gate("Maintenance window", open: window.allowsStart, "\(window)")) }
             if let wave = status.wave { gates.append(gate("Rollout wave", open: wave.allowsStart, "\(wave)")) }

@@ -24,7 +24,7 @@ public enum TrustedConfiguration {
         if let origin = configuration.origin {
             // Identified when the file was opened and read: exactly the bytes the users were parsed from.
             if origin.writableByOthers {
-                throw Refusal(message: "the instance configuration \(origin.path) is writable by other users, so its users cannot be trusted; run 'chmod go-w \(origin.path)'")
+                throw Refusal(message: "the instance configuration \(origin.path) is writable by other users or owned by another account, so its users cannot be trusted; make it owned by root (or the account running Interlock) and run 'chmod go-w \(origin.path)'")
             }
             return (origin.path, origin.sha256, Data())
         }
