@@ -87,7 +87,8 @@ struct ApplyCommand: ParsableCommand {
 
     private func runQueue() throws {
         let context = try QueueContext(instance: instance, repository: repository, target: target)
-        let (state, _, _) = try context.desiredState()
+        let head = try context.head()
+        context.noteInvalidHead(head)
         var operatorPerson = Person(id: CommandActor.current.id, name: CommandActor.current.name)
         var authentication = "os-user"
         var role = "operator"
@@ -99,9 +100,14 @@ struct ApplyCommand: ParsableCommand {
             role = overrider.user.title
             applier = overrider
         }
-        let executor = Executor(planning: context.planning, store: context.store, clock: context.clock, actor: operatorPerson,
-                                actorRole: role, authentication: authentication, runHooks: hooks == .run, rollout: context.rollout(state))
-        for note in try executor.recoverInterrupted(state) { print("recovered \(note)") }
+        func executor(_ state: DesiredState) -> Executor {
+            Executor(planning: context.planning, store: context.store, clock: context.clock, actor: operatorPerson,
+                     actorRole: role, authentication: authentication, runHooks: hooks == .run, rollout: context.rollout(state))
+        }
+        for interrupted in try context.store.changes(sites: [], statuses: [.applying], limit: nil) {
+            guard let state = context.state(for: interrupted, head: head) else { continue }
+            for note in try executor(state).recoverInterrupted(state) { print("recovered \(note)") }
+        }
         var selected: [ChangeRequest]
         if let change {
             guard let found = try context.store.change(id: change) else {
@@ -116,7 +122,7 @@ struct ApplyCommand: ParsableCommand {
         if selected.isEmpty { print("nothing to apply: no waiting or ready changes") }
         var failed = false
         for change in selected {
-            guard let site = state.site(named: change.site) else { continue }
+            guard let state = context.state(for: change, head: head), let site = state.site(named: change.site) else { continue }
             if let applier, !applier.user.actsFor(change.site), !dryRun {
                 print("\(Terminal.styled("not started", .yellow)) \(change.id): \(applier.user.name) (\(applier.user.id)) does not act for \(change.site)")
                 failed = true
@@ -132,7 +138,7 @@ struct ApplyCommand: ParsableCommand {
                 if dryRun, gates.isOpen { print("    would apply: " + change.plan.operations.map { "\($0.action.symbol)\($0.path)" }.joined(separator: " ")) }
                 continue
             }
-            let outcome = try executor.apply(change, site: site, state: state, emergency: emergency, reason: reason)
+            let outcome = try executor(state).apply(change, site: site, state: state, emergency: emergency, reason: reason)
             ApplyText.print(outcome)
             if case .rolledBack = outcome { failed = true }
             if case .skipped = outcome, self.change != nil { failed = true }

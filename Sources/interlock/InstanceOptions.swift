@@ -91,6 +91,42 @@ struct QueueContext {
 
     /// Reads and validates the desired state; invalid commits are audited once and stop the command.
     func desiredState() throws -> (DesiredState, Reconciler.CommitContext, commit: String?) {
+        switch try head() {
+        case .valid(let state, let commit, let id): return (state, commit, id)
+        case .invalid(let id, _):
+            Terminal.error("commit \(id.map { String($0.prefix(10)) } ?? "(working tree)") does not validate; nothing was queued and the queued changes stay as they were")
+            throw ExitCode(1)
+        }
+    }
+
+    /// The desired state at the head of the branch, or that it does not validate (its problems printed and audited).
+    enum Head {
+        case valid(DesiredState, Reconciler.CommitContext, String?)
+        case invalid(commit: String?, problems: Int)
+
+        var state: DesiredState? {
+            if case .valid(let state, _, _) = self { return state }
+            return nil
+        }
+    }
+
+    /// The desired state to work on a queued change with: the head when it validates; when a newer commit does not,
+    /// the commit the change was queued from (nil when that cannot be read) — a broken commit never makes the changes
+    /// queued from an earlier valid one unusable.
+    func state(for change: ChangeRequest, head: Head) -> DesiredState? {
+        if let state = head.state { return state }
+        // Changes are only ever queued from commits that validated.
+        guard let commit = change.plan.commit else { return nil }
+        return stateAtCommit(commit)
+    }
+
+    /// Says, once, that the head does not validate and that queued changes are worked on at their own commits.
+    func noteInvalidHead(_ head: Head) {
+        guard case .invalid(let commit, let problems) = head else { return }
+        FileHandle.standardError.write(Data("warning: HEAD (commit \(commit.map { String($0.prefix(10)) } ?? "?")) does not validate (\(problems) problem(s)); nothing new is queued from it, and queued changes are shown, signed and applied at the commits they were queued from\n".utf8))
+    }
+
+    func head() throws -> Head {
         let loaded: DesiredState.LoadResult
         let commit: CommitInfo?
         do {
@@ -103,12 +139,11 @@ struct QueueContext {
         if !errors.isEmpty {
             for diagnostic in errors { FileHandle.standardError.write(Data((diagnostic.rendered + "\n").utf8)) }
             AuditTrail(stateDirectory: stateDirectory).validationFailed(commit: commit, source: repository.source, errors: errors)
-            Terminal.error("commit \(commit.map { String($0.id.hex.prefix(10)) } ?? "(working tree)") does not validate; nothing was queued and the queued changes stay as they were")
-            throw ExitCode(1)
+            return .invalid(commit: commit?.id.hex, problems: errors.count)
         }
         let author = commit.map { Person(id: $0.author.email, name: $0.author.name, email: $0.author.email) }
-        return (loaded.state, Reconciler.CommitContext(author: author, summary: commit?.summary, id: commit?.id.hex, history: commitHistory),
-                commit?.id.hex)
+        return .valid(loaded.state, Reconciler.CommitContext(author: author, summary: commit?.summary, id: commit?.id.hex, history: commitHistory),
+                      commit?.id.hex)
     }
 
     /// Reads the desired state at a commit (for the health commands of a change baking since that commit).

@@ -24,13 +24,21 @@ struct QueueCommand: ParsableCommand {
 
     func run() throws {
         let context = try QueueContext(instance: instance, repository: repository, target: target)
-        let (state, _, _) = try context.desiredState()
+        let head = try context.head()
+        context.noteInvalidHead(head)
         let changes = try context.store.changes(sites: site, statuses: all ? [] : ChangeStatus.active, limit: all ? 50 : nil)
         let now = context.clock.now()
-        let reconciler = context.reconciler(state)
+        // The head's state, or (when the head does not validate) the state of the newest queued change's commit.
+        guard let state = head.state ?? changes.lazy.compactMap({ context.state(for: $0, head: head) }).first else {
+            if changes.isEmpty { print("no active change requests; HEAD does not validate") ; return }
+            Terminal.error("neither HEAD nor the commits of the queued changes can be read")
+            throw ExitCode(1)
+        }
         func gates(_ change: ChangeRequest, _ site: Site) throws -> GateStatus {
-            GateEvaluator.evaluate(change, rules: try GateRules.resolve(site, proposedConfig: state.config, store: context.store), at: now,
-                                   wave: try reconciler.waveState(of: change, site: site, state: state))
+            let state = context.state(for: change, head: head) ?? state
+            let reconciler = context.reconciler(state)
+            return GateEvaluator.evaluate(change, rules: try GateRules.resolve(site, proposedConfig: state.config, store: context.store), at: now,
+                                          wave: try reconciler.waveState(of: change, site: site, state: state))
         }
         if json {
             Terminal.printJSON(.object(["now": .string(ISO8601DateFormatter().string(from: now)), "changes": .array(try changes.map { change in

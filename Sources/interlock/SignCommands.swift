@@ -56,10 +56,15 @@ struct RejectCommand: ParsableCommand {
 enum Signing {
     static func sign(_ sign: SignOptions, approving: Bool, instance: InstanceOptions, repository: RepositoryOptions, target: TargetOptions) throws {
         let context = try QueueContext(instance: instance, repository: repository, target: target)
-        let (state, _, _) = try context.desiredState()
+        let head = try context.head()
+        context.noteInvalidHead(head)
         let verb = approving ? "approve" : "reject"
         guard let change = try context.store.change(id: sign.change) else {
             Terminal.error("there is no change \(sign.change) (see 'interlock queue')")
+            throw ExitCode(1)
+        }
+        guard let state = context.state(for: change, head: head) else {
+            Terminal.error("commit \(change.plan.commit.map { String($0.prefix(10)) } ?? "?") that \(change.id) was queued from cannot be read")
             throw ExitCode(1)
         }
         guard let site = state.site(named: change.site) else {
