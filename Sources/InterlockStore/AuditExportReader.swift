@@ -15,8 +15,9 @@ public struct AuditExportContents: Sendable {
     public var coverage: AuditCoverage { complete ? .complete : .filtered(filter) }
 
     /// Verifies the export's records and checkpoints.
-    public func verify(trust: CheckpointTrust) -> AuditVerification {
-        AuditVerifier.verify(records: records, checkpoints: checkpoints, trust: trust, coverage: coverage)
+    /// - Parameter keptCheckpoints: checkpoints kept outside the system: the export must still extend them.
+    public func verify(trust: CheckpointTrust, keptCheckpoints: [AuditCheckpoint] = []) -> AuditVerification {
+        AuditVerifier.verify(records: records, checkpoints: checkpoints + keptCheckpoints, trust: trust, coverage: coverage)
     }
 }
 

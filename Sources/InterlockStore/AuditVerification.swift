@@ -31,6 +31,21 @@ public struct AuditVerification: Sendable {
 
     /// The first bad record (the problem with the lowest sequence), if any.
     public var firstProblem: AuditProblem? { problems.first }
+
+    /// Against an auditor's key, a log must be anchored: a valid checkpoint, and at most `maximumUnanchored` records
+    /// after the last one (every command checkpoints what it wrote, so more means checkpoints were removed or not made).
+    public mutating func requireAnchoring(maximumUnanchored: Int64) {
+        guard complete, recordCount > 0 else { return }
+        if lastCheckpoint == nil {
+            problems.append(AuditProblem(sequence: 1, kind: .unanchored, message: "no valid checkpoint signed by the trusted key covers the log: checkpoints are missing (deleted?) — nothing anchors the records"))
+            problemCount += 1
+        } else if uncheckpointedRecords > maximumUnanchored {
+            problems.append(AuditProblem(
+                sequence: lastSequence - uncheckpointedRecords + 1, kind: .unanchored,
+                message: "\(uncheckpointedRecords) records follow the last valid checkpoint (at most \(maximumUnanchored) allowed): checkpoints are missing or lag the head"))
+            problemCount += 1
+        }
+    }
 }
 
 /// One thing wrong with the log, located at a sequence number.
@@ -52,6 +67,8 @@ public struct AuditProblem: Error, Sendable, Hashable, CustomStringConvertible {
         case missingRecords
         /// A stored record cannot be read (wrong type, unknown category, unreadable timestamp).
         case malformedRecord
+        /// Verified against an auditor's key, the log has no valid checkpoint, or too many records after the last one.
+        case unanchored
     }
 
     /// The record the problem is at (for checkpoint problems: the checkpoint's sequence, or the first missing record).

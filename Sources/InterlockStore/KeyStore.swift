@@ -27,6 +27,16 @@ public enum KeyStore {
         return try log.checkpoint(signingKey: try loadSigningKey(from: stateDirectory))
     }
 
+    /// Signs a checkpoint of the store's head when a key exists, and publishes it where the store says checkpoints
+    /// go (`interlock init --checkpoint-dir`).
+    @discardableResult
+    public static func checkpointIfKeyed(_ store: SQLiteStore, stateDirectory: String) throws -> AuditCheckpoint? {
+        guard FileManager.default.fileExists(atPath: privateKeyPath(in: stateDirectory)) else { return nil }
+        let checkpoint = try store.checkpoint(signingKey: try loadSigningKey(from: stateDirectory))
+        try CheckpointPublication.publishIfConfigured(checkpoint, store: store)
+        return checkpoint
+    }
+
     public static func createIfMissing(in stateDirectory: String) throws -> (key: AuditSigningKey, created: Bool) {
         try StateDirectoryFiles.create(stateDirectory)
         let path = privateKeyPath(in: stateDirectory)

@@ -44,10 +44,12 @@ extension SQLiteStore {
     ///
     /// Pass the auditor's public key as `.external`; `.local` (the key in the state directory) only proves that the
     /// log and the key next to it agree. Unreadable rows are reported as problems, not thrown.
-    public func verify(trust: CheckpointTrust) throws -> AuditVerification {
+    /// - Parameter keptCheckpoints: checkpoints an auditor kept outside the system: the log must still extend them (hold
+    ///   their record with their hash), whatever happened to the checkpoints stored in the database.
+    public func verify(trust: CheckpointTrust, keptCheckpoints: [AuditCheckpoint] = []) throws -> AuditVerification {
         try database("verify the audit log") {
             try pool.read { db in
-                let checkpoints = try SQLiteStore.checkpoints(db)
+                let checkpoints = try SQLiteStore.checkpoints(db) + keptCheckpoints
                 let statement = try db.makeStatement(sql: "SELECT \(AuditSchema.recordColumns) FROM audit_record ORDER BY sequence")
                 var verifier = ConcurrentAuditChainVerifier(checkpoints: checkpoints, trust: trust, columnNames: statement.columnNames)
                 let rows = try Row.fetchCursor(statement)

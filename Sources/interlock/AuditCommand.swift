@@ -13,7 +13,7 @@ struct AuditCommand: ParsableCommand {
             'interlock init'. Give auditors 'interlock audit public-key' to keep outside this system; \
             'interlock audit verify --public-key FILE' then proves nothing was altered. See docs/audit.md.
             """,
-        subcommands: [AuditLogCommand.self, AuditShowCommand.self, AuditExportCommand.self, AuditVerifyCommand.self, AuditPublicKeyCommand.self]
+        subcommands: [AuditLogCommand.self, AuditShowCommand.self, AuditExportCommand.self, AuditVerifyCommand.self, AuditPublicKeyCommand.self, AuditCheckpointCommand.self]
     )
 }
 
@@ -165,5 +165,46 @@ struct AuditPublicKeyCommand: ParsableCommand {
         } else {
             print(key.text, terminator: "")
         }
+    }
+}
+
+struct AuditCheckpointCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "checkpoint",
+        abstract: "Print the latest signed checkpoint of the audit log, for an auditor to keep (signs one for the head first if it has none).",
+        discussion: """
+            The text form (modelled on the C2SP tlog-checkpoint note) names the log size, the head record's hash, the time \
+            and the Ed25519 signature. Whoever keeps it proves later, with 'interlock audit verify --checkpoint FILE \
+            --public-key KEY', that the log still extends it: a truncated or rewritten log fails. Exit codes: 0 printed, \
+            2 no log or key.
+            """
+    )
+
+    @OptionGroup var state: StateDirectoryOptions
+
+    @Option(name: .long, help: "Write the checkpoint to this file as well.")
+    var out: String?
+
+    func run() throws {
+        let store = try state.openExistingLog()
+        let checkpoint: AuditCheckpoint
+        do {
+            let head = try store.head()
+            if let last = try store.checkpoints().last, last.sequence == (head?.sequence ?? 0) {
+                checkpoint = last
+            } else if let signed = try KeyStore.checkpointIfKeyed(store, stateDirectory: state.path) {
+                checkpoint = signed
+            } else {
+                Terminal.error("there is no signing key in \(state.path): run 'interlock init' first")
+                throw ExitCode(2)
+            }
+            if let out { try Data(checkpoint.text.utf8).write(to: URL(fileURLWithPath: out), options: .atomic) }
+        } catch let exit as ExitCode {
+            throw exit
+        } catch {
+            Terminal.error("\(error)")
+            throw ExitCode(2)
+        }
+        print(checkpoint.text, terminator: "")
     }
 }

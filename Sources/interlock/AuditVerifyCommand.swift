@@ -11,7 +11,10 @@ struct AuditVerifyCommand: ParsableCommand {
             Prints the record count, head hash and last checkpoint; on failure names the first bad record and why \
             (hash mismatch, gap in sequence, time going backwards, bad signature, truncated tail) and exits 1. \
             Pass --public-key with the auditors' own copy of the key: without it the key stored next to the log \
-            is used, which proves only that log and key agree. Exit codes: 0 verified, 1 problems found, \
+            is used, which proves only that log and key agree. With --public-key, a log without checkpoints, or with \
+            more than --max-unanchored records after its last valid checkpoint, fails. --checkpoint FILE (a checkpoint \
+            kept outside the system) proves that the log still extends it: a log truncated before it, or rewritten up \
+            to it, fails — even if the checkpoints in the database were deleted or re-signed along with it. Exit codes: 0 verified, 1 problems found, \
             2 the log, export or key could not be read.
             """
     )
@@ -23,6 +26,12 @@ struct AuditVerifyCommand: ParsableCommand {
 
     @Option(name: .long, help: "The public key file kept outside this system (audit-signing.pub or PEM).")
     var publicKey: String?
+
+    @Option(name: .long, help: "A checkpoint an auditor kept ('interlock audit checkpoint'): the log must still extend it. Repeatable.")
+    var checkpoint: [String] = []
+
+    @Option(name: .long, help: "With --public-key: fail when more records than this follow the last valid checkpoint.")
+    var maxUnanchored: Int = 100
 
     @Flag(name: .long, help: "Print the result as JSON.")
     var json = false
@@ -41,17 +50,27 @@ struct AuditVerifyCommand: ParsableCommand {
             Terminal.error("\(error)")
             throw ExitCode(2)
         }
-        let result: AuditVerification
+        var kept: [AuditCheckpoint] = []
+        for file in checkpoint {
+            do {
+                kept.append(try AuditCheckpoint(text: try String(contentsOfFile: file, encoding: .utf8)))
+            } catch {
+                Terminal.error("\(file): \(error)")
+                throw ExitCode(2)
+            }
+        }
+        var result: AuditVerification
         let subject: String
         do {
             if let export {
                 subject = export
-                result = try AuditExportReader.read(path: export).verify(trust: trust)
+                result = try AuditExportReader.read(path: export).verify(trust: trust, keptCheckpoints: kept)
             } else {
                 let store = try state.openExistingLog()
                 subject = store.path
-                result = try store.verify(trust: trust)
+                result = try store.verify(trust: trust, keptCheckpoints: kept)
             }
+            if case .external = trust { result.requireAnchoring(maximumUnanchored: Int64(maxUnanchored)) }
         } catch let exit as ExitCode {
             throw exit
         } catch {

@@ -115,7 +115,7 @@ public final class InterlockInstance: Sendable {
     /// Signs a checkpoint of the audit log's head when a signing key exists (after `interlock init`).
     public func checkpoint() {
         guard FileManager.default.fileExists(atPath: KeyStore.privateKeyPath(in: stateDirectory)) else { return }
-        _ = try? store.checkpoint(signingKey: try KeyStore.loadSigningKey(from: stateDirectory))
+        _ = try? KeyStore.checkpointIfKeyed(store, stateDirectory: stateDirectory)
     }
 
     /// The key checkpoints are verified with: the auditors' copy when configured, else the one next to the log.

@@ -107,7 +107,9 @@ public final class ReconcileLoop: Service, Sendable {
     /// Verifies the whole audit log with the configured trust and remembers the result.
     @discardableResult
     public func verifyAuditLog() throws -> AuditVerification {
-        let result = try instance.store.verify(trust: try instance.checkpointTrust())
+        let trust = try instance.checkpointTrust()
+        var result = try instance.store.verify(trust: trust)
+        if case .external = trust { result.requireAnchoring(maximumUnanchored: 100) }
         observations.setVerify(Observations.VerifyResult(
             ok: result.ok, anchored: result.anchored, records: result.recordCount, headHash: result.headHash, problemCount: result.problemCount,
             firstProblem: result.firstProblem?.description, notes: result.notes, at: Date()))
