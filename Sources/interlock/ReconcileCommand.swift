@@ -41,8 +41,8 @@ enum Reconciliation {
     /// - Parameter hooks: whether baking changes' health commands run again.
     static func pass(_ context: QueueContext, hooks: HookMode) throws -> [Reconciler.SiteReport] {
         let (state, commit, _) = try context.desiredState()
-        let executor = Executor(planning: context.planning, store: context.store, clock: context.clock)
-        for note in try executor.recoverInterrupted(state) { Swift.print("recovered \(note)") }
+        let executor = Executor(planning: context.planning, store: context.store, clock: context.clock, runHooks: hooks == .run)
+        for note in try executor.recoverInterrupted(state, stateAt: context.stateAtCommit) { Swift.print("recovered \(note)") }
         if hooks == .run {
             for note in try BakeMonitor(planning: context.planning, rollout: context.rollout(state), clock: context.clock,
                                                stateAt: context.stateAtCommit).check(state) {

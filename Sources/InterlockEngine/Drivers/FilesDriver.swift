@@ -124,21 +124,28 @@ public struct FilesDriver: SiteDriver {
                 try files.write(FilesManifest.relativePath, Data(manifest.value.prettyJSONBytes), mode: 0o644)
                 applied.append(operation.path)
                 Self.pauseForCrashTests()
+                CrashPoint.reached("operation", applied.count)
             }
         } catch {
             let partial = ApplyReceipt(site: site, planID: plan.id, applied: applied, undo: ["backup": backup])
             var message = "applying plan \(plan.shortID) stopped after \(applied.count) of \(plan.operations.count) operation(s): \(error)"
             do {
                 try rollback(partial)
-                try files.remove(Self.inProgressPath)
                 message += "; the \(applied.count) applied operation(s) were rolled back"
             } catch {
                 message += "; ROLLBACK FAILED: \(error) — restore from \(root)/\(backup)"
             }
             throw DriverError(.failed, site: site, message)
         }
-        try files.remove(Self.inProgressPath)
+        // The journal stays until the executor has recorded the outcome (``finishApply(planID:)``).
         return ApplyReceipt(site: site, planID: plan.id, applied: applied, undo: ["backup": backup])
+    }
+
+    public func finishApply(planID: String) throws {
+        let files = SafeFiles(root: root, site: site)
+        guard try files.rootExists(), let data = try files.read(Self.inProgressPath)?.content,
+              let marker = try? Value.parseJSON(data).objectValue, marker["plan"]?.stringValue == planID else { return }
+        try files.remove(Self.inProgressPath)
     }
 
     /// Test hook: `INTERLOCK_TEST_PAUSE_AFTER_OPERATION_MS` makes every operation take that long, so a test
@@ -150,6 +157,13 @@ public struct FilesDriver: SiteDriver {
 
     /// Present while an apply runs: names the plan and its backup, so a crash can be rolled back.
     static let inProgressPath = ".interlock/apply-in-progress.json"
+
+    public func rollBackInterruptedApply(planID: String) throws -> Bool {
+        let files = SafeFiles(root: root, site: site)
+        guard try files.rootExists(), let data = try files.read(Self.inProgressPath)?.content,
+              let marker = try? Value.parseJSON(data).objectValue, marker["plan"]?.stringValue == planID else { return false }
+        return try recoverInterruptedApply() != nil
+    }
 
     public func recoverInterruptedApply() throws -> String? {
         let files = SafeFiles(root: root, site: site)
@@ -200,6 +214,7 @@ public struct FilesDriver: SiteDriver {
                 manifest.entries[resource] = nil
             }
             try files.write(FilesManifest.relativePath, Data(manifest.value.prettyJSONBytes), mode: 0o644)
+            CrashPoint.reached("rollback")
         }
     }
 

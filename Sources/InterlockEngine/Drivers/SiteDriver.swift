@@ -19,11 +19,21 @@ public protocol SiteDriver: Sendable {
     /// Finishes what an apply interrupted by a crash left behind, by rolling it back. Returns a
     /// description of what was restored, or nil when no interrupted apply was found.
     func recoverInterruptedApply() throws -> String?
+
+    /// Forgets the journal of an apply of `planID` (its outcome has been recorded): until then a crash leaves the
+    /// journal for recovery, so that a rollback can still be finished.
+    func finishApply(planID: String) throws
+
+    /// Rolls back, from its journal, an apply of `planID` that did not finish (a crash, or a failure the executor
+    /// found after the fact). False when the driver keeps no journal of that plan.
+    func rollBackInterruptedApply(planID: String) throws -> Bool
 }
 
 extension SiteDriver {
     /// Drivers that keep no journal cannot tell what an interrupted apply did.
     public func recoverInterruptedApply() throws -> String? { nil }
+    public func finishApply(planID: String) throws {}
+    public func rollBackInterruptedApply(planID: String) throws -> Bool { false }
 }
 
 /// What an apply did, with enough to roll it back.

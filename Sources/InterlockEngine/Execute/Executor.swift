@@ -14,7 +14,7 @@ public struct Executor: Sendable {
     public var authentication: String
     /// Whether reload and health commands run (skipping them is recorded on every apply).
     public var runHooks: Bool
-    /// `host:pid` of this process, recorded on the change while applying.
+    /// This process, recorded on the change while applying (``ProcessIdentity``).
     public var owner: String
     /// The rollout waves to respect; nil: none.
     public var rollout: RolloutContext?
@@ -31,7 +31,7 @@ public struct Executor: Sendable {
         self.actorRole = actorRole
         self.authentication = authentication
         self.runHooks = runHooks
-        self.owner = "\(ProcessInfo.processInfo.hostName):\(getpid())"
+        self.owner = ProcessIdentity.current
     }
 
     public enum Outcome: Sendable, Hashable {
@@ -94,6 +94,7 @@ public struct Executor: Sendable {
             return .skipped(change.id, reason: error.message)
         }
 
+        CrashPoint.reached("claimed")
         // The desired state and the live state must still be what the plan was computed against.
         let outcome = planning.plan(site, in: state)
         guard case .planned(let desired, let live, let fresh) = outcome else {
@@ -132,73 +133,162 @@ public struct Executor: Sendable {
             receipt = try driver.apply(change.plan)
             try store.saveReceipt(changeID: change.id, receipt: receipt)
         } catch {
-            let failed = try store.transition(changeID: change.id, from: [.applying], to: .rolledBack, reason: "\(error)", events: [
+            // What the driver says it undid is not taken on its word: the site is observed again.
+            let (final, why) = try settle(claimed, site: site, state: state, driver: driver, failure: "\(error)", events: [
                 event(.apply, "apply.failed", claimed, site: site, before: "applying", after: "failed", success: false, error: "\(error)"),
-                event(.apply, "rollback.completed", claimed, site: site, before: "failed", after: "rolled-back",
-                      reason: "the driver rolled back the operations it had applied"),
             ])
-            return .rolledBack(failed, reason: "\(error)")
+            return .rolledBack(final, reason: why)
         }
-        var operationEvents = change.plan.operations.map { op in
+        // Each step is recorded as it happens: the operations as soon as the driver has made them, each hook as it ends.
+        try store.record(change.plan.operations.map { op in
             AuditEvent(actor: actor, role: actorRole, authentication: authentication, category: .apply, action: "apply.operation",
                        site: site.name, resource: op.path, changeID: change.id, planID: change.plan.id, commit: change.plan.commit,
                        before: op.beforeHash, after: op.afterHash, details: ["action": op.action.rawValue, "timezone": site.timezone])
+        })
+        if runHooks, let failure = try runHooks(change, site: site, desired: desired) {
+            let (final, why) = try settle(claimed, site: site, state: state, driver: driver, failure: failure.description, receipt: receipt, events: [
+                event(.apply, "apply.failed", change, site: site, before: "applying", after: "failed", success: false, error: failure.description),
+            ])
+            return .rolledBack(final, reason: why)
         }
-
-        if runHooks {
-            let hooks = Hooks(site: site.name, workingDirectory: planning.workingDirectory, environment: planning.hookEnvironment(for: site))
-            for (component, hook, command) in Hooks.commands(for: change.plan, desired: desired) {
-                do {
-                    let output = try hooks.run(component: component, hook: hook, command: command)
-                    operationEvents.append(event(.apply, "\(hook).succeeded", change, site: site, resource: "components/\(component)",
-                                                 details: ["command": command.arguments.joined(separator: " "), "output": String(output.suffix(500))]))
-                } catch let failure as Hooks.Failure {
-                    var rollbackNote = "every operation was rolled back"
-                    var rollbackOK = true
-                    do { try driver.rollback(receipt) } catch {
-                        rollbackNote = "ROLLBACK FAILED: \(error)"
-                        rollbackOK = false
-                    }
-                    operationEvents.append(event(.apply, "\(hook).failed", change, site: site, resource: "components/\(component)", success: false,
-                                                 error: failure.message, details: ["command": command.arguments.joined(separator: " ")]))
-                    operationEvents.append(event(.apply, "apply.failed", change, site: site, before: "applying", after: "failed", success: false, error: failure.description))
-                    operationEvents.append(event(.apply, "rollback.completed", change, site: site, before: "failed", after: rollbackOK ? "rolled-back" : "failed",
-                                                 success: rollbackOK, error: rollbackOK ? nil : rollbackNote, reason: rollbackNote))
-                    let final = try store.transition(changeID: change.id, from: [.applying], to: rollbackOK ? .rolledBack : .failed,
-                                                     reason: "\(failure); \(rollbackNote)", events: operationEvents)
-                    return .rolledBack(final, reason: "\(failure); \(rollbackNote)")
-                }
-            }
-        }
-        operationEvents.append(event(.apply, "apply.succeeded", change, site: site, before: "applying", after: "applied",
-                                     details: ["applied": receipt.applied.joined(separator: ","), "summary": change.plan.summary]))
-        let applied = try store.transition(changeID: change.id, from: [.applying], to: .applied, reason: nil, events: operationEvents,
-                                           baseline: baseline(of: change, site: site, state: state))
+        CrashPoint.reached("recording")
+        let applied = try store.transition(changeID: change.id, from: [.applying], to: .applied, reason: nil, events: [
+            event(.apply, "apply.succeeded", change, site: site, before: "applying", after: "applied",
+                  details: ["applied": receipt.applied.joined(separator: ","), "summary": change.plan.summary]),
+        ], baseline: baseline(of: change, site: site, state: state))
+        try driver.finishApply(planID: change.plan.id)
         return .applied(applied)
     }
 
-    /// Rolls back applies that a dead process left half done (same host, owner process gone).
-    public func recoverInterrupted(_ state: DesiredState) throws -> [String] {
+    /// Runs the components' reload and health commands of `change`, recording each as it ends; the first failure.
+    func runHooks(_ change: ChangeRequest, site: Site, desired: CompiledSite) throws -> Hooks.Failure? {
+        let hooks = Hooks(site: site.name, workingDirectory: planning.workingDirectory, environment: planning.hookEnvironment(for: site))
+        for (component, hook, command) in Hooks.commands(for: change.plan, desired: desired) {
+            CrashPoint.reached("hook")
+            do {
+                let output = try hooks.run(component: component, hook: hook, command: command)
+                try store.record([event(.apply, "\(hook).succeeded", change, site: site, resource: "components/\(component)",
+                                        details: ["command": command.arguments.joined(separator: " "), "output": String(output.suffix(500))])])
+            } catch let failure as Hooks.Failure {
+                try store.record([event(.apply, "\(hook).failed", change, site: site, resource: "components/\(component)", success: false,
+                                        error: failure.message, details: ["command": command.arguments.joined(separator: " ")])])
+                return failure
+            }
+        }
+        return nil
+    }
+
+    /// How the resources of a plan stand at the site, observed.
+    public enum Observed: Sendable, Equatable {
+        /// Every resource holds what it held before the plan.
+        case allOld
+        /// Every resource holds what the plan wrote.
+        case allNew
+        /// Some hold neither, or the plan is half applied: these paths are not as they were.
+        case mixed([String])
+        /// The site could not be observed.
+        case unknown(String)
+    }
+
+    /// Observes the site and compares it with the plan's before and after hashes.
+    public func observe(_ plan: Plan, site: Site, state: DesiredState) -> Observed {
+        guard case .planned(_, let live, _) = planning.plan(site, in: state) else {
+            return .unknown("the site could not be observed")
+        }
+        var old = 0, new = 0
+        var changed: [String] = []
+        for op in plan.operations {
+            let hash = live.resources[op.path].map(\.contentHash)
+            if hash == op.beforeHash { old += 1 } else { changed.append(op.path) }
+            if hash == op.afterHash { new += 1 }
+        }
+        if old == plan.operations.count { return .allOld }
+        if new == plan.operations.count { return .allNew }
+        return .mixed(changed)
+    }
+
+    /// After a failure: makes sure the site is back to all-old (rolling back from the receipt or the driver's journal
+    /// when it is not), observes it, and records what is really there — rolled back, or failed with the paths that
+    /// are not as they were.
+    func settle(_ change: ChangeRequest, site: Site, state: DesiredState, driver: any SiteDriver, failure: String,
+                receipt: ApplyReceipt? = nil, events: [AuditEvent]) throws -> (ChangeRequest, String) {
+        var observed = observe(change.plan, site: site, state: state)
+        var rollbackError: String?
+        if observed != .allOld {
+            do {
+                if let receipt { try driver.rollback(receipt) } else { _ = try driver.rollBackInterruptedApply(planID: change.plan.id) }
+            } catch {
+                rollbackError = "\(error)"
+            }
+            observed = observe(change.plan, site: site, state: state)
+        }
+        var all = events
+        let status: ChangeStatus
+        let why: String
+        switch observed {
+        case .allOld:
+            status = .rolledBack
+            why = "\(failure); re-observed: every resource holds its previous content"
+            all.append(event(.apply, "rollback.completed", change, site: site, before: "failed", after: "rolled-back", reason: why))
+        case .allNew, .mixed, .unknown:
+            status = .failed
+            let paths: String = switch observed {
+            case .mixed(let paths): "these resources are not as they were: \(paths.joined(separator: ", "))"
+            case .allNew: "every resource still holds the new content"
+            case .unknown(let why): why
+            default: ""
+            }
+            why = "\(failure); ROLLBACK INCOMPLETE: \(paths)\(rollbackError.map { " (\($0))" } ?? "") — check the site"
+            all.append(event(.apply, "rollback.failed", change, site: site, before: "failed", after: "failed", success: false, error: why))
+        }
+        let final = try store.transition(changeID: change.id, from: [.applying], to: status, reason: why, events: all)
+        if status == .rolledBack { try driver.finishApply(planID: change.plan.id) }
+        return (final, why)
+    }
+
+    /// Finishes applies that a dead process left behind. The site is observed again and the record says what is really
+    /// there: every resource as before → rolled back; every resource new → the reload and health commands run again
+    /// and it is applied (or rolled back when they fail); anything else → rolled back from the driver's journal, and
+    /// failed with the paths that are not as they were when that does not bring it back.
+    ///
+    /// - Parameter stateAt: the desired state at a change's commit, when `state` is at another one.
+    public func recoverInterrupted(_ state: DesiredState, stateAt: ((String) -> DesiredState?)? = nil) throws -> [String] {
         var notes: [String] = []
         for change in try store.changes(sites: [], statuses: [.applying], limit: nil) {
-            guard let owner = try store.owner(changeID: change.id), isDead(owner) else { continue }
+            guard let owner = try store.owner(changeID: change.id), ProcessIdentity.isDead(owner) else { continue }
+            var state = state
+            if let commit = change.plan.commit, commit != state.commitID, let own = stateAt?(commit) { state = own }
             guard let site = state.site(named: change.site) else { continue }
             let driver = planning.driver(for: site)
-            let what: String
-            let success: Bool
-            do {
-                what = try driver.recoverInterruptedApply() ?? "no journal at the target: nothing had been written, or the driver cannot tell — check the site"
-                success = true
-            } catch {
-                what = "recovery failed: \(error)"
-                success = false
+            let died = "the process applying it (\(owner)) died"
+            switch observe(change.plan, site: site, state: state) {
+            case .unknown(let why):
+                notes.append("\(change.id): not recovered yet: \(why)")
+                continue
+            case .allNew:
+                guard case .planned(let desired, _, _) = planning.plan(site, in: state) else { continue }
+                if runHooks, let failure = try runHooks(change, site: site, desired: desired) {
+                    let (_, why) = try settle(change, site: site, state: state, driver: driver, failure: "\(died); every resource held the new content, and \(failure)", events: [
+                        event(.apply, "apply.recovered", change, site: site, before: "applying", after: "failed", success: false,
+                              reason: "\(died) after writing every resource; its reload and health commands were run again and failed"),
+                    ])
+                    notes.append("\(change.id): \(why)")
+                } else {
+                    let how = runHooks ? "its reload and health commands were run again and passed" : "its reload and health commands were NOT run again (hooks skipped): unverified"
+                    let reason = "\(died) after writing every resource; re-observed: every resource holds the new content; \(how)"
+                    _ = try store.transition(changeID: change.id, from: [.applying], to: .applied, reason: reason, events: [
+                        event(.apply, "apply.recovered", change, site: site, before: "applying", after: "applied", reason: reason,
+                              details: ["observed": "all new", "health": runHooks ? "re-run, passed" : "not re-run"]),
+                    ], baseline: baseline(of: change, site: site, state: state))
+                    try driver.finishApply(planID: change.plan.id)
+                    notes.append("\(change.id): \(reason)")
+                }
+            case .allOld, .mixed:
+                let (final, why) = try settle(change, site: site, state: state, driver: driver, failure: died, events: [
+                    event(.apply, "apply.recovered", change, site: site, before: "applying", after: "recovering", reason: died),
+                ])
+                notes.append("\(change.id): \(final.status.rawValue): \(why)")
             }
-            _ = try store.transition(changeID: change.id, from: [.applying], to: success ? .rolledBack : .failed,
-                                     reason: "interrupted (\(owner) died): \(what)", events: [
-                event(.apply, "apply.recovered", change, site: site, before: "applying", after: success ? "rolled-back" : "failed",
-                      success: success, error: success ? nil : what, reason: "the process applying it (\(owner)) died: \(what)"),
-            ])
-            notes.append("\(change.id): \(what)")
         }
         return notes
     }
@@ -209,14 +299,6 @@ public struct Executor: Sendable {
         // The real time: a rehearsal's simulated clock must not reach the stored state.
         return SiteBaseline(site: site.name, changeID: change.id, commit: change.plan.commit ?? state.commitID, files: files, appliedAt: Date())
     }
-
-    private func isDead(_ owner: String) -> Bool {
-        let parts = owner.split(separator: ":")
-        guard parts.count == 2, String(parts[0]) == ProcessInfo.processInfo.hostName, let pid = Int32(parts[1]) else { return false }
-        if pid == getpid() { return false }
-        return kill(pid, 0) != 0 && errno == ESRCH
-    }
-
 
     func event(
         _ category: AuditEvent.Category, _ action: String, _ change: ChangeRequest, site: Site, resource: String? = nil,

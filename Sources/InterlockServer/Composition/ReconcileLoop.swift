@@ -72,7 +72,7 @@ public final class ReconcileLoop: Service, Sendable {
         do {
             let rollout = instance.rollout?(loaded.state)
             let executor = Executor(planning: instance.planning, store: instance.store, clock: clock, runHooks: instance.runHooks, rollout: rollout)
-            for note in try executor.recoverInterrupted(loaded.state) { logger.notice("recovered \(note)") }
+            for note in try executor.recoverInterrupted(loaded.state, stateAt: { [instance] in instance.state(at: $0) }) { logger.notice("recovered \(note)") }
             if instance.runHooks, let rollout {
                 for note in try BakeMonitor(planning: instance.planning, rollout: rollout, clock: clock, stateAt: { [instance] in instance.state(at: $0) }).check(loaded.state) { logger.info("bake: \(note)") }
             }
