@@ -142,6 +142,34 @@ import InterlockModel
         }
     }
 
+    /// Writes walk the directories with openat(O_NOFOLLOW): a directory swapped for a link — out of the root, or even
+    /// inside it — between two writes is refused, and nothing is written or deleted through it.
+    @Test func aLinkSwappedInBetweenWritesIsRefusedNeverFollowed() throws {
+        let f = try EngineFixture()
+        let root = f.root("plant-a"), outside = f.base + "/outside"
+        try FileManager.default.createDirectory(atPath: outside, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        try Data("keep\n".utf8).write(to: URL(fileURLWithPath: outside + "/victim.conf"))
+        let files = SafeFiles(root: root, site: "plant-a")
+        try files.write("conf/a.conf", Data("a\n".utf8), mode: 0o644)
+        // The directory is replaced by a link between two writes of an apply.
+        try FileManager.default.removeItem(atPath: root + "/conf")
+        try FileManager.default.createSymbolicLink(atPath: root + "/conf", withDestinationPath: outside)
+        #expect {
+            try files.write("conf/b.conf", Data("b\n".utf8), mode: 0o644)
+        } throws: { error in
+            (error as? DriverError)?.code == .refused
+        }
+        #expect(throws: DriverError.self) { try files.remove("conf/victim.conf") }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: outside) == ["victim.conf"], "nothing written or deleted through the link")
+        // A link that stays inside the root is not written through either.
+        try FileManager.default.removeItem(atPath: root + "/conf")
+        try FileManager.default.createDirectory(atPath: root + "/real", withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: root + "/conf", withDestinationPath: root + "/real")
+        #expect(throws: DriverError.self) { try files.write("conf/c.conf", Data("c\n".utf8), mode: 0o644) }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: root + "/real").isEmpty)
+    }
+
     @Test func applyRefusesAFileThatChangedSincePlanningAndRollsBackWhatItDid() throws {
         let f = try EngineFixture()
         try f.deploy("plant-a")

@@ -15,7 +15,7 @@ import Testing
     ].map { Array($0.utf8) }
 
     @Test func mutatedDriverAnswersAreParsedOrRefusedNeverACrash() {
-        var random = FuzzYAMLTestsGenerator(state: 0xD71E_2026)
+        var random = SplitMix(seed: 0xD71E_2026)
         let iterations = ProcessInfo.processInfo.environment["INTERLOCK_FUZZ_ITERATIONS"].flatMap(Int.init) ?? 6000
         var parsed = 0, refused = 0
         let plan = Plan(site: "plant-a", commit: nil, liveFingerprint: "sha256:0", desiredFingerprint: "sha256:1", operations: [
@@ -45,17 +45,5 @@ import Testing
         }
         print("fuzz: driver answers: \(iterations) executions (\(parsed) parsed as live state, \(refused) refused)")
         #expect(parsed > 0 && refused > 0)
-    }
-}
-
-/// The fuzzers' reproducible generator (SplitMix64).
-struct FuzzYAMLTestsGenerator: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -80,26 +80,24 @@ struct SafeFiles {
         return Observed(content: content, mode: UInt32(info.st_mode & 0o7777))
     }
 
-    /// Writes atomically: temporary file in the same directory, fsync, rename, fsync the directory.
+    /// Writes atomically: temporary file in the same directory, fsync, rename, fsync the directory. The directories on
+    /// the way are walked from the root with `openat(O_NOFOLLOW)`, created with `mkdirat`, and the file is created and
+    /// renamed relative to its directory's descriptor: a symbolic link swapped into the target during an apply is
+    /// refused, never followed out of the root.
     func write(_ relative: String, _ content: Data, mode: UInt32) throws {
         let path = try checked(relative)
-        let directory = (path as NSString).deletingLastPathComponent
-        do {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        } catch {
-            throw failed("cannot create directory \(directory): \(error.localizedDescription)")
-        }
-        _ = try checked(relative)
+        let (directory, name) = try openDirectory(of: relative, creating: true)
+        defer { close(directory) }
         var info = stat()
-        if lstat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFLNK {
+        if fstatat(directory, name, &info, AT_SYMLINK_NOFOLLOW) == 0, (info.st_mode & S_IFMT) == S_IFLNK {
             throw refused("\(path) is a symbolic link; Interlock does not write through links in a target")
         }
-        let temporary = directory + "/." + (path as NSString).lastPathComponent + ".interlock-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode_t(mode & 0o7777))
-        guard fd >= 0 else { throw failed("cannot create \(temporary): \(String(cString: strerror(errno)))") }
+        let temporary = "." + name + ".interlock-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let fd = openat(directory, temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode_t(mode & 0o7777))
+        guard fd >= 0 else { throw failed("cannot create a temporary file next to \(path): \(String(cString: strerror(errno)))") }
         var ok = false
         defer {
-            if !ok { unlink(temporary) }
+            if !ok { unlinkat(directory, temporary, 0) }
         }
         let written = content.withUnsafeBytes { buffer -> Bool in
             var offset = 0
@@ -119,16 +117,56 @@ struct SafeFiles {
             throw failed("cannot write \(path): \(reason)")
         }
         close(fd)
-        guard rename(temporary, path) == 0 else { throw failed("cannot rename into \(path): \(String(cString: strerror(errno)))") }
+        guard renameat(directory, temporary, directory, name) == 0 else { throw failed("cannot rename into \(path): \(String(cString: strerror(errno)))") }
         ok = true
-        syncDirectory(directory)
+        fsync(directory)
     }
 
-    /// Removes a file (missing is fine).
+    /// Removes a file (missing is fine), relative to its directory opened without following links.
     func remove(_ relative: String) throws {
         let path = try checked(relative)
-        guard unlink(path) == 0 || errno == ENOENT else { throw failed("cannot delete \(path): \(String(cString: strerror(errno)))") }
-        syncDirectory((path as NSString).deletingLastPathComponent)
+        let directory: Int32, name: String
+        do {
+            (directory, name) = try openDirectory(of: relative, creating: false)
+        } catch let missing as MissingDirectory {
+            _ = missing
+            return
+        }
+        defer { close(directory) }
+        guard unlinkat(directory, name, 0) == 0 || errno == ENOENT else { throw failed("cannot delete \(path): \(String(cString: strerror(errno)))") }
+        fsync(directory)
+    }
+
+    private struct MissingDirectory: Error {}
+
+    /// Opens the directory `relative` lies in, walking from the root one component at a time with `O_NOFOLLOW`
+    /// (creating missing ones when `creating`); returns its descriptor and the file's name.
+    private func openDirectory(of relative: String, creating: Bool) throws -> (Int32, String) {
+        var components = relative.split(separator: "/").map(String.init)
+        let name = components.removeLast()
+        var current = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard current >= 0 else { throw unreachable("cannot open the target root \(root): \(String(cString: strerror(errno)))") }
+        var walked = root
+        for component in components {
+            walked += "/" + component
+            if creating, mkdirat(current, component, 0o755) != 0, errno != EEXIST {
+                let reason = String(cString: strerror(errno))
+                close(current)
+                throw failed("cannot create directory \(walked): \(reason)")
+            }
+            let next = openat(current, component, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+            let error = errno
+            close(current)
+            guard next >= 0 else {
+                if !creating, error == ENOENT { throw MissingDirectory() }
+                if error == ELOOP || error == ENOTDIR {
+                    throw refused("\(walked) is a symbolic link or not a directory; Interlock does not write through links in a target")
+                }
+                throw failed("cannot open directory \(walked): \(String(cString: strerror(error)))")
+            }
+            current = next
+        }
+        return (current, name)
     }
 
     /// Removes temporary files that an interrupted `write` of `relative` left next to it.
