@@ -95,6 +95,23 @@ import Testing
         print("crash boundaries walked (apply with hooks): \(walked.count): \(walked.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" })")
     }
 
+    @Test func eachStepIsRecordedWhenItHappensNotInOneBatchAtTheEnd() throws {
+        let (w, _) = try approvedBrokerChange(healthFails: false)
+        try w.replace(w.repo + "/components/mqtt-broker.yaml", "command: [sh, -c, \"test -s", "command: [sh, -c, \"sleep 1.5; test -s")
+        try w.commit("A slow health check")
+        #expect(try w.run(["reconcile", "--hooks", "skip", "--repo", w.repo], environment: GateTrustTests.outsideWindows).status == 0)
+        #expect(try w.runAs("mgr-plant-a", ["approve", "plant-a-3", "--reason", "slow check", "--repo", w.repo]).status == 0)
+        let apply = try w.runAs("ops", ["apply", "--change", "plant-a-3", "--repo", w.repo], environment: CommandLineTests.insideWindow)
+        #expect(apply.status == 0, "\(apply.stdout)\(apply.stderr)")
+        let log = try w.run("audit", "log", "--json", "--limit", "0", "--change", "plant-a-3")
+        let records = (try JSONSerialization.jsonObject(with: Data(log.stdout.utf8)) as? [String: Any])?["records"] as? [[String: Any]] ?? []
+        func time(_ action: String) -> Date? {
+            (records.first { $0["action"] as? String == action }?["timestamp"] as? String).flatMap { ISO8601DateFormatter.withFractions.date(from: $0) }
+        }
+        let operation = try #require(time("apply.operation")), health = try #require(time("health.succeeded"))
+        #expect(health.timeIntervalSince(operation) >= 1.4, "the operations were recorded when made, the health check when it ended")
+    }
+
     @Test func killedAtEveryStepOfARollbackTheRecordSaysRolledBackOnlyWhenEveryFileIsOld() throws {
         var walked: [String: String] = [:]
         for count in 1... {
@@ -138,4 +155,12 @@ import Testing
         print("crash boundaries walked (ungated first deployment): \(walked.count)")
         #expect(walked.values.filter { $0 == "applied" }.count == 1, "only a kill after the last file leaves it applied")
     }
+}
+
+extension ISO8601DateFormatter {
+    nonisolated(unsafe) static let withFractions: ISO8601DateFormatter = {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter
+    }()
 }
