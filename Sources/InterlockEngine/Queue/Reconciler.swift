@@ -37,6 +37,8 @@ public struct Reconciler: Sendable {
         /// The commit's id, and the history it is part of (for the commits a change carries).
         public var id: String?
         public var history: (any CommitHistory)?
+        /// Commit lists already read in this pass, by base (most sites share theirs).
+        private let read = CommitLists()
 
         public init(author: Person?, summary: String?, id: String? = nil, history: (any CommitHistory)? = nil) {
             self.author = author
@@ -48,8 +50,21 @@ public struct Reconciler: Sendable {
         /// The commits a change of a site carries: those since the commit last applied there.
         func commits(since base: String?) -> [CommitIdentity] {
             guard let id, let history else { return [] }
-            return history.commits(from: base, to: id, limit: 1000) ?? []
+            let key = base ?? ""
+            if let known = read.get(key) { return known }
+            let commits = history.commits(from: base, to: id, limit: 1000) ?? []
+            read.set(key, commits)
+            return commits
         }
+    }
+
+    /// A lock-protected memo of commit lists.
+    final class CommitLists: @unchecked Sendable {
+        private let lock = NSLock()
+        private var lists: [String: [CommitIdentity]] = [:]
+
+        func get(_ key: String) -> [CommitIdentity]? { lock.withLock { lists[key] } }
+        func set(_ key: String, _ value: [CommitIdentity]) { lock.withLock { lists[key] = value } }
     }
 
     public func reconcile(_ state: DesiredState, sites: [Site]? = nil, commit: CommitContext) throws -> [SiteReport] {
