@@ -231,6 +231,12 @@ public struct AuditChainVerifier {
                         ? "its signature does not verify with key \(key.keyID): the checkpoint was altered or forged"
                         : "it was signed by key \(checkpoint.keyID), not by the \(external ? "trusted" : "state directory's") key \(key.keyID): the signing key was replaced and checkpoints re-signed, or the checkpoint forged"
                     report(checkpoint.sequence, .badSignature, "\(name): \(keyText)")
+                    // A checkpoint nobody trusted signed says nothing about the log: its size and hash are not compared.
+                    continue
+                } else if checkpoint.keyID != key.keyID {
+                    good = false
+                    anyBadSignature = true
+                    report(checkpoint.sequence, .badSignature, "\(name) names key \(checkpoint.keyID) but is signed by key \(key.keyID): the checkpoint was edited")
                 }
             }
             if checkpoint.sequence == 0 {

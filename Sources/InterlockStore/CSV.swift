@@ -18,7 +18,10 @@ enum CSV {
     /// quote more, which ``parse(_:)`` takes off again, so that an export still reads back to the stored values.
     static func isFormulaLike(_ text: Substring) -> Bool {
         guard let first = text.unicodeScalars.first else { return false }
-        return first == "=" || first == "+" || first == "-" || first == "@" || first == "\t" || first == "\r"
+        if first == "\t" || first == "\r" { return true }
+        // Some importers trim leading blanks and line breaks before deciding.
+        guard let significant = text.unicodeScalars.first(where: { $0 != " " && $0 != "\n" && $0 != "\u{A0}" }) else { return false }
+        return significant == "=" || significant == "+" || significant == "-" || significant == "@" || significant == "\t" || significant == "\r"
     }
 
     /// A parsed field as it was before ``field(_:)`` neutralised it.

@@ -65,13 +65,25 @@ public enum CheckpointPublication {
             guard written == data.count, fsync(fd) == 0 else { throw AuditStoreError(.io, "cannot write \(path): \(String(cString: strerror(errno)))") }
         } else if errno != EEXIST {
             throw AuditStoreError(.io, "cannot publish the checkpoint to \(path): \(String(cString: strerror(errno)))")
+        } else if let existing = FileManager.default.contents(atPath: path), existing != data,
+                  let earlier = try? AuditCheckpoint(text: String(decoding: existing, as: UTF8.self)), earlier.headHash != checkpoint.headHash {
+            // Two signed heads for one size: the log was cut back and grew again. Never paper over it.
+            throw AuditStoreError(.io, "\(path) already holds a checkpoint of size \(checkpoint.sequence) with head \(earlier.headHash.prefix(16))…, but the log's record \(checkpoint.sequence) now has hash \(checkpoint.headHash.prefix(16))…: the log was truncated and rewritten since; latest.txt was left as it was")
         }
         let latest = "\(directory)/latest.txt"
+        if let current = FileManager.default.contents(atPath: latest),
+           let published = try? AuditCheckpoint(text: String(decoding: current, as: UTF8.self)), published.sequence > checkpoint.sequence {
+            // The published head never goes back: a shorter log was cut back after the auditors saw it.
+            throw AuditStoreError(.io, "the log holds \(checkpoint.sequence) records, fewer than the \(published.sequence) of the checkpoint already published in \(latest): it was truncated; latest.txt was left as it was")
+        }
         let temporary = "\(directory)/.latest-\(getpid()).tmp"
         try data.write(to: URL(fileURLWithPath: temporary))
         guard rename(temporary, latest) == 0 else {
+            let error = errno
             unlink(temporary)
-            throw AuditStoreError(.io, "cannot replace \(latest): \(String(cString: strerror(errno)))")
+            // An append-only directory (chattr +a) keeps every checkpoint file but refuses replacing latest.txt.
+            if error == EPERM || error == EACCES { return }
+            throw AuditStoreError(.io, "cannot replace \(latest): \(String(cString: strerror(error)))")
         }
     }
 

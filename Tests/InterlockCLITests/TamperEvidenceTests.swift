@@ -97,6 +97,34 @@ import Testing
         #expect(verify.status == 1)
     }
 
+    @Test func aForgedOrEditedCheckpointIsABadSignatureNotATruncation() throws {
+        let (w, key, kept) = try history()
+        let lines = try String(contentsOfFile: kept, encoding: .utf8).components(separatedBy: "\n")
+        var future = lines
+        future[1] = "100000"
+        try future.joined(separator: "\n").write(toFile: w.root + "/future.txt", atomically: true, encoding: .utf8)
+        let forged = try w.run("audit", "verify", "--public-key", key, "--checkpoint", w.root + "/future.txt")
+        #expect(forged.status == 1)
+        #expect(forged.stdout.contains("badSignature") && !forged.stdout.contains("missingRecords"), "\(forged.stdout)")
+        var renamed = lines
+        renamed[5] = renamed[5].replacingOccurrences(of: #"interlock-[0-9a-f]{16}"#, with: "interlock-0000000000000000", options: .regularExpression)
+        try renamed.joined(separator: "\n").write(toFile: w.root + "/renamed.txt", atomically: true, encoding: .utf8)
+        let edited = try w.run("audit", "verify", "--public-key", key, "--checkpoint", w.root + "/renamed.txt")
+        #expect(edited.status == 1, "a checkpoint naming another key than the one that signed it: \(edited.stdout)")
+    }
+
+    @Test func aLogCutBackCannotMoveThePublishedHeadBack() throws {
+        let (w, _, _) = try history()
+        let latest = w.root + "/auditors/latest.txt"
+        let before = try String(contentsOfFile: latest, encoding: .utf8)
+        let size = try #require(Int(before.split(separator: "\n")[1]))
+        try sqlite(w, "DELETE FROM audit_record WHERE sequence > \(size - 1); DELETE FROM audit_checkpoint WHERE sequence > \(size - 1);")
+        // The next checkpoint the service signs would be of a shorter log than the auditors saw: publishing it fails loudly.
+        let next = try w.run("init")
+        #expect(next.stderr.contains("it was truncated"), "\(next.stdout)\(next.stderr)")
+        #expect(try String(contentsOfFile: latest, encoding: .utf8) == before, "latest.txt still names the head the auditors saw")
+    }
+
     @Test func aCheckpointFileThatIsNotOneIsAClearError() throws {
         let w = try Workspace()
         #expect(try w.run("init").status == 0)

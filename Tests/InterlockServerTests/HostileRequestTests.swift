@@ -68,7 +68,7 @@ import Testing
         let fixture = try ServerFixture()
         try fixture.instance.store.record([AuditEvent(
             actor: Person(id: "=HYPERLINK(\"http://evil\",\"x\")", name: "+cmd|' /C calc'!A0"), role: "unauthenticated", authentication: "none",
-            category: .access, action: "login.failed", success: false, error: "-2+3", details: ["note": "@SUM(A1)"])])
+            category: .access, action: "login.failed", reason: " =1+1", success: false, error: "-2+3", details: ["note": "@SUM(A1)"])])
         try await fixture.app.test(.router) { client in
             let export = try await client.execute(uri: "/api/v1/audit/export?format=csv", method: .get,
                                                   headers: [.authorization: "Bearer " + ServerFixture.tokens["audit-office"]!])
@@ -78,6 +78,7 @@ import Testing
             #expect(!text.contains(",=HYPERLINK") && !text.contains("\"=HYPERLINK"))
             #expect(text.contains("'+cmd"))
             #expect(text.contains("'-2+3"))
+            #expect(text.contains("' =1+1"), "a leading blank does not hide a formula")
         }
     }
 }

@@ -72,9 +72,18 @@ final class ServerFixture: @unchecked Sendable {
         process.arguments = ["git", "-c", "user.name=Flow Manager", "-c", "user.email=flows@example.com", "-c", "init.defaultBranch=main",
                              "-c", "commit.gpgsign=false"] + arguments
         process.currentDirectoryURL = URL(fileURLWithPath: directory)
+        let errors = Pipe()
+        process.standardError = errors
         try process.run()
+        let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw CocoaError(.fileWriteUnknown) }
+        guard process.terminationStatus == 0 else { throw GitFailure(arguments: arguments, message: message) }
+    }
+
+    struct GitFailure: Error, CustomStringConvertible {
+        var arguments: [String]
+        var message: String
+        var description: String { "git \(arguments.joined(separator: " ")) failed: \(message)" }
     }
 
     var app: some ApplicationProtocol { Application(router: server.makeRouter()) }
