@@ -94,6 +94,8 @@ public struct Reconciler: Sendable {
         var site: Site
         var report: SiteReport
         var change: ChangeRequest?
+        /// The gate rules read when it was queued (read once per site and pass).
+        var rules: GateRules? = nil
     }
 
     /// Queues a site's non-empty plan (superseding the change it replaces), or supersedes the active change when the
@@ -161,7 +163,8 @@ public struct Reconciler: Sendable {
             notes.append("queued \(result.change.id): plan \(plan.shortID) \(plan.summary), gate \(gate.rawValue)")
             if let headline = RuleChange.headline(rules.changes) { notes.append("\(result.change.id) \(headline)") }
         }
-        return Queued(site: site, report: SiteReport(site: site.name, condition: summary.condition, change: nil, gates: nil, notes: notes), change: result.change.withoutContents)
+        return Queued(site: site, report: SiteReport(site: site.name, condition: summary.condition, change: nil, gates: nil, notes: notes),
+                      change: result.change.withoutContents, rules: rules)
     }
 
     /// The second half: the queued change's wave and gates, moving it to ready when they are all open.
@@ -169,7 +172,7 @@ public struct Reconciler: Sendable {
         guard let queuedChange = queued.change else { return queued.report }
         var report = queued.report
         let wave = try waves?.evaluate(queuedChange, site: queued.site, state: state, at: clock.now())
-        let (change, gates, gateNotes) = try updateReadiness(queuedChange, site: queued.site, wave: wave)
+        let (change, gates, gateNotes) = try updateReadiness(queuedChange, site: queued.site, wave: wave, rules: queued.rules)
         report.change = change.withoutContents
         report.gates = gates
         report.notes += gateNotes
@@ -177,9 +180,10 @@ public struct Reconciler: Sendable {
     }
 
     /// Moves a waiting change whose gates are all open to ready, and a ready one whose gates closed back to waiting.
-    public func updateReadiness(_ change: ChangeRequest, site: Site, wave: WaveState? = nil) throws -> (ChangeRequest, GateStatus?, [String]) {
+    /// - Parameter rules: the site's gate rules when the caller has read them already.
+    public func updateReadiness(_ change: ChangeRequest, site: Site, wave: WaveState? = nil, rules: GateRules? = nil) throws -> (ChangeRequest, GateStatus?, [String]) {
         guard change.status == .waiting || change.status == .ready else { return (change, nil, []) }
-        let gates = GateEvaluator.evaluate(change, rules: try GateRules.resolve(site, store: store), at: clock.now(), wave: wave)
+        let gates = GateEvaluator.evaluate(change, rules: try rules ?? GateRules.resolve(site, store: store), at: clock.now(), wave: wave)
         if gates.isOpen, change.status == .waiting {
             let updated = try store.transition(
                 changeID: change.id, from: [.waiting], to: .ready, reason: "all gates open",

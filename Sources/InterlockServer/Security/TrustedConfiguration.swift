@@ -17,7 +17,7 @@ public enum TrustedConfiguration {
     }
 
     /// The file's absolute path with links resolved, and the SHA-256 of its bytes.
-    static func identify(_ configuration: InstanceConfiguration) throws(Refusal) -> (path: String, digest: String, data: Data) {
+    static func identify(_ configuration: InstanceConfiguration) throws(Refusal) -> (path: String, digest: String) {
         guard let file = configuration.file else {
             throw Refusal(message: "no instance configuration was given, so there are no users: pass --config FILE or set INTERLOCK_CONFIG")
         }
@@ -26,7 +26,7 @@ public enum TrustedConfiguration {
             if origin.writableByOthers {
                 throw Refusal(message: "the instance configuration \(origin.path) is writable by other users or owned by another account, so its users cannot be trusted; make it owned by root (or the account running Interlock) and run 'chmod go-w \(origin.path)'")
             }
-            return (origin.path, origin.sha256, Data())
+            return (origin.path, origin.sha256)
         }
         let path = URL(fileURLWithPath: file).standardizedFileURL.resolvingSymlinksInPath().path
         guard let data = FileManager.default.contents(atPath: path) else { throw Refusal(message: "cannot read the instance configuration \(path)") }
@@ -34,14 +34,14 @@ public enum TrustedConfiguration {
         if stat(path, &info) == 0, info.st_mode & 0o022 != 0 {
             throw Refusal(message: "the instance configuration \(path) is writable by other users, so its users cannot be trusted; run 'chmod go-w \(path)'")
         }
-        return (path, SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined(), data)
+        return (path, SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined())
     }
 
     /// Records `configuration`'s file as the one the state directory trusts (`interlock init`). Returns a note for
     /// the operator when this binds it for the first time or moves it to another file.
     @discardableResult
     public static func bind(_ configuration: InstanceConfiguration, store: SQLiteStore, actor: AuditActor) throws -> String? {
-        let (path, digest, _) = try identify(configuration)
+        let (path, digest) = try identify(configuration)
         let oldPath = try store.setting(pathKey), oldDigest = try store.setting(digestKey)
         if oldPath == path, oldDigest == digest { return nil }
         let action = oldPath == nil ? "configuration.trusted" : oldPath == path ? "configuration.changed" : "configuration.rebound"
@@ -57,7 +57,7 @@ public enum TrustedConfiguration {
 
     /// Checks that `configuration` is the trusted file; a changed digest is recorded (the file was edited) and accepted.
     public static func check(_ configuration: InstanceConfiguration, store: SQLiteStore, actor: AuditActor) throws(Refusal) {
-        let (path, digest, _) = try identify(configuration)
+        let (path, digest) = try identify(configuration)
         let trustedPath: String?, trustedDigest: String?
         do {
             trustedPath = try store.setting(pathKey)
