@@ -60,6 +60,17 @@ step "interlock init   # the state directory now trusts $INTERLOCK_CONFIG for it
 "$interlock" audit public-key > "$work/auditor-copy.pub"
 echo "(an auditor keeps this public key outside the system: $work/auditor-copy.pub)"
 
+# The checkpoint key moves to a signing helper (in production: an account of its own, deploy/interlock-signer.service):
+# the service can no longer read it, and the helper signs only a log that extends what it accepted before.
+mkdir -m 700 "$work/signer"
+"$interlock" signer keygen --key "$work/signer/audit-signing.key" > /dev/null
+"$interlock" signer serve --key "$work/signer/audit-signing.key" --socket "$work/signer.sock" --state-dir "$work/signer" 2> "$work/signer.log" &
+signer_pid=$!
+trap 'kill "$signer_pid" 2> /dev/null || true' EXIT
+for _ in $(seq 100); do [ -S "$work/signer.sock" ] && break; sleep 0.1; done
+step interlock init --signer "$work/signer.sock"
+"$interlock" init --signer "$work/signer.sock"
+
 step interlock plan --site plant-a --repo "$repo"
 set +e; "$interlock" plan --site plant-a --repo "$repo" | head -n 12; set -e
 echo "  … (first deployment: every resource is created)"
@@ -149,6 +160,7 @@ step interlock audit log --site plant-a --limit 25
 
 step interlock audit verify --public-key "$work/auditor-copy.pub"
 "$interlock" audit verify --public-key "$work/auditor-copy.pub"
+echo "(the auditors' copy of the first key follows the recorded move to the signing helper, which the old key endorsed)"
 
 echo
 echo "The example repository is at $repo, Plant A's files under $INTERLOCK_TARGET_BASE/plant-a."

@@ -23,6 +23,8 @@ public protocol AuditLog: Sendable {
     ///
     /// Call it after every approval and every apply, and periodically (e.g. hourly) otherwise.
     func checkpoint(signingKey: AuditSigningKey) throws -> AuditCheckpoint
+    /// Signs the current head with `signer` (the state directory's key or the signing helper) and stores the checkpoint.
+    func checkpoint(signer: some CheckpointSigner) throws -> AuditCheckpoint
     /// Every stored checkpoint, oldest first.
     func checkpoints() throws -> [AuditCheckpoint]
 }

@@ -91,8 +91,27 @@ public enum CheckpointTrust: Sendable {
     case external(AuditPublicKey)
     /// The key in the state directory: proves only that log and key agree (both could have been replaced together).
     case local(AuditPublicKey)
+    /// Several keys the auditor kept (e.g. the keys before and after a rotation whose old key was lost).
+    case externalKeys([AuditPublicKey])
     /// No key: signatures are not checked.
     case none
+
+    /// The keys given (before any recorded rotation is followed).
+    public var keys: [AuditPublicKey] {
+        switch self {
+        case .external(let key), .local(let key): [key]
+        case .externalKeys(let keys): keys
+        case .none: []
+        }
+    }
+
+    /// Whether the keys come from outside the state directory (the auditors' copies).
+    public var isExternal: Bool {
+        switch self {
+        case .external, .externalKeys: true
+        case .local, .none: false
+        }
+    }
 }
 
 /// Whether the records given to the verifier are the whole log or a filtered selection.

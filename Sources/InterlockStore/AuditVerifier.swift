@@ -32,8 +32,11 @@ struct AuditChainLink: Sendable {
     var hash: ChainHash
     /// The hash of the record's fields when it is not the stored `hash` (the record was changed); nil when intact.
     var computedHashIfChanged: String?
+    /// The key rotation the record records, if it is one.
+    var rotation: KeyRotation?
 
-    init(sequence: Int64, timestamp: Date, previousHash: ChainHash, hash: ChainHash, computedHashIfChanged: String?) {
+    init(sequence: Int64, timestamp: Date, previousHash: ChainHash, hash: ChainHash, computedHashIfChanged: String?, rotation: KeyRotation? = nil) {
+        self.rotation = rotation
         self.sequence = sequence
         self.timestamp = timestamp
         self.previousHash = previousHash
@@ -47,6 +50,7 @@ struct AuditChainLink: Sendable {
         previousHash = ChainHash(record.previousHash)
         hash = ChainHash(record.hash)
         computedHashIfChanged = hasher.isIntact(record) ? nil : hasher.hash(of: record)
+        rotation = KeyRotation(record)
     }
 }
 
@@ -135,6 +139,8 @@ public struct AuditChainVerifier {
     private var lastTimestamp: Date?
     private var runs = 0
     private var maxSequence: Int64 = 0
+    /// Intact key-rotation records: sequence and rotation.
+    private var rotations: [(sequence: Int64, rotation: KeyRotation)] = []
 
     public init(checkpoints: [AuditCheckpoint], trust: CheckpointTrust, coverage: AuditCoverage = .complete) {
         self.checkpoints = checkpoints
@@ -182,6 +188,7 @@ public struct AuditChainVerifier {
             report(sequence, .timeWentBackwards, "timestamp \(AuditTimestamp.format(link.timestamp)) is earlier than \(AuditTimestamp.format(lastTimestamp)) of record \(lastSequence)")
         }
         if checkpointSequences.contains(sequence) { hashesAtCheckpoints[sequence] = link.hash.text }
+        if let rotation = link.rotation, link.computedHashIfChanged == nil { rotations.append((sequence, rotation)) }
         count += 1
         lastSequence = sequence
         lastHash = link.hash
@@ -202,6 +209,64 @@ public struct AuditChainVerifier {
         maxSequence = max(maxSequence, problem.sequence)
     }
 
+    /// A key checkpoints may be signed with, and the sequences it may sign.
+    struct TrustedKey {
+        var key: AuditPublicKey
+        var lowest: Int64
+        var highest: Int64
+        /// The rotation record it was trusted through (nil for a key given by the caller).
+        var rotation: Int64?
+        var origin: String
+
+        func covers(_ sequence: Int64) -> Bool { sequence >= lowest && sequence <= highest }
+        var rangeText: String { highest == .max ? "from \(lowest)" : "up to \(highest)" }
+    }
+
+    /// Whether the checkpoint names the hash the log holds at its sequence.
+    private func matchesLog(_ checkpoint: AuditCheckpoint) -> Bool {
+        checkpoint.sequence == 0 ? checkpoint.headHash == AuditRecord.genesisHash : hashesAtCheckpoints[checkpoint.sequence] == checkpoint.headHash
+    }
+
+    /// The keys given, and those recorded key rotations hand over to. A rotation record (intact, in the chain) hands
+    /// over only when a key trusted at its sequence signed a checkpoint of exactly that record (the retiring key's
+    /// endorsement): its new key is then trusted from the rotation on, and the key that endorsed it only up to the
+    /// rotation. A checkpoint of a trusted key that covers a rotation also makes the previous key it names trusted up
+    /// to the rotation (those checkpoints can only confirm records the trusted key's chain already fixes).
+    func trustedKeys() -> [TrustedKey] {
+        var keys = trust.keys.map { TrustedKey(key: $0, lowest: 0, highest: .max, rotation: nil, origin: "was given") }
+        guard !keys.isEmpty, !rotations.isEmpty, isComplete else { return keys }
+        var changed = true
+        var handled = Set<Int64>()
+        while changed {
+            changed = false
+            let anchors = checkpoints.filter { checkpoint in
+                matchesLog(checkpoint) && keys.contains { $0.covers(checkpoint.sequence) && checkpoint.isSigned(by: $0.key) }
+            }
+            guard let newest = anchors.map(\.sequence).max() else { break }
+            for (sequence, rotation) in rotations where !handled.contains(sequence) {
+                let endorsers = anchors.filter { $0.sequence == sequence }.compactMap { checkpoint in
+                    keys.firstIndex { $0.covers(sequence) && checkpoint.isSigned(by: $0.key) && $0.key != rotation.publicKey }
+                }
+                if let endorser = endorsers.first {
+                    handled.insert(sequence)
+                    keys[endorser].highest = min(keys[endorser].highest, sequence)
+                    if keys[endorser].rotation == nil { keys[endorser].origin = "was retired by the key rotation recorded at sequence \(sequence)" }
+                    keys.append(TrustedKey(
+                        key: rotation.publicKey, lowest: sequence, highest: .max, rotation: sequence,
+                        origin: "was handed over to by the key rotation recorded at sequence \(sequence)"))
+                    changed = true
+                }
+                if sequence <= newest, let previous = rotation.previousPublicKey, !keys.contains(where: { $0.key == previous }) {
+                    keys.append(TrustedKey(
+                        key: previous, lowest: 0, highest: sequence, rotation: sequence,
+                        origin: "was retired by the key rotation recorded at sequence \(sequence)"))
+                    changed = true
+                }
+            }
+        }
+        return keys
+    }
+
     /// Checks the checkpoints against what was seen and returns the result.
     public func finish() -> AuditVerification {
         var copy = self
@@ -210,33 +275,39 @@ public struct AuditChainVerifier {
 
     private mutating func finishing() -> AuditVerification {
         var notes: [String] = []
-        let key: AuditPublicKey?
-        var external = false
-        switch trust {
-        case .external(let k): key = k; external = true
-        case .local(let k): key = k
-        case .none: key = nil
-        }
+        let external = trust.isExternal
+        let checkKeys = !trust.keys.isEmpty
+        let trusted = trustedKeys()
+        let rotationsByKey = Dictionary(rotations.map { ($0.rotation.publicKey.keyID, $0.sequence) }, uniquingKeysWith: { first, _ in first })
         var lastGood: AuditCheckpoint?
         var anyBadSignature = false
         var unverifiableCheckpoints = 0
         for (index, checkpoint) in checkpoints.enumerated() {
             let name = "checkpoint #\(index + 1) (sequence \(checkpoint.sequence), \(AuditTimestamp.format(checkpoint.timestamp)))"
             var good = true
-            if let key {
-                if !checkpoint.isSigned(by: key) {
+            if checkKeys {
+                let signer = trusted.first { $0.covers(checkpoint.sequence) && checkpoint.isSigned(by: $0.key) }
+                if signer == nil {
                     good = false
                     anyBadSignature = true
-                    let keyText = checkpoint.keyID == key.keyID
-                        ? "its signature does not verify with key \(key.keyID): the checkpoint was altered or forged"
-                        : "it was signed by key \(checkpoint.keyID), not by the \(external ? "trusted" : "state directory's") key \(key.keyID): the signing key was replaced and checkpoints re-signed, or the checkpoint forged"
+                    let given = external ? "trusted" : "state directory's"
+                    let keyText: String
+                    if let named = trusted.first(where: { $0.key.keyID == checkpoint.keyID }) {
+                        keyText = checkpoint.isSigned(by: named.key)
+                            ? "it is signed by key \(named.key.keyID), which \(named.origin) and may sign only sequences \(named.rangeText): the checkpoint was forged with a retired key"
+                            : "its signature does not verify with key \(named.key.keyID): the checkpoint was altered or forged"
+                    } else if let rotated = rotationsByKey[checkpoint.keyID] {
+                        keyText = "it was signed by key \(checkpoint.keyID), which the key rotation recorded at sequence \(rotated) introduced, but no checkpoint of a trusted key endorses that rotation (the previous key was lost?): once you have checked key \(checkpoint.keyID) with whoever holds it, verify with its public key as another --public-key"
+                    } else {
+                        keyText = "it was signed by key \(checkpoint.keyID), not by the \(given) key \(trust.keys.map(\.keyID).joined(separator: ", ")): the signing key was replaced and checkpoints re-signed, or the checkpoint forged"
+                    }
                     report(checkpoint.sequence, .badSignature, "\(name): \(keyText)")
                     // A checkpoint nobody trusted signed says nothing about the log: its size and hash are not compared.
                     continue
-                } else if checkpoint.keyID != key.keyID {
+                } else if let signer, checkpoint.keyID != signer.key.keyID {
                     good = false
                     anyBadSignature = true
-                    report(checkpoint.sequence, .badSignature, "\(name) names key \(checkpoint.keyID) but is signed by key \(key.keyID): the checkpoint was edited")
+                    report(checkpoint.sequence, .badSignature, "\(name) names key \(checkpoint.keyID) but is signed by key \(signer.key.keyID): the checkpoint was edited")
                 }
             }
             if checkpoint.sequence == 0 {
@@ -262,14 +333,17 @@ public struct AuditChainVerifier {
             notes.append("\(unverifiableCheckpoints) checkpoint(s) name records outside this export and could not be compared with it")
         }
         switch trust {
-        case .external(let k):
+        case .external, .externalKeys:
             if checkpoints.isEmpty {
-                notes.append("there are no checkpoints: nothing is anchored to the public key \(k.keyID)")
+                notes.append("there are no checkpoints: nothing is anchored to the public key \(trust.keys.map(\.keyID).joined(separator: ", "))")
             }
         case .local(let k):
             notes.append("checkpoints were checked with the public key stored next to the log (key \(k.keyID)); this proves the log and that key agree, not that neither was replaced — verify with --public-key FILE, a copy kept outside this system")
         case .none:
             notes.append("checkpoint signatures were not checked: no public key was given")
+        }
+        for key in trusted where key.rotation != nil || key.highest != .max {
+            notes.append("key \(key.key.keyID) \(key.origin); its checkpoints for sequences \(key.rangeText) were accepted")
         }
         let uncovered = lastGood.map { maxSequence - $0.sequence } ?? maxSequence
         if uncovered > 0, lastGood != nil {

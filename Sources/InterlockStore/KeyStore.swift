@@ -31,10 +31,21 @@ public enum KeyStore {
     /// go (`interlock init --checkpoint-dir`).
     @discardableResult
     public static func checkpointIfKeyed(_ store: SQLiteStore, stateDirectory: String) throws -> AuditCheckpoint? {
-        guard FileManager.default.fileExists(atPath: privateKeyPath(in: stateDirectory)) else { return nil }
-        let checkpoint = try store.checkpoint(signingKey: try loadSigningKey(from: stateDirectory))
+        guard let signer = try signer(for: store, stateDirectory: stateDirectory) else { return nil }
+        let checkpoint = try store.checkpoint(signer: signer)
         try CheckpointPublication.publishIfConfigured(checkpoint, store: store)
         return checkpoint
+    }
+
+    /// The setting (`interlock init --signer SOCKET`) naming the signing helper's socket.
+    public static let signerSettingKey = "audit.signerSocket"
+
+    /// What signs the store's checkpoints: the signing helper the store names (`interlock init --signer`), else the
+    /// key in the state directory; nil when there is neither (before `interlock init`).
+    public static func signer(for store: SQLiteStore, stateDirectory: String) throws -> (any CheckpointSigner)? {
+        if let socket = try store.setting(signerSettingKey) { return SignerClient(socketPath: socket) }
+        guard FileManager.default.fileExists(atPath: privateKeyPath(in: stateDirectory)) else { return nil }
+        return try loadSigningKey(from: stateDirectory)
     }
 
     public static func createIfMissing(in stateDirectory: String) throws -> (key: AuditSigningKey, created: Bool) {

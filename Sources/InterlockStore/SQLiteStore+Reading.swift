@@ -21,6 +21,16 @@ extension SQLiteStore {
         }
     }
 
+    /// At most `limit` records after sequence `after`, ascending, read in `db`'s transaction.
+    static func records(_ db: Database, after: Int64, limit: Int) throws -> [AuditRecord] {
+        var records: [AuditRecord] = []
+        try AuditRecordCursor(
+            db, sql: "SELECT \(AuditSchema.recordColumns) FROM audit_record WHERE sequence > ? ORDER BY sequence LIMIT ?",
+            arguments: [after, limit]
+        ).forEach { records.append(try $0.readable()) }
+        return records
+    }
+
     public func record(sequence: Int64) throws -> AuditRecord? {
         try records(matching: AuditQuery(sequences: sequence...sequence)).first
     }

@@ -163,20 +163,42 @@ public final class SQLiteStore: AuditLog {
     // MARK: - Checkpoints
 
     public func checkpoint(signingKey: AuditSigningKey) throws -> AuditCheckpoint {
+        try checkpoint(signer: signingKey)
+    }
+
+    /// Signs the head with `signer` while holding the write lock (the head cannot move meanwhile) and stores the
+    /// checkpoint. A signing helper is shown the records since the head it accepted last.
+    public func checkpoint(signer: some CheckpointSigner) throws -> AuditCheckpoint {
         try database("write an audit checkpoint") {
             try pool.writeWithoutTransaction { db in
                 var checkpoint: AuditCheckpoint?
                 try db.inTransaction(.immediate) {
                     let head = try Row.fetchOne(db, sql: "SELECT sequence, hash FROM audit_record ORDER BY sequence DESC LIMIT 1")
-                    let signed = try AuditCheckpoint.signed(
-                        sequence: head?[0] ?? 0, headHash: head?[1] ?? AuditRecord.genesisHash, timestamp: clock.now(), key: signingKey)
-                    try db.execute(
-                        sql: "INSERT INTO audit_checkpoint (\(AuditSchema.checkpointColumns)) VALUES (?, ?, ?, ?, ?)",
-                        arguments: [signed.sequence, signed.headHash, AuditTimestamp.format(signed.timestamp), signed.keyID, signed.signature])
-                    checkpoint = signed
+                    let signed = try signer.signCheckpoint(
+                        sequence: head?[0] ?? 0, headHash: head?[1] ?? AuditRecord.genesisHash, now: clock.now()
+                    ) { after, limit in try SQLiteStore.records(db, after: after, limit: limit) }
+                    guard signed.last != nil else { throw AuditStoreError(.io, "the checkpoint signer returned no checkpoint") }
+                    for signed in signed {
+                        try db.execute(
+                            sql: "INSERT INTO audit_checkpoint (\(AuditSchema.checkpointColumns)) VALUES (?, ?, ?, ?, ?)",
+                            arguments: [signed.sequence, signed.headHash, AuditTimestamp.format(signed.timestamp), signed.keyID, signed.signature])
+                    }
+                    checkpoint = signed.last
                     return .commit
                 }
                 return checkpoint!
+            }
+        }
+    }
+
+    /// Has the signing helper accept the log as it is now, without a signature (see ``SignerClient/accept(sequence:headHash:records:)``).
+    public func show(to helper: SignerClient) throws {
+        try database("show the audit log to the signing helper") {
+            try pool.read { db in
+                let head = try Row.fetchOne(db, sql: "SELECT sequence, hash FROM audit_record ORDER BY sequence DESC LIMIT 1")
+                try helper.accept(sequence: head?[0] ?? 0, headHash: head?[1] ?? AuditRecord.genesisHash) { after, limit in
+                    try SQLiteStore.records(db, after: after, limit: limit)
+                }
             }
         }
     }

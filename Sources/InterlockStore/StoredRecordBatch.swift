@@ -229,7 +229,18 @@ private struct PlainStoredRecord: CanonicalRecordFields {
         let hash = Self.chainHash(row.text(.hash)!)
         return AuditChainLink(
             sequence: sequence, timestamp: timestamp, previousHash: Self.chainHash(row.text(.previousHash)!), hash: hash,
-            computedHashIfChanged: hash.isHex(of: digest) ? nil : hexString(digest))
+            computedHashIfChanged: hash.isHex(of: digest) ? nil : hexString(digest), rotation: rotation)
+    }
+
+    private static let rotationAction = Array(KeyRotation.action.utf8)
+    private static let auditLogCategory = Array(AuditCategory.auditLog.rawValue.utf8)
+
+    /// The key rotation this row records, read only for the rare row whose action says it is one.
+    private var rotation: KeyRotation? {
+        guard let action = row.text(.action), action.elementsEqual(Self.rotationAction),
+              let category = row.text(.category), category.elementsEqual(Self.auditLogCategory),
+              case .success(let record) = SQLiteStore.decode(row) else { return nil }
+        return KeyRotation(record)
     }
 
     /// The hash GRDB reads from `text`: inline when it is a well-formed hash, or else as the `String` it reads.

@@ -24,8 +24,8 @@ struct AuditVerifyCommand: ParsableCommand {
     @Option(name: .long, help: "Verify this export file (CSV or JSON Lines) instead of the database.")
     var export: String?
 
-    @Option(name: .long, help: "The public key file kept outside this system (audit-signing.pub or PEM).")
-    var publicKey: String?
+    @Option(name: .long, help: "The public key file kept outside this system (audit-signing.pub or PEM). Repeatable: after a rotation whose old key was lost, give the old and the new key. A rotation the old key endorsed is followed without the new key.")
+    var publicKey: [String] = []
 
     @Option(name: .long, help: "A checkpoint an auditor kept ('interlock audit checkpoint'): the log must still extend it. Repeatable.")
     var checkpoint: [String] = []
@@ -39,8 +39,10 @@ struct AuditVerifyCommand: ParsableCommand {
     func run() throws {
         let trust: CheckpointTrust
         do {
-            if let publicKey {
-                trust = .external(try KeyStore.loadPublicKey(file: publicKey))
+            if publicKey.count == 1 {
+                trust = .external(try KeyStore.loadPublicKey(file: publicKey[0]))
+            } else if !publicKey.isEmpty {
+                trust = .externalKeys(try publicKey.map { try KeyStore.loadPublicKey(file: $0) })
             } else if FileManager.default.fileExists(atPath: KeyStore.publicKeyPath(in: state.path)) {
                 trust = .local(try KeyStore.loadPublicKey(from: state.path))
             } else {
@@ -70,7 +72,7 @@ struct AuditVerifyCommand: ParsableCommand {
                 subject = store.path
                 result = try store.verify(trust: trust, keptCheckpoints: kept)
             }
-            if case .external = trust { result.requireAnchoring(maximumUnanchored: Int64(maxUnanchored)) }
+            if trust.isExternal { result.requireAnchoring(maximumUnanchored: Int64(maxUnanchored)) }
         } catch let exit as ExitCode {
             throw exit
         } catch {

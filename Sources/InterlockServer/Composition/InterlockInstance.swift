@@ -114,8 +114,11 @@ public final class InterlockInstance: Sendable {
 
     /// Signs a checkpoint of the audit log's head when a signing key exists (after `interlock init`).
     public func checkpoint() {
-        guard FileManager.default.fileExists(atPath: KeyStore.privateKeyPath(in: stateDirectory)) else { return }
-        _ = try? KeyStore.checkpointIfKeyed(store, stateDirectory: stateDirectory)
+        do {
+            try KeyStore.checkpointIfKeyed(store, stateDirectory: stateDirectory)
+        } catch {
+            FileHandle.standardError.write(Data("warning: could not sign an audit checkpoint: \(error)\n".utf8))
+        }
     }
 
     /// The key checkpoints are verified with: the auditors' copy when configured, else the one next to the log.

@@ -109,7 +109,7 @@ public final class ReconcileLoop: Service, Sendable {
     public func verifyAuditLog() throws -> AuditVerification {
         let trust = try instance.checkpointTrust()
         var result = try instance.store.verify(trust: trust)
-        if case .external = trust { result.requireAnchoring(maximumUnanchored: 100) }
+        if trust.isExternal { result.requireAnchoring(maximumUnanchored: 100) }
         observations.setVerify(Observations.VerifyResult(
             ok: result.ok, anchored: result.anchored, records: result.recordCount, headHash: result.headHash, problemCount: result.problemCount,
             firstProblem: result.firstProblem?.description, notes: result.notes, at: Date()))
