@@ -217,6 +217,10 @@ public struct AuditChainVerifier {
         /// The rotation record it was trusted through (nil for a key given by the caller).
         var rotation: Int64?
         var origin: String
+        /// Whether its checkpoints can hand trust over to another key. A key known only as a rotation's previous key
+        /// never can: nothing but the record names it, so it may confirm what a trusted checkpoint already fixes and
+        /// nothing more.
+        var endorses = true
 
         func covers(_ sequence: Int64) -> Bool { sequence >= lowest && sequence <= highest }
         var rangeText: String { highest == .max ? "from \(lowest)" : "up to \(highest)" }
@@ -231,7 +235,8 @@ public struct AuditChainVerifier {
     /// over only when a key trusted at its sequence signed a checkpoint of exactly that record (the retiring key's
     /// endorsement): its new key is then trusted from the rotation on, and the key that endorsed it only up to the
     /// rotation. A checkpoint of a trusted key that covers a rotation also makes the previous key it names trusted up
-    /// to the rotation (those checkpoints can only confirm records the trusted key's chain already fixes).
+    /// to the rotation (those checkpoints can only confirm records the trusted key's chain already fixes); such a key
+    /// never endorses a rotation itself, so a record naming a key can never hand that key's holder further trust.
     func trustedKeys() -> [TrustedKey] {
         var keys = trust.keys.map { TrustedKey(key: $0, lowest: 0, highest: .max, rotation: nil, origin: "was given") }
         guard !keys.isEmpty, !rotations.isEmpty, isComplete else { return keys }
@@ -240,12 +245,12 @@ public struct AuditChainVerifier {
         while changed {
             changed = false
             let anchors = checkpoints.filter { checkpoint in
-                matchesLog(checkpoint) && keys.contains { $0.covers(checkpoint.sequence) && checkpoint.isSigned(by: $0.key) }
+                matchesLog(checkpoint) && keys.contains { $0.endorses && $0.covers(checkpoint.sequence) && checkpoint.isSigned(by: $0.key) }
             }
             guard let newest = anchors.map(\.sequence).max() else { break }
             for (sequence, rotation) in rotations where !handled.contains(sequence) {
                 let endorsers = anchors.filter { $0.sequence == sequence }.compactMap { checkpoint in
-                    keys.firstIndex { $0.covers(sequence) && checkpoint.isSigned(by: $0.key) && $0.key != rotation.publicKey }
+                    keys.firstIndex { $0.endorses && $0.covers(sequence) && checkpoint.isSigned(by: $0.key) && $0.key != rotation.publicKey }
                 }
                 if let endorser = endorsers.first {
                     handled.insert(sequence)
@@ -259,7 +264,7 @@ public struct AuditChainVerifier {
                 if sequence <= newest, let previous = rotation.previousPublicKey, !keys.contains(where: { $0.key == previous }) {
                     keys.append(TrustedKey(
                         key: previous, lowest: 0, highest: sequence, rotation: sequence,
-                        origin: "was retired by the key rotation recorded at sequence \(sequence)"))
+                        origin: "was retired by the key rotation recorded at sequence \(sequence)", endorses: false))
                     changed = true
                 }
             }

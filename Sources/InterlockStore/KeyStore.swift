@@ -37,6 +37,15 @@ public enum KeyStore {
         return checkpoint
     }
 
+    /// The key that signed the newest checkpoint whose signature verifies with one of `keys`. A checkpoint row is as
+    /// editable as the rest of the database: a key id alone says nothing, only a signature that verifies does.
+    public static func newestSigner(of checkpoints: [AuditCheckpoint], among keys: [AuditPublicKey]) -> AuditPublicKey? {
+        for checkpoint in checkpoints.sorted(by: { ($0.sequence, $0.timestamp) > ($1.sequence, $1.timestamp) }) {
+            if let key = keys.first(where: { $0.keyID == checkpoint.keyID && checkpoint.isSigned(by: $0) }) { return key }
+        }
+        return nil
+    }
+
     /// The setting (`interlock init --signer SOCKET`) naming the signing helper's socket.
     public static let signerSettingKey = "audit.signerSocket"
 

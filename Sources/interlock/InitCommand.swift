@@ -73,10 +73,12 @@ struct InitCommand: ParsableCommand {
                 initialized = true
             } else if created {
                 // A new key for an existing log (--rotate-key): record the rotation and anchor the log to the new key.
-                let previous = try store.checkpoints().last?.keyID ?? "unknown"
                 // The public half of a lost key usually survives next to it: named in the rotation, it lets the new key
-                // vouch for the old checkpoints (never the other way round).
-                let previousPublic = previousPublicKey.flatMap { $0.keyID == previous ? $0.base64 : nil }
+                // vouch for the old checkpoints (never the other way round). It is named only when it really signed the
+                // newest checkpoint it can verify (a checkpoint row's key id alone can be edited).
+                let signer = KeyStore.newestSigner(of: try store.checkpoints(), among: previousPublicKey.map { [$0] } ?? [])
+                let previous = signer?.keyID ?? "unknown"
+                let previousPublic = signer?.base64
                 _ = try store.appendAndCheckpoint(AuditEntry(
                     actor: CommandActor.current, category: .auditLog, action: KeyRotation.action, before: previous, after: key.keyID,
                     reason: "the previous signing key was missing",
@@ -182,7 +184,11 @@ struct InitCommand: ParsableCommand {
                 created = true
                 initialized = true
             } else {
-                let previousKeyID = try store.checkpoints().last?.keyID
+                // The key that signed last is the newest checkpoint that verifies with a key known here, never a
+                // checkpoint row's key id (an edited row must not suppress the rotation record).
+                let storedPublic = try? KeyStore.loadPublicKey(from: dir)
+                let known = [key, localKey?.publicKey, status.previousPublicKey, storedPublic].compactMap { $0 }
+                let previousKeyID = KeyStore.newestSigner(of: try store.checkpoints(), among: known)?.keyID ?? localKey?.publicKey.keyID
                 var entries: [AuditEntry] = []
                 if try store.setting(KeyStore.signerSettingKey) != socket {
                     entries.append(AuditEntry(
@@ -192,7 +198,7 @@ struct InitCommand: ParsableCommand {
                 }
                 if previousKeyID != key.keyID {
                     // The rotation is the last record, so the old key's endorsement names exactly its sequence.
-                    let previousPublic = localKey?.publicKey ?? status.previousPublicKey
+                    let previousPublic = known.first { $0.keyID == previousKeyID && $0 != key }
                     var details = ["keyID": key.keyID, "previousKeyID": previousKeyID ?? "none", "publicKey": key.base64, "signer": socket]
                     if let previousPublic, previousPublic.keyID == previousKeyID { details["previousPublicKey"] = previousPublic.base64 }
                     entries.append(AuditEntry(

@@ -100,6 +100,33 @@ import Testing
         #expect(try w.auditActions().filter { $0 == "audit.key-rotated" }.count == 1)
     }
 
+    /// A checkpoint row is as editable as the rest of the database: one that names the helper's key without its
+    /// signature must not pass for the helper having signed already, which would leave the move unrecorded.
+    @Test func aForgedCheckpointRowDoesNotHideTheMoveToTheHelper() throws {
+        let w = try Workspace()
+        #expect(try w.run("init").status == 0)
+        #expect(try w.run("reconcile", "--hooks", "skip", "--repo", w.repo).status == 0)
+        let oldPublicKey = w.root + "/auditors-old.pub"
+        try FileManager.default.copyItem(atPath: w.state + "/audit-signing.pub", toPath: oldPublicKey)
+        let (key, _) = try keygen(w, "helper")
+        let helper = try Helper(w, key: key)
+        defer { helper.stop() }
+        let status = try w.run("signer", "status", "--socket", helper.socket, "--json")
+        let helperKeyID = try #require(
+            (try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any])?["keyID"] as? String)
+        try sqlite(w, """
+            INSERT INTO audit_checkpoint (sequence, head_hash, timestamp, key_id, signature)
+            SELECT sequence, head_hash, timestamp, '\(helperKeyID)', signature FROM audit_checkpoint ORDER BY id DESC LIMIT 1;
+            """)
+        let moved = try w.run("init", "--signer", helper.socket)
+        #expect(moved.status == 0, "\(moved.stderr)")
+        #expect(try w.auditActions().suffix(1) == ["audit.key-rotated"], "the move is recorded despite the forged row")
+        // Without the forged row, the old key follows its endorsed rotation to the helper.
+        try sqlite(w, "DELETE FROM audit_checkpoint WHERE key_id = '\(helperKeyID)' AND signature IN (SELECT signature FROM audit_checkpoint WHERE key_id != '\(helperKeyID)');")
+        let verified = try w.run("audit", "verify", "--public-key", oldPublicKey)
+        #expect(verified.stdout.contains("handed over to by the key rotation"), "\(verified.stdout)\(verified.stderr)")
+    }
+
     @Test func theHelperRefusesATruncatedOrRewrittenLog() throws {
         let (w, helper, oldPublicKey, _) = try movedToHelper()
         defer { helper.stop() }

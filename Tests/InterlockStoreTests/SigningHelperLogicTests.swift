@@ -94,4 +94,33 @@ struct SigningHelperLogicTests {
         let retired = try store.verify(trust: .external(new.publicKey))
         #expect(retired.problems.contains { $0.kind == .badSignature && $0.message.contains("retired key") })
     }
+
+    /// A key the record names as a rotation's previous key may confirm old checkpoints, but never hand trust on: a
+    /// stolen old key "endorsing" a rotation to the thief's key must not make that key trusted.
+    @Test func aPreviousKeyNamedByARecordNeverEndorses() throws {
+        let dir = try TemporaryDirectory()
+        let store = try SQLiteStore(stateDirectory: dir.path, clock: SteppingClock())
+        let stolen = AuditSigningKey(), mallory = AuditSigningKey(), helperKey = AuditSigningKey()
+        _ = try store.append(contentsOf: Fixture.entries(3))
+        _ = try store.checkpoint(signingKey: stolen)
+        // With the stolen key, Mallory records a rotation to her key and "endorses" it.
+        _ = try store.append(AuditEntry(
+            actor: .system, category: .auditLog, action: KeyRotation.action,
+            details: ["publicKey": mallory.publicKey.base64, "previousPublicKey": stolen.publicKey.base64]))
+        _ = try store.checkpoint(signingKey: stolen)
+        // Later the log moves to the helper; its rotation names the old key, and the helper signs over it.
+        _ = try store.append(AuditEntry(
+            actor: .system, category: .auditLog, action: KeyRotation.action,
+            details: ["publicKey": helperKey.publicKey.base64, "previousPublicKey": stolen.publicKey.base64]))
+        _ = try store.checkpoint(signingKey: helperKey)
+        _ = try store.append(contentsOf: Fixture.entries(2, from: 6))
+        let forged = try store.checkpoint(signingKey: mallory)
+
+        let result = try store.verify(trust: .external(helperKey.publicKey))
+        #expect(!result.ok)
+        #expect(result.problems.contains { $0.kind == .badSignature && $0.sequence == forged.sequence && $0.message.contains(mallory.publicKey.keyID) },
+                "\(result.problems)")
+        // The old key named by the record still confirms its own checkpoints, which the helper's chain fixes.
+        #expect(!result.problems.contains { $0.kind == .badSignature && $0.sequence < forged.sequence }, "\(result.problems)")
+    }
 }
