@@ -22,6 +22,9 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.80.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         .systemLibrary(
@@ -53,6 +56,11 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(name: "audit-stress", dependencies: ["InterlockStore"]),
@@ -97,15 +105,17 @@ let package = Package(
             ]
         ),
         .testTarget(name: "InterlockGitTests", dependencies: ["InterlockGit"]),
+        // What several test targets share: a throwaway PostgreSQL cluster (Tests/postgres/cluster.sh).
+        .target(name: "InterlockTestSupport", path: "Tests/InterlockTestSupport"),
         .testTarget(
             name: "InterlockModelTests",
             dependencies: ["InterlockModel", "InterlockGit", .product(name: "Yams", package: "Yams")]
         ),
         .testTarget(
             name: "InterlockStoreTests",
-            dependencies: ["InterlockStore", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: ["InterlockStore", "InterlockTestSupport", .product(name: "GRDB", package: "GRDB.swift")]
         ),
-        .testTarget(name: "InterlockCLITests"),
+        .testTarget(name: "InterlockCLITests", dependencies: ["InterlockTestSupport"]),
         .testTarget(name: "InterlockEngineTests", dependencies: ["InterlockEngine", "InterlockModel", "InterlockGit", "InterlockStore"]),
     ]
 )

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what Interlock needs to build and test on Debian/Ubuntu: libgit2 (headers + pkg-config file), git,
 # and for the tests of the example MQTT command driver: mosquitto, mosquitto-clients and python3;
-# for the web console's browser test: chromium and chromium-driver (.ci/run adds Selenium from PyPI).
+# for the web console's browser test: chromium and chromium-driver (.ci/run adds Selenium from PyPI);
+# for the PostgreSQL store's tests: Debian's postgresql server (the tests start throwaway clusters of their own).
 # Safe to run again: it installs nothing when everything is present.
 set -euo pipefail
 
@@ -18,9 +19,11 @@ command -v python3 >/dev/null 2>&1 || missing+=(python3)
 # The web console's browser test (Tests/browser/approve_test.py): headless Chromium and its WebDriver.
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
+# The PostgreSQL store's tests start real throwaway clusters (Tests/postgres/cluster.sh): initdb, pg_ctl, psql.
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
 
 if [ "${#missing[@]}" -eq 0 ]; then
-    echo "setup: libgit2 $(pkg-config --modversion libgit2), git, mosquitto and python3 are present"
+    echo "setup: libgit2 $(pkg-config --modversion libgit2), git, mosquitto, python3, chromium and postgresql are present"
     exit 0
 fi
 

@@ -60,3 +60,73 @@ public struct SystemAuditClock: AuditClock {
     public init() {}
     public func now() -> Date { Date() }
 }
+
+/// An audit log with what the commands need besides appending and reading: verification from one snapshot, the
+/// instance's settings, and the signing helper's view. ``SQLiteStore`` and ``PostgresStore`` conform and pass the same
+/// conformance tests.
+public protocol AuditStore: AuditLog {
+    /// Recomputes the whole chain and checks every checkpoint (and those an auditor kept) from one snapshot.
+    func verify(trust: CheckpointTrust, keptCheckpoints: [AuditCheckpoint]) throws -> AuditVerification
+    /// A setting of the instance kept next to the log (nil when unset).
+    func setting(_ key: String) throws -> String?
+    /// Sets `values` and appends `entries` in one transaction.
+    func setSettings(_ values: [String: String], entries: [AuditEntry]) throws
+    /// Has the signing helper accept the log as it is now, without a signature.
+    func show(to helper: SignerClient) throws
+    /// The applied schema migrations, oldest first.
+    func appliedMigrations() throws -> [String]
+    /// Where the log is, for messages (a file path, or a database URL without its password).
+    var location: String { get }
+    /// Every setting, for `interlock store copy`.
+    func allSettings() throws -> [String: String]
+    /// Stores records exactly as another store holds them (their sequences, times and hashes), for `interlock store
+    /// copy`. Refused unless they continue this log's head: the first links to the head's hash, the sequences follow
+    /// on, and each record's hash is its content's.
+    func importRecords(_ records: [AuditRecord]) throws
+    /// Stores checkpoints exactly as another store holds them, for `interlock store copy`.
+    func importCheckpoints(_ checkpoints: [AuditCheckpoint], settings: [String: String]) throws
+}
+
+extension AuditStore {
+    /// Checks that `records` continue a log whose head is `head` (sequence and hash): what ``importRecords(_:)``
+    /// requires before storing anything.
+    static func checkContinues(_ records: [AuditRecord], head: (sequence: Int64, hash: String)?) throws {
+        var sequence = head?.sequence ?? 0
+        var hash = head?.hash ?? AuditRecord.genesisHash
+        var hasher = AuditHasher()
+        for record in records {
+            guard record.sequence == sequence + 1 else {
+                throw AuditStoreError(.corruptRecord, "record \(record.sequence) does not follow record \(sequence): only a whole, gapless log can be copied")
+            }
+            guard record.previousHash == hash else {
+                throw AuditStoreError(.corruptRecord, "record \(record.sequence) does not link to record \(sequence)'s hash: the chain is broken there")
+            }
+            guard hasher.isIntact(record) else {
+                throw AuditStoreError(.corruptRecord, "record \(record.sequence)'s hash is not the hash of its content: it was changed")
+            }
+            sequence = record.sequence
+            hash = record.hash
+        }
+    }
+}
+
+extension SQLiteStore: AuditStore {
+    public var location: String { path }
+}
+
+extension PostgresStore: AuditStore {
+    public var location: String { target.redacted }
+}
+
+/// Opens the store a database URL names.
+public enum AuditStores {
+    /// `sqlite:PATH` or `postgres://…`; the PostgreSQL schema migrates itself, as the SQLite one does.
+    public static func open(_ url: DatabaseURL, clock: any AuditClock = SystemAuditClock()) throws -> any AuditStore {
+        switch url {
+        case .sqlite(let path):
+            return try SQLiteStore(path: path, clock: clock)
+        case .postgres(let target):
+            return try PostgresStore(target, clock: clock)
+        }
+    }
+}

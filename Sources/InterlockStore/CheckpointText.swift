@@ -88,7 +88,7 @@ public enum CheckpointPublication {
     }
 
     /// Publishes `checkpoint` where `store` says checkpoints go, if anywhere.
-    public static func publishIfConfigured(_ checkpoint: AuditCheckpoint?, store: SQLiteStore) throws {
+    public static func publishIfConfigured(_ checkpoint: AuditCheckpoint?, store: any AuditStore) throws {
         guard let checkpoint, let directory = try store.setting(settingKey) else { return }
         try publish(checkpoint, to: directory)
     }

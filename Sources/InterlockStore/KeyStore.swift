@@ -17,20 +17,10 @@ public enum KeyStore {
     public static func privateKeyPath(in stateDirectory: String) -> String { stateDirectory + "/" + privateKeyFileName }
     public static func publicKeyPath(in stateDirectory: String) -> String { stateDirectory + "/" + publicKeyFileName }
 
-    /// Loads the key pair, creating it (and the directory, mode 0700) when there is none; `created` tells which.
-    /// Safe against two processes initialising at once: the private key file is created exclusively.
-    /// Signs a checkpoint of `log`'s head with the state directory's key, when `interlock init` created one;
-    /// returns nil when there is no key.
-    @discardableResult
-    public static func checkpointIfKeyed(_ log: some AuditLog, stateDirectory: String) throws -> AuditCheckpoint? {
-        guard FileManager.default.fileExists(atPath: privateKeyPath(in: stateDirectory)) else { return nil }
-        return try log.checkpoint(signingKey: try loadSigningKey(from: stateDirectory))
-    }
-
     /// Signs a checkpoint of the store's head when a key exists, and publishes it where the store says checkpoints
     /// go (`interlock init --checkpoint-dir`).
     @discardableResult
-    public static func checkpointIfKeyed(_ store: SQLiteStore, stateDirectory: String) throws -> AuditCheckpoint? {
+    public static func checkpointIfKeyed(_ store: any AuditStore, stateDirectory: String) throws -> AuditCheckpoint? {
         guard let signer = try signer(for: store, stateDirectory: stateDirectory) else { return nil }
         let checkpoint = try store.checkpoint(signer: signer)
         try CheckpointPublication.publishIfConfigured(checkpoint, store: store)
@@ -51,12 +41,14 @@ public enum KeyStore {
 
     /// What signs the store's checkpoints: the signing helper the store names (`interlock init --signer`), else the
     /// key in the state directory; nil when there is neither (before `interlock init`).
-    public static func signer(for store: SQLiteStore, stateDirectory: String) throws -> (any CheckpointSigner)? {
+    public static func signer(for store: any AuditStore, stateDirectory: String) throws -> (any CheckpointSigner)? {
         if let socket = try store.setting(signerSettingKey) { return SignerClient(socketPath: socket) }
         guard FileManager.default.fileExists(atPath: privateKeyPath(in: stateDirectory)) else { return nil }
         return try loadSigningKey(from: stateDirectory)
     }
 
+    /// Loads the key pair, creating it (and the directory, mode 0700) when there is none; `created` tells which.
+    /// Safe against two processes initialising at once: the private key file is created exclusively.
     public static func createIfMissing(in stateDirectory: String) throws -> (key: AuditSigningKey, created: Bool) {
         try StateDirectoryFiles.create(stateDirectory)
         let path = privateKeyPath(in: stateDirectory)

@@ -70,38 +70,13 @@ extension SQLiteStore {
     }
 
     static func select(_ query: AuditQuery) -> (String, StatementArguments) {
-        var conditions: [String] = []
-        var arguments = StatementArguments()
-        func add(_ condition: String, _ values: [(any DatabaseValueConvertible)?]) {
-            conditions.append(condition)
-            arguments += StatementArguments(values)
-        }
-        if let site = query.site { add("site = ?", [site]) }
-        if let actor = query.actor { add("(actor_id = ? OR actor_name = ?)", [actor, actor]) }
-        switch query.action {
-        case .exact(let action): add("action = ?", [action])
-        case .prefix(let prefix): add("substr(action, 1, length(?)) = ?", [prefix, prefix])
-        case nil: break
-        }
-        if let category = query.category { add("category = ?", [category.rawValue]) }
-        if let change = query.changeID { add("change_id = ?", [change]) }
-        if let plan = query.planID { add("plan_id = ?", [plan]) }
-        if let id = query.changeOrPlanID { add("(change_id = ? OR plan_id = ?)", [id, id]) }
-        if let since = query.since { add("timestamp >= ?", [AuditTimestamp.format(since)]) }
-        if let until = query.until { add("timestamp < ?", [AuditTimestamp.format(until)]) }
-        if let range = query.sequences { add("sequence BETWEEN ? AND ?", [range.lowerBound, range.upperBound]) }
-        var sql = "SELECT \(AuditSchema.recordColumns) FROM audit_record"
-        if !conditions.isEmpty { sql += " WHERE " + conditions.joined(separator: " AND ") }
-        if let limit = query.limit {
-            if query.keepNewest {
-                sql = "SELECT * FROM (\(sql) ORDER BY sequence DESC LIMIT \(max(0, limit))) ORDER BY sequence"
-            } else {
-                sql += " ORDER BY sequence LIMIT \(max(0, limit))"
+        let (sql, values) = AuditQuerySQL.select(query, dialect: .sqlite)
+        return (sql, StatementArguments(values.map { value -> (any DatabaseValueConvertible)? in
+            switch value {
+            case .text(let text): return text
+            case .integer(let number): return number
             }
-        } else {
-            sql += " ORDER BY sequence"
-        }
-        return (sql, arguments)
+        }))
     }
 }
 

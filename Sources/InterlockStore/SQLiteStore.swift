@@ -118,34 +118,11 @@ public final class SQLiteStore: AuditLog {
         var records: [AuditRecord] = []
         records.reserveCapacity(entries.count)
         let head = try Row.fetchOne(db, sql: "SELECT sequence, hash, timestamp FROM audit_record ORDER BY sequence DESC LIMIT 1")
-        var sequence: Int64 = head?[0] ?? 0
-        var previousHash: String = head?[1] ?? AuditRecord.genesisHash
-        var lastTime = (head?[2] as String?).flatMap(AuditTimestamp.parse) ?? .distantPast
-        var hasher = AuditHasher()
-        let annotations = AuditAnnotations.current
+        var chain = AuditChainAppender(head: head.map { (sequence: $0[0] as Int64, hash: $0[1] as String, timestamp: $0[2] as String) }, clock: clock)
         let insert = try db.cachedStatement(sql: "INSERT INTO audit_record (\(AuditSchema.recordColumns)) VALUES (\(Array(repeating: "?", count: 25).joined(separator: ",")))")
         for entry in entries {
-            sequence += 1
-            var details = entry.details
-            for (key, value) in annotations where details[key] == nil { details[key] = value }
-            let reading = AuditTimestamp.truncated(clock.now())
-            var timestamp = reading
-            if reading < lastTime {
-                // Never let the log go back in time; keep the clock's reading for the auditor.
-                timestamp = lastTime
-                details["clockSteppedBackTo"] = AuditTimestamp.format(reading)
-            }
-            lastTime = timestamp
-            var record = AuditRecord(
-                sequence: sequence, id: UUID().uuidString.lowercased(), timestamp: timestamp,
-                actor: entry.actor, source: entry.source, category: entry.category, action: entry.action,
-                site: entry.site, resource: entry.resource, changeID: entry.changeID, planID: entry.planID,
-                commit: entry.commit, before: entry.before, after: entry.after, reason: entry.reason,
-                result: entry.result, error: entry.error, details: details, previousHash: previousHash, hash: ""
-            )
-            record.hash = hasher.hash(of: record)
+            let record = chain.next(entry)
             try insert.execute(arguments: SQLiteStore.arguments(of: record))
-            previousHash = record.hash
             records.append(record)
         }
         return records

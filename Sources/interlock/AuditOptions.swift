@@ -3,22 +3,38 @@ import Foundation
 import InterlockModel
 import InterlockStore
 
-/// `--state-dir` for the commands that use the audit log and its keys.
+/// `--state-dir` for the commands that use the audit log and its keys, and `--database` for where the log is.
 struct StateDirectoryOptions: ParsableArguments {
     @Option(name: .long, help: "State directory (audit database, signing key). Default: $INTERLOCK_STATE_DIR, else stateDirectory of the instance configuration, else $XDG_STATE_HOME/interlock, else ~/.local/state/interlock.")
     var stateDir: String?
 
+    @Option(name: .long, help: ArgumentHelp("The audit log's database: postgres://USER@HOST[:PORT]/DATABASE[?sslmode=verify-full&sslrootcert=CA.pem&passwordfile=FILE] or sqlite:PATH. Default: $INTERLOCK_DATABASE, else interlock.db in the state directory. The password comes from the URL, passwordfile= or $PGPASSWORD.", valueName: "url"))
+    var database: String?
+
     var path: String { stateDir ?? StateDirectory.default }
     var databasePath: String { path + "/" + SQLiteStore.fileName }
 
+    /// The database URL given (option, then environment), if any.
+    var databaseURL: String? { database ?? ProcessInfo.processInfo.environment["INTERLOCK_DATABASE"].flatMap { $0.isEmpty ? nil : $0 } }
+
     /// Opens the existing audit log; exit 2 with a hint when there is none (reading never creates one).
-    func openExistingLog() throws -> SQLiteStore {
-        guard FileManager.default.fileExists(atPath: databasePath) else {
-            Terminal.error("no audit log at \(databasePath); run 'interlock init\(stateDir.map { " --state-dir \($0)" } ?? "")' first")
-            throw ExitCode(2)
-        }
+    func openExistingLog() throws -> any AuditStore {
         do {
+            if let text = databaseURL {
+                let url = try DatabaseURL.parse(text)
+                if case .sqlite(let file) = url, !FileManager.default.fileExists(atPath: file) {
+                    Terminal.error("no audit log at \(file) (--database sqlite:\(file))")
+                    throw ExitCode(2)
+                }
+                return try AuditStores.open(url)
+            }
+            guard FileManager.default.fileExists(atPath: databasePath) else {
+                Terminal.error("no audit log at \(databasePath); run 'interlock init\(stateDir.map { " --state-dir \($0)" } ?? "")' first")
+                throw ExitCode(2)
+            }
             return try SQLiteStore(stateDirectory: path)
+        } catch let exit as ExitCode {
+            throw exit
         } catch {
             Terminal.error("\(error)")
             throw ExitCode(2)

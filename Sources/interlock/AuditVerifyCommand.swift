@@ -69,7 +69,7 @@ struct AuditVerifyCommand: ParsableCommand {
                 result = try AuditExportReader.read(path: export).verify(trust: trust, keptCheckpoints: kept)
             } else {
                 let store = try state.openExistingLog()
-                subject = store.path
+                subject = store.location
                 result = try store.verify(trust: trust, keptCheckpoints: kept)
             }
             if trust.isExternal { result.requireAnchoring(maximumUnanchored: Int64(maxUnanchored)) }

@@ -16,7 +16,7 @@ struct Interlock: ParsableCommand {
             ValidateCommand.self, SitesCommand.self, ShowCommand.self, PlanCommand.self, StatusCommand.self, ApplyCommand.self,
             QueueCommand.self, WindowsCommand.self, ApproveCommand.self, RejectCommand.self, ReconcileCommand.self, RunCommand.self,
             RolloutCommand.self, CompareCommand.self,
-            InitCommand.self, AuditCommand.self, ServeCommand.self, SignerCommand.self, HashPasswordCommand.self,
+            InitCommand.self, AuditCommand.self, StoreCommand.self, ServeCommand.self, SignerCommand.self, HashPasswordCommand.self,
         ]
     )
 

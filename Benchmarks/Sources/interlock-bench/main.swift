@@ -4,6 +4,7 @@
 //   interlock-bench generate --size small|medium|large [--seed N] --out DIR
 //   interlock-bench run --size S --repo DIR --work DIR [--runs N] [--ops a,b,…]
 //   interlock-bench op NAME --size S --repo DIR --work DIR [--runs N]     (one operation; prints one JSON line)
+//   interlock-bench stores --work DIR [--postgres URL] [--writers N] [--seconds S]   (concurrent durable audit appends)
 import Foundation
 import InterlockGit
 
@@ -21,6 +22,7 @@ let usage = """
     usage: interlock-bench generate --size small|medium|large [--seed N] --out DIR
            interlock-bench run --size S --repo DIR --work DIR [--runs N] [--ops a,b,...]
            interlock-bench op NAME --size S --repo DIR --work DIR [--runs N]
+           interlock-bench stores --work DIR [--postgres URL] [--writers N] [--seconds S]
     operations: \(Operation.allCases.map(\.rawValue).joined(separator: ", "))
     """
 
@@ -84,6 +86,16 @@ case "run":
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
     if let json = try? encoder.encode(rows) {
         try? json.write(to: URL(fileURLWithPath: data.work + "/results-\(data.name).json"))
+    }
+
+case "stores":
+    guard let work = option("work", in: arguments) else { fail(usage) }
+    do {
+        try StoreBench.run(
+            postgres: option("postgres", in: arguments), work: work, writers: Int(option("writers", in: arguments) ?? "") ?? 3,
+            seconds: Double(option("seconds", in: arguments) ?? "") ?? 5)
+    } catch {
+        fail("stores: \(error)")
     }
 
 default:

@@ -1,0 +1,106 @@
+import Foundation
+
+/// The PostgreSQL schema: the same tables and columns as the SQLite one (``AuditSchema``), migrated by the store
+/// itself when it opens the database, under an advisory lock so that replicas starting together take turns.
+enum PostgresSchema {
+    /// Advisory lock keys (`pg_advisory_xact_lock`): migrations, and the audit chain's head (every append and
+    /// checkpoint holds it until it commits, so writers on any replica take turns and never fork the chain).
+    static let migrationLock: Int64 = 0x1_6E74_6C6B_0001
+    static let chainLock: Int64 = 0x1_6E74_6C6B_0002
+
+    /// Migrations by name, oldest first; each runs in one transaction with the statements in order.
+    static let migrations: [(name: String, statements: [String])] = [
+        ("pg-v1-audit", [
+            """
+            CREATE TABLE audit_record (
+                sequence BIGINT PRIMARY KEY CHECK (sequence >= 1),
+                id TEXT NOT NULL UNIQUE,
+                timestamp TEXT NOT NULL,
+                actor_id TEXT NOT NULL,
+                actor_name TEXT NOT NULL,
+                actor_role TEXT NOT NULL,
+                actor_authentication TEXT NOT NULL,
+                source_host TEXT NOT NULL,
+                source_process TEXT NOT NULL,
+                source_pid BIGINT NOT NULL,
+                category TEXT NOT NULL,
+                action TEXT NOT NULL,
+                site TEXT,
+                resource TEXT,
+                change_id TEXT,
+                plan_id TEXT,
+                commit_id TEXT,
+                before_value TEXT,
+                after_value TEXT,
+                reason TEXT,
+                result TEXT NOT NULL,
+                error TEXT,
+                details TEXT NOT NULL DEFAULT '{}',
+                previous_hash TEXT NOT NULL UNIQUE,
+                hash TEXT NOT NULL UNIQUE
+            )
+            """,
+            "CREATE INDEX audit_record_site ON audit_record(site, sequence)",
+            "CREATE INDEX audit_record_action ON audit_record(action, sequence)",
+            "CREATE INDEX audit_record_actor ON audit_record(actor_id, sequence)",
+            "CREATE INDEX audit_record_change ON audit_record(change_id, sequence)",
+            "CREATE INDEX audit_record_plan ON audit_record(plan_id, sequence)",
+            "CREATE INDEX audit_record_timestamp ON audit_record(timestamp)",
+            """
+            CREATE TABLE audit_checkpoint (
+                id BIGSERIAL PRIMARY KEY,
+                sequence BIGINT NOT NULL CHECK (sequence >= 0),
+                head_hash TEXT NOT NULL,
+                timestamp TEXT NOT NULL,
+                key_id TEXT NOT NULL,
+                signature TEXT NOT NULL
+            )
+            """,
+            "CREATE INDEX audit_checkpoint_sequence ON audit_checkpoint(sequence)",
+            """
+            CREATE FUNCTION interlock_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                RAISE EXCEPTION '% are append-only: % is not allowed', TG_ARGV[0], TG_OP;
+            END
+            $$
+            """,
+            """
+            CREATE TRIGGER audit_record_append_only BEFORE UPDATE OR DELETE ON audit_record
+            FOR EACH ROW EXECUTE FUNCTION interlock_append_only('audit records')
+            """,
+            """
+            CREATE TRIGGER audit_record_no_truncate BEFORE TRUNCATE ON audit_record
+            FOR EACH STATEMENT EXECUTE FUNCTION interlock_append_only('audit records')
+            """,
+            """
+            CREATE TRIGGER audit_checkpoint_append_only BEFORE UPDATE OR DELETE ON audit_checkpoint
+            FOR EACH ROW EXECUTE FUNCTION interlock_append_only('audit checkpoints')
+            """,
+            """
+            CREATE TRIGGER audit_checkpoint_no_truncate BEFORE TRUNCATE ON audit_checkpoint
+            FOR EACH STATEMENT EXECUTE FUNCTION interlock_append_only('audit checkpoints')
+            """,
+            "CREATE TABLE instance_setting (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+        ]),
+    ]
+
+    static var migrationNames: [String] { migrations.map(\.name) }
+
+    /// Brings the database to the latest schema; replicas that start together take turns, and a database that a
+    /// newer Interlock migrated further is refused rather than written with an older idea of its tables.
+    static func migrate(_ session: PostgresSession) throws {
+        try session.transaction { connection in
+            try connection.query("SELECT pg_advisory_xact_lock($1)", [.integer(migrationLock)])
+            try connection.execute("CREATE TABLE IF NOT EXISTS interlock_schema (name TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())")
+            let applied = Set(try connection.query("SELECT name FROM interlock_schema").compactMap { try $0.text(0) })
+            let unknown = applied.subtracting(migrationNames)
+            guard unknown.isEmpty else {
+                throw AuditStoreError(.database, "the database \(session.target.redacted) has schema migrations this Interlock does not know (\(unknown.sorted().joined(separator: ", "))): it was used by a newer version; upgrade Interlock")
+            }
+            for migration in migrations where !applied.contains(migration.name) {
+                for statement in migration.statements { try connection.execute(statement) }
+                try connection.query("INSERT INTO interlock_schema (name) VALUES ($1)", [.text(migration.name)])
+            }
+        }
+    }
+}
