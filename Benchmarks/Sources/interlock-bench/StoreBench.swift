@@ -33,10 +33,7 @@ enum StoreBench {
     /// `writers` threads append for `seconds`, `batch` records per append.
     static func measure(_ url: DatabaseURL, label: String, writers: Int, batch: Int, seconds: Double) throws -> Result {
         let stores = try (0..<writers).map { _ in try AuditStores.open(url) }
-        let lock = NSLock()
-        var latencies: [Double] = []
-        var records = 0
-        var failure: (any Error)?
+        let totals = Totals()
         let start = Date()
         let deadline = start.addingTimeInterval(seconds)
         DispatchQueue.concurrentPerform(iterations: writers) { writer in
@@ -50,14 +47,12 @@ enum StoreBench {
                     own.append(Double(DispatchTime.now().uptimeNanoseconds - began) / 1e6)
                 }
             } catch {
-                lock.lock(); failure = error; lock.unlock()
+                totals.fail(error)
             }
-            lock.lock()
-            latencies += own
-            records += n
-            lock.unlock()
+            totals.add(latencies: own, records: n)
         }
-        if let failure { throw failure }
+        if let failure = totals.failure { throw failure }
+        let latencies = totals.latencies, records = totals.records
         let elapsed = Date().timeIntervalSince(start)
         let verification = try stores[0].verify(trust: .none, keptCheckpoints: [])
         guard verification.ok else { throw BenchError("\(label): the chain does not verify after the run: \(verification.problems.first?.message ?? "")") }
@@ -84,8 +79,30 @@ enum StoreBench {
         print("")
         print("store                            mode       writers  appends/s  records/s   p50 ms   p99 ms")
         for r in results {
-            print(String(format: "%-32@ %-10@ %7d %10.0f %10.0f %8.2f %8.2f", r.store as NSString, r.mode as NSString, r.writers,
-                         r.appendsPerSecond, r.recordsPerSecond, r.percentile(0.5), r.percentile(0.99)))
+            let name = r.store.padding(toLength: 32, withPad: " ", startingAt: 0) + " " + r.mode.padding(toLength: 10, withPad: " ", startingAt: 0)
+            print(name + String(format: " %7d %10.0f %10.0f %8.2f %8.2f", r.writers, r.appendsPerSecond, r.recordsPerSecond,
+                                r.percentile(0.5), r.percentile(0.99)))
         }
+    }
+}
+
+/// What the writer threads measured, gathered under a lock.
+private final class Totals: @unchecked Sendable {
+    private let lock = NSLock()
+    private(set) var latencies: [Double] = []
+    private(set) var records = 0
+    private(set) var failure: (any Error)?
+
+    func add(latencies more: [Double], records count: Int) {
+        lock.lock()
+        latencies += more
+        records += count
+        lock.unlock()
+    }
+
+    func fail(_ error: any Error) {
+        lock.lock()
+        failure = error
+        lock.unlock()
     }
 }
