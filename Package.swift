@@ -116,6 +116,6 @@ let package = Package(
             dependencies: ["InterlockStore", "InterlockTestSupport", .product(name: "GRDB", package: "GRDB.swift")]
         ),
         .testTarget(name: "InterlockCLITests", dependencies: ["InterlockTestSupport"]),
-        .testTarget(name: "InterlockEngineTests", dependencies: ["InterlockEngine", "InterlockModel", "InterlockGit", "InterlockStore"]),
+        .testTarget(name: "InterlockEngineTests", dependencies: ["InterlockEngine", "InterlockModel", "InterlockGit", "InterlockStore", "InterlockTestSupport"]),
     ]
 )

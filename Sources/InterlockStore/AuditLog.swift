@@ -1,4 +1,5 @@
 import Foundation
+import InterlockEngine
 
 /// The append-only, hash-chained audit log, whatever stores it (SQLite now, PostgreSQL later; both pass the same tests).
 ///
@@ -85,6 +86,10 @@ public protocol AuditStore: AuditLog {
     func importRecords(_ records: [AuditRecord]) throws
     /// Stores checkpoints exactly as another store holds them, for `interlock store copy`.
     func importCheckpoints(_ checkpoints: [AuditCheckpoint], settings: [String: String]) throws
+    /// The change queue's rows (changes, approvals, rollout decisions, baselines), for `interlock store copy`.
+    func exportQueue() throws -> QueueTables.Snapshot
+    /// Stores queue rows exactly as another store holds them, in one transaction; refused unless the queue is empty.
+    func importQueue(_ snapshot: QueueTables.Snapshot) throws
 }
 
 extension AuditStore {
@@ -118,10 +123,14 @@ extension PostgresStore: AuditStore {
     public var location: String { target.redacted }
 }
 
+/// The whole state of an instance: the audit log, the change queue and rollout decisions, in one database whose
+/// transactions keep them consistent. ``SQLiteStore`` and ``PostgresStore`` are both.
+public typealias StateStore = AuditStore & RolloutStore
+
 /// Opens the store a database URL names.
 public enum AuditStores {
     /// `sqlite:PATH` or `postgres://…`; the PostgreSQL schema migrates itself, as the SQLite one does.
-    public static func open(_ url: DatabaseURL, clock: any AuditClock = SystemAuditClock()) throws -> any AuditStore {
+    public static func open(_ url: DatabaseURL, clock: any AuditClock = SystemAuditClock()) throws -> any StateStore {
         switch url {
         case .sqlite(let path):
             return try SQLiteStore(path: path, clock: clock)

@@ -1,14 +1,16 @@
 import Foundation
 
-/// `interlock store copy`: moves an audit log, its checkpoints and the instance's settings to another store (SQLite
-/// to PostgreSQL, or back) record for record, hashes and all, so `interlock audit verify` reports the same head on
-/// both. The target must be empty; the source must verify before anything is written, and the target is verified
+/// `interlock store copy`: moves an audit log, its checkpoints, the instance's settings and the change queue to
+/// another store (SQLite to PostgreSQL, or back) record for record, hashes and all, so `interlock audit verify` reports
+/// the same head on both. The target must be empty; the source must verify before anything is written, and the target is verified
 /// after, against the source's head.
 public enum AuditStoreCopy {
     public struct Report: Sendable {
         public var records: Int64
         public var checkpoints: Int
         public var settings: Int
+        /// Rows of the change queue copied, by table.
+        public var queue: [String: Int]
         public var headSequence: Int64
         public var headHash: String
     }
@@ -22,7 +24,8 @@ public enum AuditStoreCopy {
             let first = before.firstProblem.map { "record \($0.sequence): \($0.message)" } ?? "?"
             throw AuditStoreError(.corruptRecord, "the source log \(source.location) does not verify (\(first)); nothing was copied: run 'interlock audit verify' on it and keep it as evidence")
         }
-        guard try target.count() == 0, try target.checkpoints().isEmpty else {
+        let queue = try source.exportQueue()
+        guard try target.count() == 0, try target.checkpoints().isEmpty, try target.exportQueue().values.allSatisfy(\.isEmpty) else {
             throw AuditStoreError(.invalidEntry, "the target \(target.location) already holds an audit log; copy only into an empty database")
         }
         var pending: [AuditRecord] = []
@@ -43,10 +46,17 @@ public enum AuditStoreCopy {
         let checkpoints = try source.checkpoints().filter { $0.sequence <= before.lastSequence }
         let settings = try source.allSettings()
         try target.importCheckpoints(checkpoints, settings: settings)
+        try target.importQueue(queue)
+        let copiedQueue = try target.exportQueue()
+        guard copiedQueue == queue else {
+            throw AuditStoreError(.database, "the change queue in \(target.location) does not read back as it was copied")
+        }
         let after = try target.verify(trust: .none, keptCheckpoints: [])
         guard after.ok, after.lastSequence == before.lastSequence, after.headHash == before.headHash else {
             throw AuditStoreError(.database, "the copy in \(target.location) does not verify with the source's head #\(before.lastSequence) \(before.headHash) (it has #\(after.lastSequence) \(after.headHash)\(after.firstProblem.map { ", \($0.message)" } ?? ""))")
         }
-        return Report(records: copied, checkpoints: checkpoints.count, settings: settings.count, headSequence: after.lastSequence, headHash: after.headHash)
+        return Report(
+            records: copied, checkpoints: checkpoints.count, settings: settings.count,
+            queue: queue.mapValues(\.count), headSequence: after.lastSequence, headHash: after.headHash)
     }
 }

@@ -7,7 +7,7 @@ import InterlockModel
 /// that describe it commit in one IMMEDIATE transaction.
 extension SQLiteStore: ChangeStore {
     public func record(_ events: [AuditEvent]) throws {
-        _ = try append(contentsOf: events.map(SQLiteStore.entry))
+        _ = try append(contentsOf: events.map(QueueRows.entry))
     }
 
     public func enqueue(_ new: NewChange, events: [AuditEvent]) throws -> EnqueueResult {
@@ -46,8 +46,8 @@ extension SQLiteStore: ChangeStore {
                     """,
                 arguments: [id, new.site, number, new.plan.id, new.plan.commit, new.plan.stored.canonicalJSON, new.gate.rawValue,
                             new.author?.id, new.author?.name, new.author?.email, new.commitSummary, now, now,
-                            try Self.json(new.commits), try Self.json(new.ruleChanges)])
-            _ = try appendRecords(allEvents.map(SQLiteStore.entry), in: db)
+                            try QueueRows.json(new.commits), try QueueRows.json(new.ruleChanges)])
+            _ = try appendRecords(allEvents.map(QueueRows.entry), in: db)
             let created = try Self.fetchChanges(db, sql: "WHERE id = ?", [id])[0]
             return EnqueueResult(change: created, created: true, superseded: superseded)
         }
@@ -93,7 +93,7 @@ extension SQLiteStore: ChangeStore {
                 arguments: [changeID, approval.planID, approval.approver.id, approval.approver.name, approval.approver.email,
                             approval.role, approval.meaning, approval.reason, AuditTimestamp.format(approval.at)])
             try db.execute(sql: "UPDATE change_request SET updated_at = ? WHERE id = ?", arguments: [AuditTimestamp.format(clock.now()), changeID])
-            _ = try appendRecords(events.map(SQLiteStore.entry), in: db)
+            _ = try appendRecords(events.map(QueueRows.entry), in: db)
             return try Self.fetchChanges(db, sql: "WHERE id = ?", [changeID])[0]
         }
     }
@@ -122,7 +122,7 @@ extension SQLiteStore: ChangeStore {
                     arguments: [baseline.site, baseline.changeID, baseline.commit, baseline.files.siteFile, baseline.files.configFile,
                                 AuditTimestamp.format(baseline.appliedAt)])
             }
-            _ = try appendRecords(events.map(SQLiteStore.entry), in: db)
+            _ = try appendRecords(events.map(QueueRows.entry), in: db)
             return try Self.fetchChanges(db, sql: "WHERE id = ?", [changeID])[0]
         }
     }
@@ -141,7 +141,7 @@ extension SQLiteStore: ChangeStore {
             try db.execute(
                 sql: "UPDATE change_request SET status = 'applying', owner = ?, emergency = ?, status_reason = NULL, updated_at = ? WHERE id = ?",
                 arguments: [owner, emergency, AuditTimestamp.format(clock.now()), changeID])
-            _ = try appendRecords(events.map(SQLiteStore.entry), in: db)
+            _ = try appendRecords(events.map(QueueRows.entry), in: db)
             return try Self.fetchChanges(db, sql: "WHERE id = ?", [changeID])[0]
         }
     }
@@ -199,26 +199,6 @@ extension SQLiteStore: ChangeStore {
         }
     }
 
-    static func entry(_ event: AuditEvent) -> AuditEntry {
-        AuditEntry(
-            actor: AuditActor(id: event.actor.id, name: event.actor.name, role: event.role, authentication: event.authentication),
-            category: AuditCategory(rawValue: event.category.rawValue) ?? .system, action: event.action, site: event.site,
-            resource: event.resource, changeID: event.changeID, planID: event.planID, commit: event.commit, before: event.before,
-            after: event.after, reason: event.reason, result: event.success ? .success : .failure, error: event.error, details: event.details)
-    }
-
-    static func json<T: Encodable>(_ value: [T]) throws -> String? {
-        guard !value.isEmpty else { return nil }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-        return String(decoding: try encoder.encode(value), as: UTF8.self)
-    }
-
-    static func decodeJSON<T: Decodable>(_ type: T.Type, _ text: String?) throws -> T? {
-        guard let text else { return nil }
-        return try JSONDecoder().decode(type, from: Data(text.utf8))
-    }
-
     static func fetchChanges(_ db: Database, sql: String, _ arguments: StatementArguments) throws -> [ChangeRequest] {
         let rows = try Row.fetchAll(db, sql: """
             SELECT id, site, plan, gate, status, status_reason, author_id, author_name, author_email, commit_summary,
@@ -245,8 +225,8 @@ extension SQLiteStore: ChangeStore {
                 createdAt: AuditTimestamp.parse(row["created_at"]) ?? .distantPast,
                 updatedAt: AuditTimestamp.parse(row["updated_at"]) ?? .distantPast,
                 approvals: approvals, emergency: (row["emergency"] as Int64?) == 1,
-                commits: try Self.decodeJSON([CommitIdentity].self, row["commits"]) ?? [],
-                ruleChanges: try Self.decodeJSON([RuleChange].self, row["rule_changes"]) ?? [])
+                commits: try QueueRows.decodeJSON([CommitIdentity].self, row["commits"]) ?? [],
+                ruleChanges: try QueueRows.decodeJSON([RuleChange].self, row["rule_changes"]) ?? [])
         }
     }
 }

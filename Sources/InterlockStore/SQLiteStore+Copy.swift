@@ -44,3 +44,55 @@ extension SQLiteStore {
         }
     }
 }
+
+extension SQLiteStore {
+    public func exportQueue() throws -> QueueTables.Snapshot {
+        try database("read the change queue") {
+            try pool.read { db in
+                var snapshot: QueueTables.Snapshot = [:]
+                for table in QueueTables.tables {
+                    snapshot[table.name] = try Row.fetchAll(db, sql: "SELECT \(table.columnList) FROM \(table.name) ORDER BY \(table.order)").map { row in
+                        try table.columns.indices.map { index -> QueueTables.Cell in
+                            let value: DatabaseValue = row[index]
+                            switch value.storage {
+                            case .null: return .null
+                            case .int64(let number): return .integer(number)
+                            case .string(let text): return table.columns[index].kind == .bytes ? .bytes(Data(text.utf8)) : .text(text)
+                            case .blob(let data): return .bytes(data)
+                            case .double(let number):
+                                throw AuditStoreError(.corruptRecord, "\(table.name).\(table.columns[index].name) holds a number (\(number)) where Interlock writes no numbers")
+                            }
+                        }
+                    }
+                }
+                return snapshot
+            }
+        }
+    }
+
+    public func importQueue(_ snapshot: QueueTables.Snapshot) throws {
+        try database("copy the change queue") {
+            try pool.writeWithoutTransaction { db in
+                try db.inTransaction(.immediate) {
+                    for table in QueueTables.tables {
+                        guard try Int.fetchOne(db, sql: "SELECT count(*) FROM \(table.name)") == 0 else {
+                            throw AuditStoreError(.invalidEntry, "the target \(path) already holds rows in \(table.name); copy only into an empty database")
+                        }
+                        let insert = try db.makeStatement(sql: "INSERT INTO \(table.name) (\(table.columnList)) VALUES (\(table.columns.map { _ in "?" }.joined(separator: ", ")))")
+                        for row in snapshot[table.name] ?? [] {
+                            try insert.execute(arguments: StatementArguments(row.map { cell -> (any DatabaseValueConvertible)? in
+                                switch cell {
+                                case .null: return nil
+                                case .text(let text): return text
+                                case .integer(let number): return number
+                                case .bytes(let data): return data
+                                }
+                            }))
+                        }
+                    }
+                    return .commit
+                }
+            }
+        }
+    }
+}

@@ -24,7 +24,7 @@ extension SQLiteStore: RolloutStore {
                     try db.execute(
                         sql: "INSERT INTO rollout_override (commit_id, action, user_id, user_name, reason, decided_at) VALUES (?, ?, ?, ?, ?, ?)",
                         arguments: [override.commit, override.action.rawValue, override.by.id, override.by.name, override.reason, AuditTimestamp.format(override.at)])
-                    _ = try appendRecords(events.map(SQLiteStore.entry), in: db)
+                    _ = try appendRecords(events.map(QueueRows.entry), in: db)
                     return .commit
                 }
             }
@@ -44,7 +44,7 @@ extension SQLiteStore: RolloutStore {
             try pool.writeWithoutTransaction { db in
                 try db.inTransaction(.immediate) {
                     try db.execute(sql: "UPDATE change_request SET health_checked_at = ? WHERE id = ?", arguments: [AuditTimestamp.format(at), changeID])
-                    _ = try appendRecords(events.map(SQLiteStore.entry), in: db)
+                    _ = try appendRecords(events.map(QueueRows.entry), in: db)
                     return .commit
                 }
             }

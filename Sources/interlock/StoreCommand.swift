@@ -15,7 +15,7 @@ struct StoreCommand: ParsableCommand {
 struct StoreCopyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "copy",
-        abstract: "Copy the audit log, its signed checkpoints and the instance's settings into an empty store.",
+        abstract: "Copy the audit log, its signed checkpoints, the instance's settings and the change queue into an empty store.",
         discussion: """
             Every record is copied as it is (sequence, time and hash), so 'interlock audit verify' reports the same head \
             on both stores and the auditors' public key verifies the copy. The source must verify first (a broken log is \
@@ -65,10 +65,13 @@ struct StoreCopyCommand: ParsableCommand {
             Terminal.printJSON(.object([
                 "from": .string(source.location), "to": .string(target.location), "records": .int(Int(report.records)),
                 "checkpoints": .int(report.checkpoints), "settings": .int(report.settings),
+                "queue": .object(report.queue.mapValues { .int($0) }),
                 "headSequence": .int(Int(report.headSequence)), "headHash": .string(report.headHash),
             ]))
         } else {
             print("copied \(report.records) record(s), \(report.checkpoints) checkpoint(s) and \(report.settings) setting(s)")
+            let queue = report.queue
+            print("  and the change queue: \(queue["change_request"] ?? 0) change(s), \(queue["change_approval"] ?? 0) approval(s), \(queue["rollout_override"] ?? 0) rollout decision(s), \(queue["site_baseline"] ?? 0) site baseline(s)")
             print("  from \(source.location)")
             print("  to   \(target.location)")
             print("verified: both end at head #\(report.headSequence) \(report.headHash)")

@@ -3,11 +3,12 @@ import Testing
 @testable import InterlockEngine
 import InterlockModel
 import InterlockStore
+import InterlockTestSupport
 
-/// The gated queue: reconcile, approvals, gates, and the executor, on real files and a real SQLite file.
+/// The gated queue: reconcile, approvals, gates, and the executor, on real files, against a real SQLite file and a real PostgreSQL database.
 @Suite struct QueueTests {
-    @Test func reconcileQueuesWaitingChangesAndIsIdempotent() throws {
-        let f = try QueueFixture()
+    @Test(arguments: StoreKind.allCases) func reconcileQueuesWaitingChangesAndIsIdempotent(store: StoreKind) throws {
+        let f = try QueueFixture(store: store)
         let reports = try f.reconcile()
         #expect(reports.map(\.change?.status) == [.waiting, .waiting])
         #expect(reports[0].gates?.waitingFor.count == 2, "approval and window")
@@ -19,8 +20,8 @@ import InterlockStore
         #expect(try f.actions().filter { $0 == "change.queued" }.count == 2)
     }
 
-    @Test func newCommitSupersedesTheWaitingChangeAndApprovalsDoNotCarryOver() throws {
-        let f = try QueueFixture()
+    @Test(arguments: StoreKind.allCases) func newCommitSupersedesTheWaitingChangeAndApprovalsDoNotCarryOver(store: StoreKind) throws {
+        let f = try QueueFixture(store: store)
         try f.reconcile()
         let first = try #require(try f.active("plant-a"))
         _ = try f.approve(first, as: "mgr-plant-a")
@@ -34,8 +35,8 @@ import InterlockStore
         #expect(try f.actions().contains("change.superseded"))
     }
 
-    @Test func authorMayNotApproveAndAnApproverCountsOnce() throws {
-        let f = try QueueFixture()
+    @Test(arguments: StoreKind.allCases) func authorMayNotApproveAndAnApproverCountsOnce(store: StoreKind) throws {
+        let f = try QueueFixture(store: store)
         try f.reconcile()
         let change = try #require(try f.active("plant-a"))
         #expect(throws: ApprovalRules.Refusal.self) { _ = try f.approve(change, as: "flow-engineer") }
@@ -46,8 +47,8 @@ import InterlockStore
         #expect(approved.approvers == ["mgr-plant-a"])
     }
 
-    @Test func gatesOpenOnlyWithApprovalInsideTheWindowAndOutsideFreezes() throws {
-        let f = try QueueFixture()
+    @Test(arguments: StoreKind.allCases) func gatesOpenOnlyWithApprovalInsideTheWindowAndOutsideFreezes(store: StoreKind) throws {
+        let f = try QueueFixture(store: store)
         try f.reconcile()
         var change = try #require(try f.active("plant-a"))
         let site = f.engine.site("plant-a")
@@ -68,8 +69,8 @@ import InterlockStore
         #expect(frozen.waitingFor.contains { $0.hasPrefix("freeze:") }, "Saturday-night window, but inside the year-end freeze")
     }
 
-    @Test func approvedChangeIsAppliedInItsWindowAndTheAuditTellsTheStory() throws {
-        let f = try QueueFixture(at: QueueFixture.insideWeekendWindow)
+    @Test(arguments: StoreKind.allCases) func approvedChangeIsAppliedInItsWindowAndTheAuditTellsTheStory(store: StoreKind) throws {
+        let f = try QueueFixture(at: QueueFixture.insideWeekendWindow, store: store)
         try f.prepareBrokerChange()
         let change = try f.approve(try #require(try f.active("plant-a")), as: "mgr-plant-a")
         let outcomes = try f.executor.applyReady(f.engine.state)
@@ -86,13 +87,13 @@ import InterlockStore
         for expected in ["change.queued", "change.approved", "gate.opened", "apply.started", "apply.operation", "reload.succeeded", "health.succeeded", "apply.succeeded"] {
             #expect(actions.contains(expected), "missing \(expected) in \(actions)")
         }
-        #expect(try f.store.verify(trust: .none).ok)
+        #expect(try f.store.verify(trust: .none, keptCheckpoints: []).ok)
         try f.reconcile()
         #expect(try f.active("plant-a") == nil, "in sync after the apply")
     }
 
-    @Test func failingHealthCheckRollsBackToTheExactPreviousBytes() throws {
-        let f = try QueueFixture(at: QueueFixture.insideWeekendWindow)
+    @Test(arguments: StoreKind.allCases) func failingHealthCheckRollsBackToTheExactPreviousBytes(store: StoreKind) throws {
+        let f = try QueueFixture(at: QueueFixture.insideWeekendWindow, store: store)
         try f.engine.deploy("plant-a")
         let before = try #require(f.engine.readLive("plant-a", "mosquitto/mosquitto.conf"))
         try f.engine.edit("components/mqtt-broker.yaml", replacing: "max_connections: 1000", with: "max_connections: 1200")
@@ -111,8 +112,8 @@ import InterlockStore
         #expect(try f.actions().suffix(3) == ["health.failed", "apply.failed", "rollback.completed"])
     }
 
-    @Test func liveChangeBetweenPlanAndApplySupersedesWithoutWriting() throws {
-        let f = try QueueFixture(at: QueueFixture.insideWeekendWindow)
+    @Test(arguments: StoreKind.allCases) func liveChangeBetweenPlanAndApplySupersedesWithoutWriting(store: StoreKind) throws {
+        let f = try QueueFixture(at: QueueFixture.insideWeekendWindow, store: store)
         try f.engine.deploy("plant-a")
         try f.engine.edit("components/mqtt-broker.yaml", replacing: "max_connections: 1000", with: "max_connections: 1200")
         try f.reconcile()
@@ -131,12 +132,12 @@ import InterlockStore
         #expect(try f.actions().contains("drift.detected"))
     }
 
-    @Test func twoExecutorsNeverApplyTheSameChangeTwice() async throws {
-        let f = try QueueFixture(at: QueueFixture.insideWeekendWindow)
+    @Test(arguments: StoreKind.allCases) func twoExecutorsNeverApplyTheSameChangeTwice(store: StoreKind) async throws {
+        let f = try QueueFixture(at: QueueFixture.insideWeekendWindow, store: store)
         try f.prepareBrokerChange()
         _ = try f.approve(try #require(try f.active("plant-a")), as: "mgr-plant-a")
         try f.reconcile()
-        let second = try SQLiteStore(stateDirectory: f.engine.base + "/state", clock: SameClock(clock: f.clock))
+        let second = try f.anotherStore()
         let state = f.engine.state
         let executors = [f.executor, Executor(planning: f.engine.planning, store: second, clock: f.clock)]
         let outcomes = try await withThrowingTaskGroup(of: [Executor.Outcome].self) { group in
@@ -148,8 +149,8 @@ import InterlockStore
         #expect(try f.actions().filter { $0 == "apply.succeeded" }.count == 1)
     }
 
-    @Test func emergencyNeedsOneApprovalMoreAndWaivesTheWindow() throws {
-        let f = try QueueFixture()
+    @Test(arguments: StoreKind.allCases) func emergencyNeedsOneApprovalMoreAndWaivesTheWindow(store: StoreKind) throws {
+        let f = try QueueFixture(store: store)
         try f.prepareBrokerChange()
         var change = try f.approve(try #require(try f.active("plant-a")), as: "mgr-plant-a")
         let site = f.engine.site("plant-a")
@@ -165,8 +166,8 @@ import InterlockStore
         #expect(try f.store.records(matching: .all).contains { $0.action == "apply.started.emergency" && $0.reason == "broker certificate expires tonight" })
     }
 
-    @Test func rejectionEndsTheChange() throws {
-        let f = try QueueFixture()
+    @Test(arguments: StoreKind.allCases) func rejectionEndsTheChange(store: StoreKind) throws {
+        let f = try QueueFixture(store: store)
         try f.reconcile()
         let change = try #require(try f.active("plant-b"))
         _ = try f.store.transition(changeID: change.id, from: [.waiting, .ready], to: .rejected, reason: "not before the audit", events: [
@@ -177,8 +178,8 @@ import InterlockStore
         #expect(try f.active("plant-b") == nil)
     }
 
-    @Test func storedPlanRoundTripsWithItsID() throws {
-        let f = try QueueFixture()
+    @Test(arguments: StoreKind.allCases) func storedPlanRoundTripsWithItsID(store: StoreKind) throws {
+        let f = try QueueFixture(store: store)
         let plan = try f.engine.plan("plant-a").plan
         let decoded = try Plan(stored: try Value.parseJSON(plan.stored.canonicalJSON))
         #expect(decoded == plan)

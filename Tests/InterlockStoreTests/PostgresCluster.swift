@@ -13,12 +13,6 @@ extension PostgresCluster {
     }
 }
 
-/// The stores every conformance test runs against.
-enum StoreKind: String, CaseIterable, Sendable, CustomTestStringConvertible {
-    case sqlite, postgres
-    var testDescription: String { rawValue }
-}
-
 /// A store under test, with a way in around it (as someone with database access would have) and a way to open it
 /// again as another process would.
 final class StoreUnderTest {

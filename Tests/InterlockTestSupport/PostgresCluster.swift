@@ -91,3 +91,9 @@ public final class PostgresCluster: @unchecked Sendable {
     public func restart() throws { try script("restart", directory) }
 }
 
+
+/// The stores every conformance test runs against.
+public enum StoreKind: String, CaseIterable, Sendable, CustomStringConvertible {
+    case sqlite, postgres
+    public var description: String { rawValue }
+}

@@ -82,6 +82,74 @@ enum PostgresSchema {
             """,
             "CREATE TABLE instance_setting (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
         ]),
+        ("pg-v2-change-queue", [
+            """
+            CREATE TABLE change_request (
+                id TEXT PRIMARY KEY,
+                site TEXT NOT NULL,
+                number BIGINT NOT NULL,
+                plan_id TEXT NOT NULL,
+                commit_id TEXT,
+                plan TEXT NOT NULL,
+                gate TEXT NOT NULL,
+                status TEXT NOT NULL,
+                status_reason TEXT,
+                author_id TEXT,
+                author_name TEXT,
+                author_email TEXT,
+                commit_summary TEXT,
+                created_at TEXT NOT NULL,
+                updated_at TEXT NOT NULL,
+                emergency BIGINT NOT NULL DEFAULT 0,
+                owner TEXT,
+                receipt TEXT,
+                health_checked_at TEXT,
+                commits TEXT,
+                rule_changes TEXT,
+                UNIQUE (site, number)
+            )
+            """,
+            "CREATE INDEX change_request_site_status ON change_request(site, status)",
+            "CREATE INDEX change_request_status ON change_request(status)",
+            // At most one applying change per site, whatever any replica believes.
+            "CREATE UNIQUE INDEX change_request_one_applying_per_site ON change_request(site) WHERE status = 'applying'",
+            """
+            CREATE TABLE change_approval (
+                change_id TEXT NOT NULL REFERENCES change_request(id),
+                plan_id TEXT NOT NULL,
+                approver_id TEXT NOT NULL,
+                approver_name TEXT NOT NULL,
+                approver_email TEXT,
+                role TEXT NOT NULL,
+                meaning TEXT NOT NULL,
+                reason TEXT NOT NULL,
+                approved_at TEXT NOT NULL,
+                PRIMARY KEY (change_id, approver_id)
+            )
+            """,
+            """
+            CREATE TABLE rollout_override (
+                id BIGSERIAL PRIMARY KEY,
+                commit_id TEXT NOT NULL,
+                action TEXT NOT NULL,
+                user_id TEXT NOT NULL,
+                user_name TEXT NOT NULL,
+                reason TEXT NOT NULL,
+                decided_at TEXT NOT NULL
+            )
+            """,
+            "CREATE INDEX rollout_override_commit ON rollout_override(commit_id)",
+            """
+            CREATE TABLE site_baseline (
+                site TEXT PRIMARY KEY,
+                change_id TEXT NOT NULL,
+                commit_id TEXT,
+                site_file BYTEA NOT NULL,
+                config_file BYTEA,
+                applied_at TEXT NOT NULL
+            )
+            """,
+        ]),
     ]
 
     static var migrationNames: [String] { migrations.map(\.name) }

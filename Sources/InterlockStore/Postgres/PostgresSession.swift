@@ -139,6 +139,7 @@ final class PostgresSession: @unchecked Sendable {
 enum PostgresValue: Sendable {
     case text(String?)
     case integer(Int64?)
+    case bytes(Data?)
 }
 
 /// The connection a ``PostgresSession`` call runs on.
@@ -153,6 +154,7 @@ struct PostgresSessionConnection {
             switch value {
             case .text(let text): binds.append(text)
             case .integer(let number): binds.append(number)
+            case .bytes(let data): binds.append(data.map { ByteBuffer(bytes: $0) })
             }
         }
         do {
@@ -184,6 +186,13 @@ extension PostgresRow {
         let cell = makeRandomAccess()[index]
         guard cell.bytes != nil else { return nil }
         return try cell.decode(String.self)
+    }
+
+    /// The column at `index` as bytes (nil for NULL).
+    func bytes(_ index: Int) throws -> Data? {
+        let cell = makeRandomAccess()[index]
+        guard cell.bytes != nil else { return nil }
+        return Data(try cell.decode(ByteBuffer.self).readableBytesView)
     }
 
     /// The column at `index` as a 64-bit integer (nil for NULL).

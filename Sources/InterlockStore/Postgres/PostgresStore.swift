@@ -369,6 +369,57 @@ extension PostgresStore {
     }
 }
 
+extension PostgresStore {
+    public func exportQueue() throws -> QueueTables.Snapshot {
+        try database("read the change queue") {
+            try session.transaction("REPEATABLE READ") { connection in
+                var snapshot: QueueTables.Snapshot = [:]
+                for table in QueueTables.tables {
+                    snapshot[table.name] = try connection.query("SELECT \(table.columnList) FROM \(table.name) ORDER BY \(table.order)").map { row in
+                        try table.columns.enumerated().map { index, column -> QueueTables.Cell in
+                            switch column.kind {
+                            case .text: return try row.text(index).map { .text($0) } ?? .null
+                            case .integer: return try row.integer(index).map { .integer($0) } ?? .null
+                            case .bytes: return try row.bytes(index).map { .bytes($0) } ?? .null
+                            }
+                        }
+                    }
+                }
+                return snapshot
+            }
+        }
+    }
+
+    public func importQueue(_ snapshot: QueueTables.Snapshot) throws {
+        try database("copy the change queue") {
+            try session.transaction { connection in
+                try lockChain(connection)
+                for table in QueueTables.tables {
+                    guard try connection.query("SELECT count(*)::BIGINT FROM \(table.name)").first?.integer(0) == 0 else {
+                        throw AuditStoreError(.invalidEntry, "the target \(target.redacted) already holds rows in \(table.name); copy only into an empty database")
+                    }
+                    let placeholders = table.columns.indices.map { "$\($0 + 1)" }.joined(separator: ", ")
+                    for row in snapshot[table.name] ?? [] {
+                        try connection.query("INSERT INTO \(table.name) (\(table.columnList)) VALUES (\(placeholders))", zip(row, table.columns).map { cell, column in
+                            switch cell {
+                            case .null:
+                                switch column.kind {
+                                case .text: return .text(nil)
+                                case .integer: return .integer(nil)
+                                case .bytes: return .bytes(nil)
+                                }
+                            case .text(let text): return column.kind == .bytes ? .bytes(Data(text.utf8)) : .text(text)
+                            case .integer(let number): return .integer(number)
+                            case .bytes(let data): return .bytes(data)
+                            }
+                        })
+                    }
+                }
+            }
+        }
+    }
+}
+
 extension AuditQuerySQL.Value {
     var postgres: PostgresValue {
         switch self {
