@@ -4,6 +4,7 @@ import Testing
 @testable import InterlockEngine
 import InterlockModel
 import InterlockStore
+import InterlockTestSupport
 
 /// A linear history of commit ids, oldest first: the rollout's view of git in these tests (git ancestry
 /// itself is tested against real repositories in InterlockGitTests).
@@ -20,8 +21,8 @@ final class RolloutFixture {
     let queue: QueueFixture
     var history = LinearHistory(commits: [])
 
-    init() throws {
-        queue = try QueueFixture(at: QueueFixture.insideWeekendWindow)
+    init(store: StoreKind = .sqlite) throws {
+        queue = try QueueFixture(at: QueueFixture.insideWeekendWindow, store: store)
         try queue.engine.deploy("plant-a")
         try queue.engine.deploy("plant-b")
     }
@@ -63,8 +64,8 @@ final class RolloutFixture {
 }
 
 @Suite struct RolloutTests {
-    @Test func plantBWaitsForPlantAThenForTheBakeThenForItsOwnWindow() throws {
-        let f = try RolloutFixture()
+    @Test(arguments: StoreKind.allCases) func plantBWaitsForPlantAThenForTheBakeThenForItsOwnWindow(store: StoreKind) throws {
+        let f = try RolloutFixture(store: store)
         try f.queue.engine.edit("components/mqtt-broker.yaml", replacing: "max_inflight_messages: 20", with: "max_inflight_messages: 40")
         let x = f.commit("a")
         try f.reconcile()
@@ -96,8 +97,8 @@ final class RolloutFixture {
         #expect(done.site == "plant-b")
     }
 
-    @Test func healthFailureDuringBakeHaltsLaterWavesUntilResumed() throws {
-        let f = try RolloutFixture()
+    @Test(arguments: StoreKind.allCases) func healthFailureDuringBakeHaltsLaterWavesUntilResumed(store: StoreKind) throws {
+        let f = try RolloutFixture(store: store)
         try f.queue.engine.edit("components/mqtt-broker.yaml", replacing: "max_inflight_messages: 20", with: "max_inflight_messages: 40")
         let x = f.commit("a")
         try f.reconcile()
@@ -123,8 +124,8 @@ final class RolloutFixture {
         #expect(passed.contains { $0.contains("resumed by Ops") })
     }
 
-    @Test func aNewerCommitDuringAHaltStartsANewRollout() throws {
-        let f = try RolloutFixture()
+    @Test(arguments: StoreKind.allCases) func aNewerCommitDuringAHaltStartsANewRollout(store: StoreKind) throws {
+        let f = try RolloutFixture(store: store)
         try f.queue.engine.edit("components/mqtt-broker.yaml", replacing: "max_inflight_messages: 20", with: "max_inflight_messages: 40")
         let x = f.commit("a")
         try f.reconcile()
@@ -139,8 +140,8 @@ final class RolloutFixture {
         #expect(reasons == ["plant-a (wave pilot) has not applied \(y.prefix(10)) yet"])
     }
 
-    @Test func aCommitThatOnlyTouchesPlantBIsNotHeldBehindThePilot() throws {
-        let f = try RolloutFixture()
+    @Test(arguments: StoreKind.allCases) func aCommitThatOnlyTouchesPlantBIsNotHeldBehindThePilot(store: StoreKind) throws {
+        let f = try RolloutFixture(store: store)
         try f.queue.engine.edit("sites/plant-b/overrides/components/mqtt-broker.yaml", replacing: "max_connections: 400", with: "max_connections: 450")
         f.commit("c")
         let reports = try f.reconcile()
@@ -149,8 +150,8 @@ final class RolloutFixture {
         #expect(notes == ["plant-a is not affected by cccccccccc"])
     }
 
-    @Test func skipLetsACommitPassTheWaves() throws {
-        let f = try RolloutFixture()
+    @Test(arguments: StoreKind.allCases) func skipLetsACommitPassTheWaves(store: StoreKind) throws {
+        let f = try RolloutFixture(store: store)
         try f.queue.engine.edit("components/mqtt-broker.yaml", replacing: "max_inflight_messages: 20", with: "max_inflight_messages: 40")
         let x = f.commit("a")
         try f.reconcile()
