@@ -27,6 +27,7 @@ import Testing
         #expect(copied.status == 0, "\(copied.stderr)")
         #expect(copied.stdout.contains("verified: both end at head #") && copied.stdout.contains(sourceHead))
         #expect(!copied.stdout.contains(url), "the password is never printed")
+        #expect(copied.stdout.contains("and the change queue: ") && !copied.stdout.contains("queue: 0 change(s)"), "\(copied.stdout)")
 
         let after = try w.run("audit", "verify", "--database", url, "--public-key", publicKey, "--json")
         #expect(after.status == 0, "\(after.stdout)\(after.stderr)")
