@@ -130,12 +130,14 @@ public typealias StateStore = AuditStore & RolloutStore
 /// Opens the store a database URL names.
 public enum AuditStores {
     /// `sqlite:PATH` or `postgres://…`; the PostgreSQL schema migrates itself, as the SQLite one does.
-    public static func open(_ url: DatabaseURL, clock: any AuditClock = SystemAuditClock()) throws -> any StateStore {
+    public static func open(
+        _ url: DatabaseURL, clock: any AuditClock = SystemAuditClock(), leaseDuration: TimeInterval = SQLiteStore.defaultLeaseDuration
+    ) throws -> any StateStore {
         switch url {
         case .sqlite(let path):
-            return try SQLiteStore(path: path, clock: clock)
+            return try SQLiteStore(path: path, clock: clock, leaseDuration: leaseDuration)
         case .postgres(let target):
-            return try PostgresStore(target, clock: clock)
+            return try PostgresStore(target, clock: clock, leaseDuration: leaseDuration)
         }
     }
 }

@@ -16,7 +16,7 @@ enum AuditSchema {
     static let checkpointColumns = "sequence, head_hash, timestamp, key_id, signature"
 
     /// The names of all migrations, oldest first.
-    static let migrationNames = ["v1-audit", "v2-audit-checkpoints", "v3-change-queue", "v4-rollout", "v5-trusted-rules"]
+    static let migrationNames = ["v1-audit", "v2-audit-checkpoints", "v3-change-queue", "v4-rollout", "v5-trusted-rules", "v6-leases"]
 
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
@@ -149,6 +149,12 @@ enum AuditSchema {
                     key TEXT PRIMARY KEY,
                     value TEXT NOT NULL
                 );
+                """)
+        }
+        migrator.registerMigration("v6-leases") { db in
+            try db.execute(sql: """
+                ALTER TABLE change_request ADD COLUMN lease_token INTEGER;
+                ALTER TABLE change_request ADD COLUMN lease_expires_at TEXT;
                 """)
         }
         return migrator

@@ -29,7 +29,7 @@ public enum QueueTables {
             ("gate", .text), ("status", .text), ("status_reason", .text), ("author_id", .text), ("author_name", .text),
             ("author_email", .text), ("commit_summary", .text), ("created_at", .text), ("updated_at", .text),
             ("emergency", .integer), ("owner", .text), ("receipt", .text), ("health_checked_at", .text), ("commits", .text),
-            ("rule_changes", .text),
+            ("rule_changes", .text), ("lease_token", .integer),
         ], order: "site, number"),
         Table(name: "change_approval", columns: [
             ("change_id", .text), ("plan_id", .text), ("approver_id", .text), ("approver_name", .text), ("approver_email", .text),

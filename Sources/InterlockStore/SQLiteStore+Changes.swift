@@ -10,6 +10,61 @@ extension SQLiteStore: ChangeStore {
         _ = try append(contentsOf: events.map(QueueRows.entry))
     }
 
+    public func record(_ events: [AuditEvent], fence: LeaseFence?) throws {
+        guard let fence else { return try record(events) }
+        try write("record \(events.count) event(s) of \(fence.changeID)") { db in
+            try Self.check(fence, in: db)
+            _ = try appendRecords(events.map(QueueRows.entry), in: db)
+        }
+    }
+
+    public var isShared: Bool { false }
+
+    public func lease(changeID: String) throws -> ChangeLease? {
+        try database("read the lease of \(changeID)") {
+            try pool.read { db in
+                guard let row = try Row.fetchOne(db, sql: "SELECT owner, lease_token, lease_expires_at FROM change_request WHERE id = ? AND status = 'applying'", arguments: [changeID]),
+                      let token = row["lease_token"] as Int64? else { return nil }
+                return ChangeLease(changeID: changeID, owner: row["owner"] ?? "", token: token, expiresAt: (row["lease_expires_at"] as String?).flatMap(AuditTimestamp.parse))
+            }
+        }
+    }
+
+    public func renewLease(changeID: String, token: Int64) throws -> Bool {
+        try write("renew the lease of \(changeID)") { db in
+            try db.execute(
+                sql: "UPDATE change_request SET lease_expires_at = ? WHERE id = ? AND lease_token = ? AND status = 'applying'",
+                arguments: [AuditTimestamp.format(clock.now() + leaseDuration), changeID, token])
+            return db.changesCount == 1
+        }
+    }
+
+    public func takeOver(changeID: String, owner: String, token: Int64?, ownerIsDead: Bool, events: [AuditEvent]) throws -> ChangeLease? {
+        try write("take \(changeID) over") { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT lease_token, lease_expires_at FROM change_request WHERE id = ? AND status = 'applying'", arguments: [changeID]),
+                  (row["lease_token"] as Int64?) == token else { return nil }
+            let now = clock.now()
+            let expired = (row["lease_expires_at"] as String?).flatMap(AuditTimestamp.parse).map { $0 < now } ?? true
+            guard expired || ownerIsDead else { return nil }
+            let next = try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(lease_token), 0) + 1 FROM change_request") ?? 1
+            let expires = now + leaseDuration
+            try db.execute(
+                sql: "UPDATE change_request SET owner = ?, lease_token = ?, lease_expires_at = ?, updated_at = ? WHERE id = ?",
+                arguments: [owner, next, AuditTimestamp.format(expires), AuditTimestamp.format(now), changeID])
+            _ = try appendRecords(events.map(QueueRows.entry), in: db)
+            return ChangeLease(changeID: changeID, owner: owner, token: next, expiresAt: expires)
+        }
+    }
+
+    /// Refuses a lease holder's write once the lease is not its own any more.
+    static func check(_ fence: LeaseFence?, in db: Database) throws {
+        guard let fence else { return }
+        let row = try Row.fetchOne(db, sql: "SELECT status, lease_token FROM change_request WHERE id = ?", arguments: [fence.changeID])
+        guard let row, (row["status"] as String?) == ChangeStatus.applying.rawValue, (row["lease_token"] as Int64?) == fence.token else {
+            throw ChangeStoreError(.fenced, "the lease on \(fence.changeID) (token \(fence.token)) was lost: another process took the change over; this process's write was refused")
+        }
+    }
+
     public func enqueue(_ new: NewChange, events: [AuditEvent]) throws -> EnqueueResult {
         try write("queue a change for \(new.site)") { db in
             let active = try Self.fetchChanges(db, sql: "WHERE site = ? AND status IN ('waiting', 'ready', 'applying') ORDER BY number DESC", [new.site])
@@ -103,7 +158,12 @@ extension SQLiteStore: ChangeStore {
     }
 
     public func transition(changeID: String, from: Set<ChangeStatus>, to: ChangeStatus, reason: String?, events: [AuditEvent], baseline: SiteBaseline?) throws -> ChangeRequest {
+        try transition(changeID: changeID, from: from, to: to, reason: reason, events: events, baseline: baseline, fence: nil)
+    }
+
+    public func transition(changeID: String, from: Set<ChangeStatus>, to: ChangeStatus, reason: String?, events: [AuditEvent], baseline: SiteBaseline?, fence: LeaseFence?) throws -> ChangeRequest {
         try write("move \(changeID) to \(to.rawValue)") { db in
+            try Self.check(fence, in: db)
             guard let change = try Self.fetchChanges(db, sql: "WHERE id = ?", [changeID]).first else {
                 throw ChangeStoreError(.notFound, "there is no change \(changeID)")
             }
@@ -111,8 +171,12 @@ extension SQLiteStore: ChangeStore {
                 throw ChangeStoreError(.conflict, "change \(changeID) is \(change.status.rawValue)\(change.statusReason.map { " (\($0))" } ?? ""), not \(from.map(\.rawValue).sorted().joined(separator: " or "))")
             }
             try db.execute(
-                sql: "UPDATE change_request SET status = ?, status_reason = ?, updated_at = ?, owner = CASE WHEN ? = 'applying' THEN owner ELSE NULL END WHERE id = ?",
-                arguments: [to.rawValue, reason, AuditTimestamp.format(clock.now()), to.rawValue, changeID])
+                sql: """
+                    UPDATE change_request SET status = ?, status_reason = ?, updated_at = ?,
+                        owner = CASE WHEN ? = 'applying' THEN owner ELSE NULL END,
+                        lease_expires_at = CASE WHEN ? = 'applying' THEN lease_expires_at ELSE NULL END WHERE id = ?
+                    """,
+                arguments: [to.rawValue, reason, AuditTimestamp.format(clock.now()), to.rawValue, to.rawValue, changeID])
             if let baseline {
                 try db.execute(
                     sql: """
@@ -138,9 +202,14 @@ extension SQLiteStore: ChangeStore {
             if let other = try String.fetchOne(db, sql: "SELECT id FROM change_request WHERE site = ? AND status = 'applying'", arguments: [change.site]) {
                 throw ChangeStoreError(.conflict, "change \(other) is being applied at \(change.site); one change at a time per site")
             }
+            let token = try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(lease_token), 0) + 1 FROM change_request") ?? 1
+            let now = clock.now()
             try db.execute(
-                sql: "UPDATE change_request SET status = 'applying', owner = ?, emergency = ?, status_reason = NULL, updated_at = ? WHERE id = ?",
-                arguments: [owner, emergency, AuditTimestamp.format(clock.now()), changeID])
+                sql: """
+                    UPDATE change_request SET status = 'applying', owner = ?, emergency = ?, status_reason = NULL, updated_at = ?,
+                        lease_token = ?, lease_expires_at = ? WHERE id = ?
+                    """,
+                arguments: [owner, emergency, AuditTimestamp.format(now), token, AuditTimestamp.format(now + leaseDuration), changeID])
             _ = try appendRecords(events.map(QueueRows.entry), in: db)
             return try Self.fetchChanges(db, sql: "WHERE id = ?", [changeID])[0]
         }
@@ -159,8 +228,13 @@ extension SQLiteStore: ChangeStore {
     }
 
     public func saveReceipt(changeID: String, receipt: ApplyReceipt) throws {
+        try saveReceipt(changeID: changeID, receipt: receipt, fence: nil)
+    }
+
+    public func saveReceipt(changeID: String, receipt: ApplyReceipt, fence: LeaseFence?) throws {
         let json = String(decoding: try JSONEncoder().encode(receipt), as: UTF8.self)
         try write("save the receipt of \(changeID)") { db in
+            try Self.check(fence, in: db)
             try db.execute(sql: "UPDATE change_request SET receipt = ? WHERE id = ?", arguments: [json, changeID])
         }
     }

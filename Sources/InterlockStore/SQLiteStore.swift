@@ -24,22 +24,27 @@ public final class SQLiteStore: AuditLog {
     public let path: String
     let pool: DatabasePool
     let clock: any AuditClock
+    /// How long a claim holds without renewal (``ChangeStore/leaseDuration``).
+    public let leaseDuration: TimeInterval
+    /// The default lease: an applier renews it every third of it, so a pause of this long is noticed.
+    public static let defaultLeaseDuration: TimeInterval = 30
 
     /// Opens (creating and migrating if needed) `<stateDirectory>/interlock.db`.
-    public convenience init(stateDirectory: String, clock: any AuditClock = SystemAuditClock()) throws {
+    public convenience init(stateDirectory: String, clock: any AuditClock = SystemAuditClock(), leaseDuration: TimeInterval = SQLiteStore.defaultLeaseDuration) throws {
         try StateDirectoryFiles.create(stateDirectory)
-        try self.init(path: stateDirectory + "/" + SQLiteStore.fileName, clock: clock)
+        try self.init(path: stateDirectory + "/" + SQLiteStore.fileName, clock: clock, leaseDuration: leaseDuration)
     }
 
     /// Opens (creating and migrating if needed) the database file at `path`.
-    public convenience init(path: String, clock: any AuditClock = SystemAuditClock()) throws {
-        try self.init(path: path, clock: clock, migrateUpTo: nil)
+    public convenience init(path: String, clock: any AuditClock = SystemAuditClock(), leaseDuration: TimeInterval = SQLiteStore.defaultLeaseDuration) throws {
+        try self.init(path: path, clock: clock, migrateUpTo: nil, leaseDuration: leaseDuration)
     }
 
     /// Opens the file, migrating up to `migrateUpTo` (nil: the latest schema). Tests build old schemas with it.
-    init(path: String, clock: any AuditClock, migrateUpTo target: String?) throws {
+    init(path: String, clock: any AuditClock, migrateUpTo target: String?, leaseDuration: TimeInterval = SQLiteStore.defaultLeaseDuration) throws {
         self.path = path
         self.clock = clock
+        self.leaseDuration = leaseDuration
         var configuration = Configuration()
         configuration.busyMode = .timeout(SQLiteStore.busyTimeout)
         configuration.label = "interlock-audit"

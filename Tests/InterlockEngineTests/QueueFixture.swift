@@ -10,6 +10,7 @@ final class QueueFixture {
     let store: any StateStore
     /// Where the store is: the state directory's SQLite file, or a new database on the test PostgreSQL cluster.
     let storeURL: DatabaseURL
+    let leaseDuration: TimeInterval
     let clock: TestClock
     let users: [InstanceConfiguration.User] = [
         .init(id: "mgr-plant-a", name: "Anna Berger", email: "anna.berger@example.com", title: "plant manager", roles: [.approver], sites: ["plant-a"], groups: ["plant-a-managers"]),
@@ -24,7 +25,7 @@ final class QueueFixture {
     static let insideWeekendWindow = "2026-11-28T23:00:00+01:00"
     static let outsideWindows = "2026-11-25T12:00:00+01:00"
 
-    init(at instant: String = QueueFixture.outsideWindows, store kind: StoreKind = .sqlite) throws {
+    init(at instant: String = QueueFixture.outsideWindows, store kind: StoreKind = .sqlite, leaseDuration: TimeInterval = SQLiteStore.defaultLeaseDuration) throws {
         engine = try EngineFixture()
         clock = try TestClock(iso8601: instant)
         switch kind {
@@ -34,14 +35,15 @@ final class QueueFixture {
         case .postgres:
             storeURL = try DatabaseURL.parse(try PostgresCluster.shared.freshDatabaseURL())
         }
-        store = try AuditStores.open(storeURL, clock: SameClock(clock: clock))
+        self.leaseDuration = leaseDuration
+        store = try AuditStores.open(storeURL, clock: SameClock(clock: clock), leaseDuration: leaseDuration)
         // Hooks that exist on any machine; tests that need a failing one change them.
         try engine.edit("components/mqtt-broker.yaml", replacing: "command: [systemctl, reload, mosquitto]", with: "command: [\"true\"]")
         try engine.edit("components/mqtt-broker.yaml", replacing: "    - mosquitto_sub\n    - -L\n    - \"mqtt://localhost:${config.port}/$SYS/broker/uptime\"\n    - -C\n    - \"1\"\n    - -W\n    - \"5\"", with: "    - sh\n    - -c\n    - \"test -s \\\"$INTERLOCK_TARGET_ROOT/mosquitto/mosquitto.conf\\\"\"")
     }
 
     /// Another store on the same database (another process, or another replica).
-    func anotherStore() throws -> any StateStore { try AuditStores.open(storeURL, clock: SameClock(clock: clock)) }
+    func anotherStore() throws -> any StateStore { try AuditStores.open(storeURL, clock: SameClock(clock: clock), leaseDuration: leaseDuration) }
 
     var reconciler: Reconciler { Reconciler(planning: engine.planning, store: store, clock: clock) }
     var executor: Executor { Executor(planning: engine.planning, store: store, clock: clock) }

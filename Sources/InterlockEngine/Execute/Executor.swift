@@ -93,7 +93,19 @@ public struct Executor: Sendable {
         } catch let error as ChangeStoreError where error.code == .conflict {
             return .skipped(change.id, reason: error.message)
         }
+        // From here on every write about the change carries the lease's token, and a heartbeat keeps the lease.
+        guard let lease = try store.lease(changeID: change.id), lease.owner == owner else {
+            return .skipped(change.id, reason: "the claim of \(change.id) was taken over before it started")
+        }
+        let heartbeat = LeaseHeartbeat(store: store, lease: lease)
+        defer { heartbeat.stop() }
+        var fenced = self
+        fenced.store = FencedStore(base: store, fence: lease.fence)
+        return try fenced.applyClaimed(change, claimed: claimed, site: site, state: state, firstDeployment: firstDeployment)
+    }
 
+    /// The part of an apply that runs under the claim's lease (`store` is fenced by it).
+    private func applyClaimed(_ change: ChangeRequest, claimed: ChangeRequest, site: Site, state: DesiredState, firstDeployment: Bool) throws -> Outcome {
         CrashPoint.reached("claimed")
         // The desired state and the live state must still be what the plan was computed against.
         let outcome = planning.plan(site, in: state)
@@ -255,40 +267,56 @@ public struct Executor: Sendable {
     public func recoverInterrupted(_ state: DesiredState, stateAt: ((String) -> DesiredState?)? = nil) throws -> [String] {
         var notes: [String] = []
         for change in try store.changes(sites: [], statuses: [.applying], limit: nil) {
-            guard let owner = try store.owner(changeID: change.id), ProcessIdentity.isDead(owner) else { continue }
             var state = state
             if let commit = change.plan.commit, commit != state.commitID, let own = stateAt?(commit) { state = own }
             guard let site = state.site(named: change.site) else { continue }
-            let driver = planning.driver(for: site)
-            let died = "the process applying it (\(owner)) died"
-            switch observe(change.plan, site: site, state: state) {
-            case .unknown(let why):
-                notes.append("\(change.id): not recovered yet: \(why)")
-                continue
-            case .allNew:
-                guard case .planned(let desired, _, _) = planning.plan(site, in: state) else { continue }
-                if runHooks, let failure = try runHooks(change, site: site, desired: desired) {
-                    let (_, why) = try settle(change, site: site, state: state, driver: driver, failure: "\(died); every resource held the new content, and \(failure)", events: [
-                        event(.apply, "apply.recovered", change, site: site, before: "applying", after: "failed", success: false,
-                              reason: "\(died) after writing every resource; its reload and health commands were run again and failed"),
-                    ])
-                    notes.append("\(change.id): \(why)")
-                } else {
-                    let how = runHooks ? "its reload and health commands were run again and passed" : "its reload and health commands were NOT run again (hooks skipped): unverified"
-                    let reason = "\(died) after writing every resource; re-observed: every resource holds the new content; \(how)"
-                    _ = try store.transition(changeID: change.id, from: [.applying], to: .applied, reason: reason, events: [
-                        event(.apply, "apply.recovered", change, site: site, before: "applying", after: "applied", reason: reason,
-                              details: ["observed": "all new", "health": runHooks ? "re-run, passed" : "not re-run"]),
-                    ], baseline: baseline(of: change, site: site, state: state))
-                    try driver.finishApply(planID: change.plan.id)
-                    notes.append("\(change.id): \(reason)")
-                }
-            case .allOld, .mixed:
-                let (final, why) = try settle(change, site: site, state: state, driver: driver, failure: died, events: [
-                    event(.apply, "apply.recovered", change, site: site, before: "applying", after: "recovering", reason: died),
+            // Taken over only when its lease expired or (on a store of one host) its process is gone; of several
+            // processes recovering at once, one wins, and the loser's lease, if it comes back, fences its writes.
+            let held = try store.lease(changeID: change.id)
+            guard let owner = try held?.owner ?? store.owner(changeID: change.id) else { continue }
+            let dead = !store.isShared && ProcessIdentity.isDead(owner)
+            guard let lease = try store.takeOver(changeID: change.id, owner: self.owner, token: held?.token, ownerIsDead: dead, events: []) else { continue }
+            let heartbeat = LeaseHeartbeat(store: store, lease: lease)
+            defer { heartbeat.stop() }
+            var fenced = self
+            fenced.store = FencedStore(base: store, fence: lease.fence)
+            let died = dead ? "the process applying it (\(owner)) died"
+                : "the process applying it (\(owner)) stopped renewing its lease\(held?.expiresAt.map { ", which expired at \(ISO8601DateFormatter().string(from: $0))" } ?? "")"
+            notes += try fenced.recover(change, site: site, state: state, died: died)
+        }
+        return notes
+    }
+
+    /// Finishes one interrupted apply under the lease taken over for it (`store` is fenced by it).
+    private func recover(_ change: ChangeRequest, site: Site, state: DesiredState, died: String) throws -> [String] {
+        var notes: [String] = []
+        let driver = planning.driver(for: site)
+        switch observe(change.plan, site: site, state: state) {
+        case .unknown(let why):
+            notes.append("\(change.id): not recovered yet: \(why)")
+        case .allNew:
+            guard case .planned(let desired, _, _) = planning.plan(site, in: state) else { return notes }
+            if runHooks, let failure = try runHooks(change, site: site, desired: desired) {
+                let (_, why) = try settle(change, site: site, state: state, driver: driver, failure: "\(died); every resource held the new content, and \(failure)", events: [
+                    event(.apply, "apply.recovered", change, site: site, before: "applying", after: "failed", success: false,
+                          reason: "\(died) after writing every resource; its reload and health commands were run again and failed"),
                 ])
-                notes.append("\(change.id): \(final.status.rawValue): \(why)")
+                notes.append("\(change.id): \(why)")
+            } else {
+                let how = runHooks ? "its reload and health commands were run again and passed" : "its reload and health commands were NOT run again (hooks skipped): unverified"
+                let reason = "\(died) after writing every resource; re-observed: every resource holds the new content; \(how)"
+                _ = try store.transition(changeID: change.id, from: [.applying], to: .applied, reason: reason, events: [
+                    event(.apply, "apply.recovered", change, site: site, before: "applying", after: "applied", reason: reason,
+                          details: ["observed": "all new", "health": runHooks ? "re-run, passed" : "not re-run"]),
+                ], baseline: baseline(of: change, site: site, state: state))
+                try driver.finishApply(planID: change.plan.id)
+                notes.append("\(change.id): \(reason)")
             }
+        case .allOld, .mixed:
+            let (final, why) = try settle(change, site: site, state: state, driver: driver, failure: died, events: [
+                event(.apply, "apply.recovered", change, site: site, before: "applying", after: "recovering", reason: died),
+            ])
+            notes.append("\(change.id): \(final.status.rawValue): \(why)")
         }
         return notes
     }

@@ -42,6 +42,58 @@ public protocol ChangeStore: AuditRecorder {
 
     /// The owner recorded by `claim` for an applying change.
     func owner(changeID: String) throws -> String?
+
+    // MARK: Leases
+
+    /// How long a claim holds without being renewed, in the store's time.
+    var leaseDuration: TimeInterval { get }
+    /// Whether several hosts share this store: a process identity (`host:pid:boot:start`) then says nothing about
+    /// whether an applier elsewhere is alive, and only an expired lease lets another take its change over.
+    var isShared: Bool { get }
+    /// The lease of an applying change: its holder, its fencing token and when it expires (the store's time). `claim`
+    /// grants one with a token greater than every token before.
+    func lease(changeID: String) throws -> ChangeLease?
+    /// Extends the lease while `token` still holds it; false when it was lost (the change was taken over or left
+    /// applying).
+    func renewLease(changeID: String, token: Int64) throws -> Bool
+    /// Takes an applying change over for `owner` with a new token, when its lease expired or (`ownerIsDead`, ignored
+    /// by a shared store) its holder is known to be gone, and only while the lease is still `token`'s: of several
+    /// callers, one wins. Nil: not abandoned, or someone else took it.
+    func takeOver(changeID: String, owner: String, token: Int64?, ownerIsDead: Bool, events: [AuditEvent]) throws -> ChangeLease?
+    /// `transition`, `saveReceipt` and `record` by the holder of a lease: refused with `.fenced` unless the change is
+    /// still applying under `fence`'s token, so an applier that was paused past its lease can no longer write.
+    func transition(changeID: String, from: Set<ChangeStatus>, to: ChangeStatus, reason: String?, events: [AuditEvent], baseline: SiteBaseline?, fence: LeaseFence?) throws -> ChangeRequest
+    func saveReceipt(changeID: String, receipt: ApplyReceipt, fence: LeaseFence?) throws
+    func record(_ events: [AuditEvent], fence: LeaseFence?) throws
+}
+
+/// Who may apply a change right now, for how long, and the token that fences everyone else's writes.
+public struct ChangeLease: Sendable, Hashable {
+    public var changeID: String
+    public var owner: String
+    public var token: Int64
+    /// When it expires, nil for a change claimed before leases existed (treated as expired).
+    public var expiresAt: Date?
+
+    public init(changeID: String, owner: String, token: Int64, expiresAt: Date?) {
+        self.changeID = changeID
+        self.owner = owner
+        self.token = token
+        self.expiresAt = expiresAt
+    }
+
+    public var fence: LeaseFence { LeaseFence(changeID: changeID, token: token) }
+}
+
+/// The condition a lease holder's writes carry: the change and the token it holds.
+public struct LeaseFence: Sendable, Hashable {
+    public var changeID: String
+    public var token: Int64
+
+    public init(changeID: String, token: Int64) {
+        self.changeID = changeID
+        self.token = token
+    }
 }
 
 /// What `enqueue` is asked to queue.
@@ -86,6 +138,8 @@ public struct ChangeStoreError: Error, Sendable, CustomStringConvertible {
         case notFound = "not-found"
         /// The change is not in a state that allows the operation (superseded, rejected, applied …).
         case conflict
+        /// The writer's lease was lost: another process took the change over.
+        case fenced
         case database
     }
 

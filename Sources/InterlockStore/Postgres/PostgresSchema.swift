@@ -150,6 +150,11 @@ enum PostgresSchema {
             )
             """,
         ]),
+        ("pg-v3-leases", [
+            "ALTER TABLE change_request ADD COLUMN lease_token BIGINT",
+            // The database's own time: replicas' clocks may differ, the lease must not.
+            "ALTER TABLE change_request ADD COLUMN lease_expires_at TIMESTAMPTZ",
+        ]),
     ]
 
     static var migrationNames: [String] { migrations.map(\.name) }

@@ -140,6 +140,7 @@ enum PostgresValue: Sendable {
     case text(String?)
     case integer(Int64?)
     case bytes(Data?)
+    case double(Double)
 }
 
 /// The connection a ``PostgresSession`` call runs on.
@@ -155,6 +156,7 @@ struct PostgresSessionConnection {
             case .text(let text): binds.append(text)
             case .integer(let number): binds.append(number)
             case .bytes(let data): binds.append(data.map { ByteBuffer(bytes: $0) })
+            case .double(let number): binds.append(number)
             }
         }
         do {

@@ -12,6 +12,69 @@ extension PostgresStore: RolloutStore {
         _ = try append(contentsOf: events.map(QueueRows.entry))
     }
 
+    public func record(_ events: [AuditEvent], fence: LeaseFence?) throws {
+        guard let fence else { return try record(events) }
+        try write("record \(events.count) event(s) of \(fence.changeID)") { connection in
+            try Self.check(fence, in: connection)
+            _ = try appendRecords(events.map(QueueRows.entry), in: connection)
+        }
+    }
+
+    public var isShared: Bool { true }
+
+    public func lease(changeID: String) throws -> ChangeLease? {
+        try read("read the lease of \(changeID)") { connection in
+            guard let row = try connection.query(
+                "SELECT owner, lease_token, (EXTRACT(EPOCH FROM lease_expires_at) * 1000)::BIGINT FROM change_request WHERE id = $1 AND status = 'applying'",
+                [.text(changeID)]).first, let token = try row.integer(1) else { return nil }
+            return ChangeLease(
+                changeID: changeID, owner: try row.text(0) ?? "", token: token,
+                expiresAt: try row.integer(2).map { Date(timeIntervalSince1970: Double($0) / 1000) })
+        }
+    }
+
+    public func renewLease(changeID: String, token: Int64) throws -> Bool {
+        try write("renew the lease of \(changeID)") { connection in
+            !(try connection.query(
+                """
+                UPDATE change_request SET lease_expires_at = clock_timestamp() + make_interval(secs => $3)
+                WHERE id = $1 AND lease_token = $2 AND status = 'applying' RETURNING id
+                """, [.text(changeID), .integer(token), .double(leaseDuration)]).isEmpty)
+        }
+    }
+
+    /// A shared store: only an expired lease (in the database's time) lets a change be taken over; whether the
+    /// holder's process looks dead from here says nothing about a process on another machine.
+    public func takeOver(changeID: String, owner: String, token: Int64?, ownerIsDead: Bool, events: [AuditEvent]) throws -> ChangeLease? {
+        try write("take \(changeID) over") { connection in
+            guard let row = try connection.query(
+                """
+                SELECT lease_token, lease_expires_at IS NULL OR lease_expires_at < clock_timestamp() FROM change_request
+                WHERE id = $1 AND status = 'applying'
+                """, [.text(changeID)]).first,
+                try row.integer(0) == token, try row.makeRandomAccess()[1].decode(Bool.self) else { return nil }
+            guard let updated = try connection.query(
+                """
+                UPDATE change_request SET owner = $2, updated_at = $3,
+                    lease_token = (SELECT COALESCE(MAX(lease_token), 0) + 1 FROM change_request),
+                    lease_expires_at = clock_timestamp() + make_interval(secs => $4)
+                WHERE id = $1 RETURNING lease_token, (EXTRACT(EPOCH FROM lease_expires_at) * 1000)::BIGINT
+                """, [.text(changeID), .text(owner), .text(AuditTimestamp.format(clock.now())), .double(leaseDuration)]).first,
+                let next = try updated.integer(0) else { return nil }
+            _ = try appendRecords(events.map(QueueRows.entry), in: connection)
+            return ChangeLease(changeID: changeID, owner: owner, token: next, expiresAt: try updated.integer(1).map { Date(timeIntervalSince1970: Double($0) / 1000) })
+        }
+    }
+
+    /// Refuses a lease holder's write once the lease is not its own any more.
+    static func check(_ fence: LeaseFence?, in connection: PostgresSessionConnection) throws {
+        guard let fence else { return }
+        let row = try connection.query("SELECT status, lease_token FROM change_request WHERE id = $1", [.text(fence.changeID)]).first
+        guard let row, try row.text(0) == ChangeStatus.applying.rawValue, try row.integer(1) == fence.token else {
+            throw ChangeStoreError(.fenced, "the lease on \(fence.changeID) (token \(fence.token)) was lost: another process took the change over; this process's write was refused")
+        }
+    }
+
     public func enqueue(_ new: NewChange, events: [AuditEvent]) throws -> EnqueueResult {
         try write("queue a change for \(new.site)") { connection in
             let active = try Self.fetchChanges(connection, where: "site = $1 AND status IN ('waiting', 'ready', 'applying') ORDER BY number DESC", [.text(new.site)])
@@ -111,7 +174,12 @@ extension PostgresStore: RolloutStore {
     }
 
     public func transition(changeID: String, from: Set<ChangeStatus>, to: ChangeStatus, reason: String?, events: [AuditEvent], baseline: SiteBaseline?) throws -> ChangeRequest {
+        try transition(changeID: changeID, from: from, to: to, reason: reason, events: events, baseline: baseline, fence: nil)
+    }
+
+    public func transition(changeID: String, from: Set<ChangeStatus>, to: ChangeStatus, reason: String?, events: [AuditEvent], baseline: SiteBaseline?, fence: LeaseFence?) throws -> ChangeRequest {
         try write("move \(changeID) to \(to.rawValue)") { connection in
+            try Self.check(fence, in: connection)
             guard let change = try Self.fetchChanges(connection, where: "id = $1", [.text(changeID)]).first else {
                 throw ChangeStoreError(.notFound, "there is no change \(changeID)")
             }
@@ -119,7 +187,11 @@ extension PostgresStore: RolloutStore {
                 throw ChangeStoreError(.conflict, "change \(changeID) is \(change.status.rawValue)\(change.statusReason.map { " (\($0))" } ?? ""), not \(from.map(\.rawValue).sorted().joined(separator: " or "))")
             }
             try connection.query(
-                "UPDATE change_request SET status = $1, status_reason = $2, updated_at = $3, owner = CASE WHEN $1 = 'applying' THEN owner ELSE NULL END WHERE id = $4",
+                """
+                UPDATE change_request SET status = $1, status_reason = $2, updated_at = $3,
+                    owner = CASE WHEN $1 = 'applying' THEN owner ELSE NULL END,
+                    lease_expires_at = CASE WHEN $1 = 'applying' THEN lease_expires_at ELSE NULL END WHERE id = $4
+                """,
                 [.text(to.rawValue), .text(reason), .text(AuditTimestamp.format(clock.now())), .text(changeID)])
             if let baseline {
                 try connection.query(
@@ -149,8 +221,12 @@ extension PostgresStore: RolloutStore {
                 throw ChangeStoreError(.conflict, "change \(other) is being applied at \(change.site); one change at a time per site")
             }
             try connection.query(
-                "UPDATE change_request SET status = 'applying', owner = $1, emergency = $2, status_reason = NULL, updated_at = $3 WHERE id = $4",
-                [.text(owner), .integer(emergency ? 1 : 0), .text(AuditTimestamp.format(clock.now())), .text(changeID)])
+                """
+                UPDATE change_request SET status = 'applying', owner = $1, emergency = $2, status_reason = NULL, updated_at = $3,
+                    lease_token = (SELECT COALESCE(MAX(lease_token), 0) + 1 FROM change_request),
+                    lease_expires_at = clock_timestamp() + make_interval(secs => $5) WHERE id = $4
+                """,
+                [.text(owner), .integer(emergency ? 1 : 0), .text(AuditTimestamp.format(clock.now())), .text(changeID), .double(leaseDuration)])
             _ = try appendRecords(events.map(QueueRows.entry), in: connection)
             return try Self.fetchChanges(connection, where: "id = $1", [.text(changeID)])[0]
         }
@@ -169,8 +245,13 @@ extension PostgresStore: RolloutStore {
     }
 
     public func saveReceipt(changeID: String, receipt: ApplyReceipt) throws {
+        try saveReceipt(changeID: changeID, receipt: receipt, fence: nil)
+    }
+
+    public func saveReceipt(changeID: String, receipt: ApplyReceipt, fence: LeaseFence?) throws {
         let json = String(decoding: try JSONEncoder().encode(receipt), as: UTF8.self)
         try write("save the receipt of \(changeID)") { connection in
+            try Self.check(fence, in: connection)
             try connection.query("UPDATE change_request SET receipt = $1 WHERE id = $2", [.text(json), .text(changeID)])
         }
     }

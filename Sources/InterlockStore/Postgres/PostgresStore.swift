@@ -18,15 +18,21 @@ public final class PostgresStore: AuditLog, @unchecked Sendable {
     public let target: DatabaseURL.PostgresTarget
     let session: PostgresSession
     let clock: any AuditClock
+    /// How long a claim holds without renewal, in the database's time (``ChangeStore/leaseDuration``).
+    public let leaseDuration: TimeInterval
     /// Records per page when reading many.
     static let pageSize = 2_000
     /// Records per INSERT statement (25 parameters each; PostgreSQL allows 65,535 per statement).
     static let insertBatch = 1_000
 
     /// Connects and migrates the schema. The error says which database and why.
-    public init(_ target: DatabaseURL.PostgresTarget, clock: any AuditClock = SystemAuditClock(), connectTimeout: TimeInterval = 10) throws {
+    public init(
+        _ target: DatabaseURL.PostgresTarget, clock: any AuditClock = SystemAuditClock(), connectTimeout: TimeInterval = 10,
+        leaseDuration: TimeInterval = SQLiteStore.defaultLeaseDuration
+    ) throws {
         self.target = target
         self.clock = clock
+        self.leaseDuration = leaseDuration
         session = try PostgresSession(target, connectTimeout: connectTimeout)
         try database("migrate the schema") { try PostgresSchema.migrate(session) }
     }
