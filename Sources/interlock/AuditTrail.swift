@@ -11,11 +11,19 @@ import InterlockStore
 /// observation is reported as a warning; failing to record an apply stops the apply.
 struct AuditTrail {
     let stateDirectory: String
+    /// The state database's URL (`--database`, `$INTERLOCK_DATABASE`); nil: the state directory's SQLite file.
+    var databaseURL: String?
     let actor = CommandActor.current
 
+    init(stateDirectory: String, databaseURL: String? = nil) {
+        self.stateDirectory = stateDirectory
+        self.databaseURL = databaseURL
+    }
+
     /// Opens the log, or nil after a warning when it cannot be opened.
-    private func openForObservations() -> SQLiteStore? {
+    private func openForObservations() -> (any StateStore)? {
         do {
+            if let databaseURL { return try AuditStores.open(try DatabaseURL.parse(databaseURL)) }
             return try SQLiteStore(stateDirectory: stateDirectory)
         } catch {
             warn(error)
@@ -24,7 +32,7 @@ struct AuditTrail {
     }
 
     private func warn(_ error: any Error) {
-        FileHandle.standardError.write(Data("warning: the audit log in \(stateDirectory) could not record this: \(error)\n".utf8))
+        FileHandle.standardError.write(Data("warning: the audit log \(databaseURL == nil ? "in \(stateDirectory)" : "in the state database") could not record this: \(error)\n".utf8))
     }
 
     func validationFailed(commit: CommitInfo?, source: RepositorySource, errors: [Diagnostic]) {
@@ -84,31 +92,8 @@ struct AuditTrail {
 
     /// Signs a checkpoint of the log's head when the state directory holds a signing key (after
     /// `interlock init`), so every command that writes to the log leaves it anchored.
-    private func checkpoint(_ store: SQLiteStore) throws {
+    private func checkpoint(_ store: any StateStore) throws {
         try KeyStore.checkpointIfKeyed(store, stateDirectory: stateDirectory)
-    }
-
-    /// Records the intent to apply before anything changes; throws when it cannot be recorded.
-    func applyStarting(_ plan: Plan, site: Site, ungated: Bool) throws -> SQLiteStore {
-        let store = try SQLiteStore(stateDirectory: stateDirectory)
-        _ = try store.append(AuditEntry(
-            actor: actor, category: .apply, action: ungated ? "apply.started.ungated" : "apply.started", site: plan.site,
-            planID: plan.id, commit: plan.commit, before: plan.liveFingerprint, after: plan.desiredFingerprint,
-            details: [
-                "operations": String(plan.operations.count), "summary": plan.summary, "gates": ungated ? "bypassed (--ungated)" : "open",
-                "timezone": site.timezone,
-            ]))
-        return store
-    }
-
-    /// Records the result of an apply, with a signed checkpoint when a signing key exists.
-    func applyFinished(_ plan: Plan, site: Site, store: SQLiteStore, applied: [String], error: (any Error)?) throws {
-        _ = try store.append(AuditEntry(
-            actor: actor, category: .apply, action: error == nil ? "apply.succeeded" : "apply.failed", site: plan.site,
-            planID: plan.id, commit: plan.commit, before: plan.liveFingerprint, after: plan.desiredFingerprint,
-            result: error == nil ? .success : .failure, error: error.map { "\($0)" },
-            details: ["applied": applied.joined(separator: ","), "summary": plan.summary, "timezone": site.timezone]))
-        try checkpoint(store)
     }
 }
 

@@ -58,7 +58,7 @@ struct QueueContext {
     let repository: RepositoryOptions
     let stateDirectory: String
     let planning: SitePlanning
-    let store: SQLiteStore
+    let store: any StateStore
     let clock: any InterlockClock
     /// Reads the desired state; a second read (the next pass of `interlock run`) reads only what changed.
     let reader: DesiredStateReader
@@ -82,9 +82,13 @@ struct QueueContext {
         planning = try target.planning(stateDirectory: stateDirectory, driverDirectory: repository.driverDirectory, configuration: configuration)
         clock = TestClockOverride.clock ?? SystemClock()
         do {
-            store = try SQLiteStore(stateDirectory: stateDirectory)
+            if let text = repository.databaseURL {
+                store = try AuditStores.open(try DatabaseURL.parse(text))
+            } else {
+                store = try SQLiteStore(stateDirectory: stateDirectory)
+            }
         } catch {
-            Terminal.error("cannot open the state database in \(stateDirectory): \(error)")
+            Terminal.error(repository.databaseURL == nil ? "cannot open the state database in \(stateDirectory): \(error)" : "cannot open the state database: \(error)")
             throw ExitCode(2)
         }
     }
@@ -138,7 +142,7 @@ struct QueueContext {
         let errors = loaded.diagnostics.filter { $0.severity == .error }
         if !errors.isEmpty {
             for diagnostic in errors { FileHandle.standardError.write(Data((diagnostic.rendered + "\n").utf8)) }
-            AuditTrail(stateDirectory: stateDirectory).validationFailed(commit: commit, source: repository.source, errors: errors)
+            AuditTrail(stateDirectory: stateDirectory, databaseURL: repository.databaseURL).validationFailed(commit: commit, source: repository.source, errors: errors)
             return .invalid(commit: commit?.id.hex, problems: errors.count)
         }
         let author = commit.map { Person(id: $0.author.email, name: $0.author.name, email: $0.author.email) }

@@ -58,7 +58,7 @@ struct PlanCommand: ParsableCommand {
             }
             failed = failed || !result.planned
         })
-        AuditTrail(stateDirectory: repository.stateDirectory).observed(observed)
+        AuditTrail(stateDirectory: repository.stateDirectory, databaseURL: repository.databaseURL).observed(observed)
         let elapsed = Date().timeIntervalSince(started)
         KeptUntilExit.keep(outline)
 

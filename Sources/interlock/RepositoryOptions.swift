@@ -17,6 +17,12 @@ struct RepositoryOptions: ParsableArguments {
     @Option(name: .long, help: "State directory (mirrors of remote repositories). Default: $INTERLOCK_STATE_DIR, else stateDirectory of the instance configuration, else $XDG_STATE_HOME/interlock, else ~/.local/state/interlock.")
     var stateDir: String?
 
+    @Option(name: .long, help: ArgumentHelp("The state database (change queue and audit log): postgres://USER@HOST[:PORT]/DATABASE[?sslmode=verify-full&sslrootcert=CA.pem&passwordfile=FILE] or sqlite:PATH. Default: $INTERLOCK_DATABASE, else interlock.db in the state directory.", valueName: "url"))
+    var database: String?
+
+    /// The database URL given (option, then environment), if any.
+    var databaseURL: String? { database ?? ProcessInfo.processInfo.environment["INTERLOCK_DATABASE"].flatMap { $0.isEmpty ? nil : $0 } }
+
     var stateDirectory: String { stateDir ?? StateDirectory.default }
 
     var source: RepositorySource { RepositorySource(repo, workTree: worktree) }

@@ -27,7 +27,7 @@ struct StatusCommand: ParsableCommand {
         // Each site is reduced to its row (or JSON entry) on the worker that planned it.
         var reports: [SiteReport] = []
         planning.plan(sites, in: outline, reduce: { SiteReport($0, json: json) }, deliver: { reports.append($0) })
-        AuditTrail(stateDirectory: repository.stateDirectory).observed(reports.compactMap(\.observed))
+        AuditTrail(stateDirectory: repository.stateDirectory, databaseURL: repository.databaseURL).observed(reports.compactMap(\.observed))
         KeptUntilExit.keep(outline)
         let conditions = reports.map(\.condition)
 

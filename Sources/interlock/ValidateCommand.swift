@@ -60,7 +60,7 @@ struct ValidateCommand: ParsableCommand {
             }
         }
         if !errors.isEmpty {
-            AuditTrail(stateDirectory: repository.stateDirectory).validationFailed(commit: commit, source: repository.source, errors: errors)
+            AuditTrail(stateDirectory: repository.stateDirectory, databaseURL: repository.databaseURL).validationFailed(commit: commit, source: repository.source, errors: errors)
             throw ExitCode(1)
         }
     }

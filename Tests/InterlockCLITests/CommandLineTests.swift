@@ -12,6 +12,8 @@ import Testing
         var repo: String { root + "/desired-state" }
         var state: String { root + "/state" }
         var targets: String { root + "/targets" }
+        /// Set for every command run (e.g. `INTERLOCK_DATABASE` to work on PostgreSQL).
+        var baseEnvironment: [String: String] = [:]
 
         init() throws {
             root = FileManager.default.temporaryDirectory.appendingPathComponent("interlock-cli-\(UUID().uuidString)").path
@@ -106,7 +108,7 @@ import Testing
             environment["INTERLOCK_TARGET_BASE"] = targets
             environment["INTERLOCK_CONFIG"] = root + "/interlock.yaml"
             environment["NO_COLOR"] = "1"
-            return environment.merging(extra) { $1 }
+            return environment.merging(baseEnvironment) { $1 }.merging(extra) { $1 }
         }
 
         func run(_ arguments: [String], environment extra: [String: String], stdin: String? = nil) throws -> Result {

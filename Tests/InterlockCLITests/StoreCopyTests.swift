@@ -65,4 +65,41 @@ import Testing
         let missing = try w.run("audit", "log", "--database", "sqlite:" + w.root + "/none.db")
         #expect(missing.status == 2 && missing.stderr.contains("no audit log at"))
     }
+
+    /// After the move, the instance runs on PostgreSQL: a change is reconciled, approved with a password and applied
+    /// through the database, two appliers racing for it apply it once, and the log verifies with the auditors' key.
+    @Test func theQueueRunsOnPostgreSQLAfterTheMove() throws {
+        let w = try Workspace()
+        #expect(try w.run("init").status == 0)
+        #expect(try w.deployDirectly("plant-a").status == 0)
+        let publicKey = w.root + "/auditors.pub"
+        try FileManager.default.copyItem(atPath: w.state + "/audit-signing.pub", toPath: publicKey)
+        let url = try PostgresCluster.shared.freshDatabaseURL()
+        let copied = try w.run("store", "copy", "--from", "sqlite:" + w.state + "/interlock.db", "--to", url)
+        #expect(copied.status == 0, "\(copied.stderr)")
+        // The file is set aside: from here on, anything that still wrote to it would be lost from the shared record.
+        try FileManager.default.moveItem(atPath: w.state + "/interlock.db", toPath: w.root + "/before-the-move.db")
+        w.baseEnvironment = ["INTERLOCK_DATABASE": url]
+
+        try w.replace(w.repo + "/sites/plant-a/site.yaml", "10.20.1.15", "10.20.1.16")
+        try w.commit("New OPC UA server at Plant A")
+        let reconcile = try w.run("reconcile", "--hooks", "skip", "--repo", w.repo)
+        #expect(reconcile.status == 0, "\(reconcile.stderr)")
+        let approve = try w.runAs("mgr-plant-a", ["approve", "plant-a-2", "--reason", "OPC UA server replaced during the shutdown", "--repo", w.repo])
+        #expect(approve.status == 0, "\(approve.stdout)\(approve.stderr)")
+        let environment = CommandLineTests.insideWindow.merging(["INTERLOCK_TEST_PAUSE_AFTER_OPERATION_MS": "50"]) { $1 }
+        let arguments = ["apply", "--change", "plant-a-2", "--hooks", "skip", "--repo", w.repo, "--as", "ops", "--password-stdin"]
+        let first = try w.start(arguments, environment: environment, stdin: "ops-pass-1\n")
+        let second = try w.start(arguments, environment: environment, stdin: "ops-pass-1\n")
+        first.0.waitUntilExit()
+        second.0.waitUntilExit()
+        let outputs = [first.1, second.1].map { (try? String(contentsOfFile: $0, encoding: .utf8)) ?? "" }
+        #expect(outputs.filter { $0.contains("applied plant-a-2") }.count == 1, "\(outputs)")
+        let actions = try w.auditActions()
+        #expect(actions.filter { $0 == "apply.started" }.count == 1 && actions.contains("change.approved"), "\(actions)")
+        #expect(!FileManager.default.fileExists(atPath: w.state + "/interlock.db"), "nothing fell back to a new SQLite file")
+        let verified = try w.run("audit", "verify", "--public-key", publicKey)
+        #expect(verified.status == 0 && verified.stdout.contains("postgres://"), "\(verified.stdout)\(verified.stderr)")
+        #expect(try w.run("status", "--site", "plant-a", "--repo", w.repo).status == 0, "plant-a is in sync")
+    }
 }

@@ -152,7 +152,7 @@ extension WebServer {
         api.get("audit/export") { request, context in try await self.export(request, context) }
         api.get("audit/verify") { request, context in
             _ = try await self.requireAuditReader(context, path: request.uri.path)
-            let (result, path) = try await offload { [loop = self.loop, instance = self.instance] in (try loop.verifyAuditLog(), instance.store.path) }
+            let (result, path) = try await offload { [loop = self.loop, instance = self.instance] in (try loop.verifyAuditLog(), instance.store.location) }
             return Responses.json(JSONShapes.verification(result, subject: path))
         }
         api.post("reconcile") { request, context in

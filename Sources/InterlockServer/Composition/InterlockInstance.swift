@@ -13,7 +13,7 @@ public final class InterlockInstance: Sendable {
     public let revision: String
     public let stateDirectory: String
     public let planning: SitePlanning
-    public let store: SQLiteStore
+    public let store: any StateStore
     public let clock: any InterlockClock
     /// The auditors' copy of the checkpoint public key, when given: `audit verify` is then anchored.
     public let trustedPublicKeyFile: String?
@@ -34,7 +34,7 @@ public final class InterlockInstance: Sendable {
 
     public init(
         configuration: InstanceConfiguration, source: RepositorySource, revision: String, stateDirectory: String,
-        planning: SitePlanning, store: SQLiteStore, clock: any InterlockClock, trustedPublicKeyFile: String? = nil, runHooks: Bool = true,
+        planning: SitePlanning, store: any StateStore, clock: any InterlockClock, trustedPublicKeyFile: String? = nil, runHooks: Bool = true,
         rollout: (@Sendable (DesiredState) -> RolloutContext)? = nil, history: (any CommitHistory)? = nil, rehearsal: String? = nil
     ) {
         self.history = history

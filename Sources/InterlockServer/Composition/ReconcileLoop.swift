@@ -108,7 +108,7 @@ public final class ReconcileLoop: Service, Sendable {
     @discardableResult
     public func verifyAuditLog() throws -> AuditVerification {
         let trust = try instance.checkpointTrust()
-        var result = try instance.store.verify(trust: trust)
+        var result = try instance.store.verify(trust: trust, keptCheckpoints: [])
         if trust.isExternal { result.requireAnchoring(maximumUnanchored: 100) }
         observations.setVerify(Observations.VerifyResult(
             ok: result.ok, anchored: result.anchored, records: result.recordCount, headHash: result.headHash, problemCount: result.problemCount,

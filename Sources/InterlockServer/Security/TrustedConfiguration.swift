@@ -40,7 +40,7 @@ public enum TrustedConfiguration {
     /// Records `configuration`'s file as the one the state directory trusts (`interlock init`). Returns a note for
     /// the operator when this binds it for the first time or moves it to another file.
     @discardableResult
-    public static func bind(_ configuration: InstanceConfiguration, store: SQLiteStore, actor: AuditActor) throws -> String? {
+    public static func bind(_ configuration: InstanceConfiguration, store: any StateStore, actor: AuditActor) throws -> String? {
         let (path, digest) = try identify(configuration)
         let oldPath = try store.setting(pathKey), oldDigest = try store.setting(digestKey)
         if oldPath == path, oldDigest == digest { return nil }
@@ -56,7 +56,7 @@ public enum TrustedConfiguration {
     }
 
     /// Checks that `configuration` is the trusted file; a changed digest is recorded (the file was edited) and accepted.
-    public static func check(_ configuration: InstanceConfiguration, store: SQLiteStore, actor: AuditActor) throws(Refusal) {
+    public static func check(_ configuration: InstanceConfiguration, store: any StateStore, actor: AuditActor) throws(Refusal) {
         let (path, digest) = try identify(configuration)
         let trustedPath: String?, trustedDigest: String?
         do {
