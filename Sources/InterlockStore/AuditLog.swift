@@ -123,6 +123,13 @@ extension PostgresStore: AuditStore {
     public var location: String { target.redacted }
 }
 
+/// A store several processes share, that tells them when one of them changed the queue.
+public protocol ChangeNotifying: AnyObject, Sendable {
+    /// Calls `onChange` after every queue change any process commits, and once after every (re)connection, since
+    /// notifications sent while disconnected are lost. Runs, reconnecting with back-off, until the task is cancelled.
+    func watchChanges(_ onChange: @escaping @Sendable () -> Void) -> Task<Void, Never>
+}
+
 /// The whole state of an instance: the audit log, the change queue and rollout decisions, in one database whose
 /// transactions keep them consistent. ``SQLiteStore`` and ``PostgresStore`` are both.
 public typealias StateStore = AuditStore & RolloutStore

@@ -33,6 +33,9 @@ do {
             )
         }
         appended += try store.append(contentsOf: entries).count
+        // A real writer does something between appends; a tight loop would let SQLite's busy handler starve the
+        // other writers on a loaded machine.
+        usleep(200)
     }
     FileHandle.standardOutput.write(Data("appended \(appended)\n".utf8))
 } catch {

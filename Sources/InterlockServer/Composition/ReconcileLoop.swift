@@ -34,7 +34,10 @@ public final class ReconcileLoop: Service, Sendable {
     public func trigger() { triggered.withLock { $0 = true } }
 
     public func run() async throws {
-        logger.info("reconciling \(instance.source) every \(interval); state in \(instance.stateDirectory)")
+        logger.info("reconciling \(instance.source) every \(interval); state in \(instance.store.location)")
+        // On a shared store, a change another replica commits (an approval, a claim) wakes this loop at once.
+        let watcher = (instance.store as? any ChangeNotifying)?.watchChanges { [weak self] in self?.trigger() }
+        defer { watcher?.cancel() }
         while !Task.isCancelled, !Task.isShuttingDownGracefully {
             await runPass()
             let deadline = ContinuousClock.now.advanced(by: interval)

@@ -107,6 +107,14 @@ final class PostgresSession: @unchecked Sendable {
         }
     }
 
+    /// A connection of its own (for LISTEN), outside the session's lock; the caller closes it.
+    func makeConnection() async throws -> PostgresConnection {
+        try await PostgresConnection.connect(
+            on: MultiThreadedEventLoopGroup.singleton.next(), configuration: configuration, id: Int.random(in: 1_000_000...Int.max),
+            logger: PostgresSession.logger
+        ).get()
+    }
+
     func close() {
         lock.lock()
         defer { lock.unlock() }

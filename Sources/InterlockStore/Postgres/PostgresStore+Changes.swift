@@ -7,7 +7,30 @@ import PostgresNIO
 /// first, so queue writes from any replica take turns exactly as SQLite's IMMEDIATE transactions do, and each
 /// transition commits together with the audit records that describe it. A unique index allows one applying change
 /// per site whatever a replica believes.
-extension PostgresStore: RolloutStore {
+extension PostgresStore: RolloutStore, ChangeNotifying {
+    /// The channel queue changes are announced on (`pg_notify`), so replicas act on an approval at once.
+    static let changeChannel = "interlock_queue"
+
+    public func watchChanges(_ onChange: @escaping @Sendable () -> Void) -> Task<Void, Never> {
+        let session = session
+        return Task {
+            var delay: Double = 1
+            while !Task.isCancelled {
+                if let connection = try? await session.makeConnection() {
+                    delay = 1
+                    onChange()
+                    _ = try? await connection.listen(on: PostgresStore.changeChannel) { notifications in
+                        for try await _ in notifications { onChange() }
+                    }
+                    try? await connection.close()
+                }
+                guard !Task.isCancelled else { break }
+                try? await Task.sleep(for: .seconds(delay))
+                delay = min(delay * 2, 30)
+            }
+        }
+    }
+
     public func record(_ events: [AuditEvent]) throws {
         _ = try append(contentsOf: events.map(QueueRows.entry))
     }
@@ -34,7 +57,7 @@ extension PostgresStore: RolloutStore {
     }
 
     public func renewLease(changeID: String, token: Int64) throws -> Bool {
-        try write("renew the lease of \(changeID)") { connection in
+        try write("renew the lease of \(changeID)", notify: false) { connection in
             !(try connection.query(
                 """
                 UPDATE change_request SET lease_expires_at = clock_timestamp() + make_interval(secs => $3)
@@ -312,11 +335,14 @@ extension PostgresStore: RolloutStore {
 
     /// A queue write: one transaction holding the chain lock from its first statement, so writers on every replica
     /// take turns and a check followed by an update cannot race.
-    private func write<T>(_ what: String, _ body: (PostgresSessionConnection) throws -> T) throws -> T {
+    private func write<T>(_ what: String, notify: Bool = true, _ body: (PostgresSessionConnection) throws -> T) throws -> T {
         do {
             return try session.transaction { connection in
                 try lockChain(connection)
-                return try body(connection)
+                let result = try body(connection)
+                // Delivered to every listening replica when (and only if) the transaction commits.
+                if notify { try connection.query("SELECT pg_notify($1, $2)", [.text(PostgresStore.changeChannel), .text(what)]) }
+                return result
             }
         } catch let error as ChangeStoreError {
             throw error
