@@ -78,6 +78,8 @@ public protocol AuditStore: AuditLog {
     func appliedMigrations() throws -> [String]
     /// Where the log is, for messages (a file path, or a database URL without its password).
     var location: String { get }
+    /// Checks that the database answers (for `/readyz`); throws what is wrong.
+    func ping() throws
     /// Every setting, for `interlock store copy`.
     func allSettings() throws -> [String: String]
     /// Stores records exactly as another store holds them (their sequences, times and hashes), for `interlock store

@@ -28,6 +28,24 @@ public enum AuditStoreCopy {
         guard try target.count() == 0, try target.checkpoints().isEmpty, try target.exportQueue().values.allSatisfy(\.isEmpty) else {
             throw AuditStoreError(.invalidEntry, "the target \(target.location) already holds an audit log; copy only into an empty database")
         }
+        // Settings nobody recorded (which configuration is trusted, where the signing helper is) must not ride along.
+        let planted = try target.allSettings()
+        guard planted.isEmpty else {
+            throw AuditStoreError(.invalidEntry, "the target \(target.location) already holds settings (\(planted.keys.sorted().joined(separator: ", "))); copy only into an empty database")
+        }
+        do {
+            return try copyChecked(from: source, to: target, verified: before, queue: queue, progress: progress)
+        } catch {
+            let left = (try? target.count()) ?? -1
+            guard left != 0 else { throw error }
+            throw AuditStoreError(.database, "the copy into \(target.location) failed after \(left) record(s) had been written: \(error). The target now holds a partial log: drop and re-create that database (or delete the file) before copying again; the source is unchanged")
+        }
+    }
+
+    private static func copyChecked(
+        from source: any AuditStore, to target: any AuditStore, verified before: AuditVerification, queue: QueueTables.Snapshot,
+        progress: (Int64) -> Void
+    ) throws -> Report {
         var pending: [AuditRecord] = []
         var copied: Int64 = 0
         try source.forEachRecord(matching: .all) { record in

@@ -3,6 +3,10 @@ import GRDB
 
 /// What `interlock store copy` reads from and writes into an SQLite store.
 extension SQLiteStore {
+    public func ping() throws {
+        _ = try database("read the database") { try pool.read { try Int.fetchOne($0, sql: "SELECT 1") } }
+    }
+
     public func allSettings() throws -> [String: String] {
         try database("read the settings") {
             try pool.read { db in

@@ -34,8 +34,10 @@ struct PostgresStoreTests {
             ("postgres://u@h/d?sslrootcert=/ca.pem", "only checked with sslmode=verify-full"),
             ("postgres://u@h/d?passwordfile=/nonexistent/pw", "cannot read the database password file"),
             ("sqlite:", "names no file"),
+            ("postgres://interlock:top#secret@127.0.0.1/base", "percent-encode"),
+            ("postgres://interlock:pw@127.0.0.1:99999/base", "a port is 1 to 65535"),
         ] {
-            #expect { try DatabaseURL.parse(text) } throws: { "\($0)".contains(says) && !"\($0)".contains(":pw@") }
+            #expect { try DatabaseURL.parse(text) } throws: { "\($0)".contains(says) && !"\($0)".contains(":pw@") && !"\($0)".contains("secret") }
         }
     }
 
@@ -81,5 +83,48 @@ struct PostgresStoreTests {
         }
         #expect(appended?.sequence == 11 && appended?.previousHash == written.last?.hash)
         #expect(try store.verify(trust: .none, keptCheckpoints: []).ok)
+    }
+
+    @Test func aConnectionTheServerClosedFailsTheCallInsteadOfHanging() throws {
+        let target = try PostgresCluster.shared.freshDatabase()
+        let store = try PostgresStore(target)
+        let other = try PostgresSession(target)
+        defer { other.close() }
+        let started = Date()
+        #expect(throws: (any Error).self) {
+            try store.session.transaction("REPEATABLE READ") { connection in
+                let pid = try connection.query("SELECT pg_backend_pid()").first?.integer(0) ?? 0
+                // The backend is ended while this transaction sits idle between two statements.
+                _ = try other.withConnection { try $0.query("SELECT pg_terminate_backend($1::int)", [.integer(pid)]) }
+                usleep(300_000)
+                _ = try connection.query("SELECT 1")
+            }
+        }
+        #expect(Date().timeIntervalSince(started) < 30)
+        // The next call connects again.
+        #expect(try store.count() == 0)
+    }
+
+    @Test func aRowAddedWithARepeatedSequenceIsFoundEvenAtAPageBoundary() throws {
+        let target = try PostgresCluster.shared.freshDatabase()
+        let store = try PostgresStore(target)
+        _ = try store.append(contentsOf: Fixture.entries(PostgresStore.pageSize + 5))
+        let session = try PostgresSession(target)
+        defer { session.close() }
+        try session.transaction { connection in
+            for constraint in ["audit_record_pkey", "audit_record_id_key", "audit_record_previous_hash_key", "audit_record_hash_key"] {
+                try connection.execute("ALTER TABLE audit_record DROP CONSTRAINT \(constraint)")
+            }
+            try connection.execute("""
+                INSERT INTO audit_record (\(AuditSchema.recordColumns))
+                SELECT sequence, id, timestamp, 'mallory', 'Mallory', actor_role, actor_authentication, source_host, source_process,
+                       source_pid, category, 'change.approved', site, resource, change_id, plan_id, commit_id, before_value, after_value,
+                       reason, result, error, details, previous_hash, hash
+                FROM audit_record WHERE sequence = \(PostgresStore.pageSize)
+                """)
+        }
+        let result = try store.verify(trust: .none, keptCheckpoints: [])
+        #expect(!result.ok)
+        #expect(result.problems.contains { $0.message.contains("appear more than once") && $0.sequence == Int64(PostgresStore.pageSize) }, "\(result.problems)")
     }
 }

@@ -11,9 +11,19 @@ extension WebServer {
         router.get("/healthz") { _, _ in Responses.json(.object(["status": .string("ok")])) }
         router.get("/readyz") { _, _ in
             let observations = self.observations
-            let ready = observations.loaded != nil && observations.passes > 0
+            // The state database must answer now: a replica that lost it cannot approve or apply anything.
+            let databaseError: String? = try await offload { [store = self.instance.store] in
+                do {
+                    try store.ping()
+                    return nil
+                } catch {
+                    return "\(error)"
+                }
+            }
+            let ready = observations.loaded != nil && observations.passes > 0 && databaseError == nil
+            let status = databaseError != nil ? "database unreachable" : ready ? "ready" : "starting"
             var object: [String: Value] = [
-                "status": .string(ready ? "ready" : "starting"), "passes": .int(observations.passes),
+                "status": .string(status), "passes": .int(observations.passes), "database": .string(databaseError ?? "ok"),
                 "lastPass": observations.lastPass.map(JSONShapes.time) ?? .null,
                 "lastPassError": JSONShapes.optional(observations.lastPassError),
             ]

@@ -48,8 +48,14 @@ public enum DatabaseURL: Sendable, Hashable, CustomStringConvertible {
             guard !path.isEmpty else { throw AuditStoreError(.invalidEntry, "database URL '\(text)' names no file: \(usage)") }
             return .sqlite(path: path)
         }
-        guard text.hasPrefix("postgres://") || text.hasPrefix("postgresql://"), let components = URLComponents(string: text) else {
+        guard text.hasPrefix("postgres://") || text.hasPrefix("postgresql://") else {
             throw AuditStoreError(.invalidEntry, "database URL '\(redact(text))' is neither sqlite: nor postgres://: \(usage)")
+        }
+        guard let components = URLComponents(string: text) else {
+            throw AuditStoreError(.invalidEntry, "database URL '\(redact(text))' cannot be read as a URL: percent-encode special characters of the user and password (# as %23, @ as %40, / as %2F, : as %3A), and give the port as a number")
+        }
+        if let port = components.port, !(1...65535).contains(port) {
+            throw AuditStoreError(.invalidEntry, "database URL '\(redact(text))' names port \(port): a port is 1 to 65535")
         }
         guard let host = components.host, !host.isEmpty else {
             throw AuditStoreError(.invalidEntry, "database URL '\(redact(text))' names no host: \(usage)")
@@ -90,9 +96,11 @@ public enum DatabaseURL: Sendable, Hashable, CustomStringConvertible {
 
     /// `text` with any password replaced, for error messages.
     static func redact(_ text: String) -> String {
-        guard let components = URLComponents(string: text), components.password != nil else { return text }
-        var copy = components
-        copy.password = "***"
-        return copy.string ?? "(unreadable URL)"
+        // Whatever follows the scheme up to the last '@' is user and password: only the user (up to the first ':')
+        // is kept. This holds for URLs too malformed to parse, whose messages must not show a password either.
+        guard let scheme = text.range(of: "://"), let at = text[scheme.upperBound...].lastIndex(of: "@") else { return text }
+        let credentials = text[scheme.upperBound..<at]
+        guard let colon = credentials.firstIndex(of: ":") else { return text }
+        return String(text[..<colon]) + ":***" + String(text[at...])
     }
 }

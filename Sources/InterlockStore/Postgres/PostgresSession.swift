@@ -167,9 +167,26 @@ struct PostgresSessionConnection {
             case .double(let number): binds.append(number)
             }
         }
+        // A connection the server closed while it sat idle (a restart, an idle-in-transaction timeout, a terminated
+        // backend) would leave the query waiting for ever: it is refused at once, and any query is given up after
+        // `queryTimeout` with the connection closed, so the call fails instead of hanging.
+        guard !connection.isClosed else {
+            throw PostgresQueryError(error: ConnectionLost(description: "the connection to the database was closed"))
+        }
         do {
-            let result = try connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: PostgresSession.logger).wait()
-            return Array(result.rows)
+            let future = connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: PostgresSession.logger)
+            let done = DispatchSemaphore(value: 0)
+            let outcome = LockedResult()
+            future.whenComplete { result in
+                outcome.set(result)
+                done.signal()
+            }
+            if done.wait(timeout: .now() + PostgresSessionConnection.queryTimeout) == .timedOut {
+                let closing: EventLoopFuture<Void> = connection.close()
+                closing.whenComplete { _ in }
+                throw PostgresQueryError(error: ConnectionLost(description: "the database did not answer within \(Int(PostgresSessionConnection.queryTimeout)) s; the connection was closed"))
+            }
+            return Array(try outcome.get().rows)
         } catch let error as AuditStoreError {
             throw error
         } catch {
@@ -180,6 +197,30 @@ struct PostgresSessionConnection {
     /// Runs one statement that takes no parameters (the extended protocol: one statement per call).
     func execute(_ sql: String) throws {
         try query(sql)
+    }
+}
+
+extension PostgresSessionConnection {
+    /// How long one statement may take before the connection is given up (every statement Interlock sends is short:
+    /// reads page through large tables).
+    static let queryTimeout: TimeInterval = 120
+}
+
+/// The connection was lost, or stopped answering.
+struct ConnectionLost: Error, CustomStringConvertible {
+    var description: String
+}
+
+/// A query's result, handed from the event loop to the waiting thread.
+private final class LockedResult: @unchecked Sendable {
+    private let lock = NSLock()
+    private var result: Result<PostgresQueryResult, any Error>?
+    func set(_ value: Result<PostgresQueryResult, any Error>) { lock.lock(); result = value; lock.unlock() }
+    func get() throws -> PostgresQueryResult {
+        lock.lock()
+        defer { lock.unlock() }
+        guard let result else { throw ConnectionLost(description: "the query ended without a result") }
+        return try result.get()
     }
 }
 

@@ -37,6 +37,10 @@ public final class PostgresStore: AuditLog, @unchecked Sendable {
         try database("migrate the schema") { try PostgresSchema.migrate(session) }
     }
 
+    public func ping() throws {
+        try database("reach the database") { try session.withConnection { try $0.execute("SELECT 1") } }
+    }
+
     /// Closes the connection (it is also closed when the store is released).
     public func close() { session.close() }
 
@@ -269,11 +273,24 @@ public final class PostgresStore: AuditLog, @unchecked Sendable {
         try database("verify the audit log") {
             try session.transaction("REPEATABLE READ") { connection in
                 var verifier = AuditChainVerifier(checkpoints: try PostgresStore.checkpoints(connection) + keptCheckpoints, trust: trust)
+                var seen: Int64 = 0
                 try PostgresStore.pages(of: AuditQuery(), in: connection) { result in
+                    seen += 1
                     switch result {
                     case .success(let record): verifier.add(record)
                     case .failure(let problem): verifier.addMalformed(problem)
                     }
+                }
+                // Reading pages by sequence cannot see a second row with a sequence already read (possible only once
+                // the primary key was dropped): the table's row count, in the same snapshot, tells.
+                let rows = try connection.query("SELECT count(*)::BIGINT FROM audit_record").first?.integer(0) ?? 0
+                if rows != seen {
+                    let repeated = try connection.query(
+                        "SELECT sequence FROM audit_record GROUP BY sequence HAVING count(*) > 1 ORDER BY sequence LIMIT 10"
+                    ).compactMap { try $0.integer(0) }
+                    verifier.addMalformed(AuditProblem(
+                        sequence: repeated.first ?? 0, kind: .malformedRecord,
+                        message: "the table holds \(rows) rows but \(seen) distinct sequences were read: sequence(s) \(repeated.map(String.init).joined(separator: ", ")) appear more than once (the primary key was removed and rows added)"))
                 }
                 return verifier.finish()
             }
