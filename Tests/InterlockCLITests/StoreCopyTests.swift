@@ -102,4 +102,53 @@ import Testing
         #expect(verified.status == 0 && verified.stdout.contains("postgres://"), "\(verified.stdout)\(verified.stderr)")
         #expect(try w.run("status", "--site", "plant-a", "--repo", w.repo).status == 0, "plant-a is in sync")
     }
+
+    /// GET `url`: the status and the body (python3's urllib: no HTTP client in the test target).
+    func get(_ url: String) throws -> (status: Int, body: String) {
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("get-\(UUID().uuidString)").path
+        FileManager.default.createFile(atPath: out, contents: nil)
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "-c", """
+            import sys, urllib.request, urllib.error
+            try:
+                r = urllib.request.urlopen(sys.argv[1], timeout=20); code, body = r.status, r.read()
+            except urllib.error.HTTPError as e:
+                code, body = e.code, e.read()
+            except Exception as e:
+                code, body = 0, str(e).encode()
+            open(sys.argv[2], "wb").write(str(code).encode() + b"\\n" + body)
+            """, url, out]
+        try process.run()
+        process.waitUntilExit()
+        let text = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
+        let lines = text.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false)
+        return (Int(lines.first ?? "") ?? 0, lines.count > 1 ? String(lines[1]) : "")
+    }
+
+    /// `/readyz` says whether the state database answers: a replica that lost it is taken out of the load balancer.
+    @Test func readinessFollowsTheDatabase() throws {
+        let w = try Workspace()
+        #expect(try w.run("init").status == 0)
+        let cluster = PostgresCluster(name: "readyz")
+        let url = try cluster.freshDatabaseURL()
+        #expect(try w.run("store", "copy", "--from", "sqlite:" + w.state + "/interlock.db", "--to", url).status == 0)
+        w.baseEnvironment = ["INTERLOCK_DATABASE": url]
+        let port = 20000 + Int.random(in: 0..<20000)
+        let (serve, _, err) = try w.start(["serve", "--repo", w.repo, "--address", "127.0.0.1:\(port)", "--interval", "1", "--hooks", "skip"])
+        defer { if serve.isRunning { kill(serve.processIdentifier, SIGKILL); serve.waitUntilExit() } }
+        var ready = (status: 0, body: "")
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline, ready.status != 200 {
+            usleep(300_000)
+            ready = try get("http://127.0.0.1:\(port)/readyz")
+        }
+        #expect(ready.status == 200 && ready.body.contains("\"database\": \"ok\""), "\(ready) \((try? String(contentsOfFile: err, encoding: .utf8)) ?? "")")
+
+        try cluster.script("stop", cluster.directory)
+        let lost = try get("http://127.0.0.1:\(port)/readyz")
+        #expect(lost.status == 503 && lost.body.contains("database unreachable"), "\(lost)")
+        #expect(!lost.body.contains(url), "the password is not in the answer")
+    }
 }
