@@ -139,14 +139,17 @@ public typealias StateStore = AuditStore & RolloutStore
 /// Opens the store a database URL names.
 public enum AuditStores {
     /// `sqlite:PATH` or `postgres://…`; the PostgreSQL schema migrates itself, as the SQLite one does.
+    /// - Parameter migrate: false to read an existing log only: a PostgreSQL database is then neither created nor
+    ///   changed (a read-only role can verify it).
     public static func open(
-        _ url: DatabaseURL, clock: any AuditClock = SystemAuditClock(), leaseDuration: TimeInterval = SQLiteStore.defaultLeaseDuration
+        _ url: DatabaseURL, clock: any AuditClock = SystemAuditClock(), leaseDuration: TimeInterval = SQLiteStore.defaultLeaseDuration,
+        migrate: Bool = true
     ) throws -> any StateStore {
         switch url {
         case .sqlite(let path):
             return try SQLiteStore(path: path, clock: clock, leaseDuration: leaseDuration)
         case .postgres(let target):
-            return try PostgresStore(target, clock: clock, leaseDuration: leaseDuration)
+            return try PostgresStore(target, clock: clock, leaseDuration: leaseDuration, migrate: migrate)
         }
     }
 }

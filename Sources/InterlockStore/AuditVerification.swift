@@ -35,7 +35,14 @@ public struct AuditVerification: Sendable {
     /// Against an auditor's key, a log must be anchored: a valid checkpoint, and at most `maximumUnanchored` records
     /// after the last one (every command checkpoints what it wrote, so more means checkpoints were removed or not made).
     public mutating func requireAnchoring(maximumUnanchored: Int64) {
-        guard complete, recordCount > 0 else { return }
+        guard complete else { return }
+        guard recordCount > 0 else {
+            // `interlock init` records the log's first entry: an empty log checked against the auditors' key is a
+            // wiped log or the wrong database, never a verified one.
+            problems.append(AuditProblem(sequence: 1, kind: .unanchored, message: "the log holds no records at all: it was emptied, or this is not the database the auditors' key signs (init always records the first entry)"))
+            problemCount += 1
+            return
+        }
         if lastCheckpoint == nil {
             problems.append(AuditProblem(sequence: 1, kind: .unanchored, message: "no valid checkpoint signed by the trusted key covers the log: checkpoints are missing (deleted?) — nothing anchors the records"))
             problemCount += 1

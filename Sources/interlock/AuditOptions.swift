@@ -26,7 +26,7 @@ struct StateDirectoryOptions: ParsableArguments {
                     Terminal.error("no audit log at \(file) (--database sqlite:\(file))")
                     throw ExitCode(2)
                 }
-                return try AuditStores.open(url)
+                return try AuditStores.open(url, migrate: false)
             }
             guard FileManager.default.fileExists(atPath: databasePath) else {
                 Terminal.error("no audit log at \(databasePath); run 'interlock init\(stateDir.map { " --state-dir \($0)" } ?? "")' first")

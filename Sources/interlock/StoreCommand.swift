@@ -48,7 +48,7 @@ struct StoreCopyCommand: ParsableCommand {
                 Terminal.error("no audit log at \(file) (--from sqlite:\(file))")
                 throw ExitCode(2)
             }
-            source = try AuditStores.open(fromURL)
+            source = try AuditStores.open(fromURL, migrate: false)
             target = try AuditStores.open(toURL)
             report = try AuditStoreCopy.copy(from: source, to: target) { copied in
                 if !json, copied > 0, copied % 100_000 == 0 { Terminal.error("copied \(copied) record(s)…") }

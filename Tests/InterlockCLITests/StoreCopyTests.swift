@@ -56,6 +56,15 @@ import Testing
         #expect(refused.status == 2 && refused.stderr.contains("does not verify") && refused.stderr.contains("nothing was copied"))
         let empty = try w.run("audit", "log", "--database", url, "--json", "--limit", "0")
         #expect(empty.status == 0 && !empty.stdout.contains("\"action\""))
+        // An empty log is never "verified" against the auditors' key: it was wiped, or it is the wrong database.
+        let emptyVerified = try w.run("audit", "verify", "--database", url, "--public-key", w.state + "/audit-signing.pub")
+        #expect(emptyVerified.status == 1 && emptyVerified.stdout.contains("holds no records at all"), "\(emptyVerified.stdout)")
+        // Reading never creates tables: a database without Interlock's is named as such, and stays without them.
+        let stranger = try PostgresCluster.shared.freshDatabaseURL()
+        for _ in 0..<2 {
+            let read = try w.run("audit", "verify", "--database", stranger, "--public-key", w.state + "/audit-signing.pub")
+            #expect(read.status == 2 && read.stderr.contains("holds no Interlock audit log"), "\(read.stderr)")
+        }
 
         let wrong = url.replacingOccurrences(of: #"interlock:[^@]+@"#, with: "interlock:not-the-password@", options: .regularExpression)
         let denied = try w.run("audit", "verify", "--database", wrong)

@@ -159,6 +159,23 @@ enum PostgresSchema {
 
     static var migrationNames: [String] { migrations.map(\.name) }
 
+    /// For reading only: the database must hold Interlock's tables already, and nothing is created or changed, so a
+    /// read-only role (an auditor's) can read and verify, and a wrong URL is not silently given empty tables.
+    static func requireExisting(_ session: PostgresSession) throws {
+        let applied = try session.withConnection { connection -> [String]? in
+            let exists = try connection.query("SELECT to_regclass('interlock_schema') IS NOT NULL").first?.makeRandomAccess()[0].decode(Bool.self) ?? false
+            guard exists else { return nil }
+            return try connection.query("SELECT name FROM interlock_schema").compactMap { try $0.text(0) }
+        }
+        guard let applied, applied.contains("pg-v1-audit") else {
+            throw AuditStoreError(.database, "the database \(session.target.redacted) holds no Interlock audit log: check the URL, or move a log there with 'interlock store copy'")
+        }
+        let unknown = Set(applied).subtracting(migrationNames)
+        guard unknown.isEmpty else {
+            throw AuditStoreError(.database, "the database \(session.target.redacted) has schema migrations this Interlock does not know (\(unknown.sorted().joined(separator: ", "))): it was used by a newer version; upgrade Interlock")
+        }
+    }
+
     /// Brings the database to the latest schema; replicas that start together take turns, and a database that a
     /// newer Interlock migrated further is refused rather than written with an older idea of its tables.
     static func migrate(_ session: PostgresSession) throws {

@@ -28,13 +28,17 @@ public final class PostgresStore: AuditLog, @unchecked Sendable {
     /// Connects and migrates the schema. The error says which database and why.
     public init(
         _ target: DatabaseURL.PostgresTarget, clock: any AuditClock = SystemAuditClock(), connectTimeout: TimeInterval = 10,
-        leaseDuration: TimeInterval = SQLiteStore.defaultLeaseDuration
+        leaseDuration: TimeInterval = SQLiteStore.defaultLeaseDuration, migrate: Bool = true
     ) throws {
         self.target = target
         self.clock = clock
         self.leaseDuration = leaseDuration
         session = try PostgresSession(target, connectTimeout: connectTimeout)
-        try database("migrate the schema") { try PostgresSchema.migrate(session) }
+        if migrate {
+            try database("migrate the schema") { try PostgresSchema.migrate(session) }
+        } else {
+            try database("read the schema version") { try PostgresSchema.requireExisting(session) }
+        }
     }
 
     public func ping() throws {
