@@ -8,14 +8,14 @@ struct StateDirectoryOptions: ParsableArguments {
     @Option(name: .long, help: "State directory (audit database, signing key). Default: $INTERLOCK_STATE_DIR, else stateDirectory of the instance configuration, else $XDG_STATE_HOME/interlock, else ~/.local/state/interlock.")
     var stateDir: String?
 
-    @Option(name: .long, help: ArgumentHelp("The audit log's database: postgres://USER@HOST[:PORT]/DATABASE[?sslmode=verify-full&sslrootcert=CA.pem&passwordfile=FILE] or sqlite:PATH. Default: $INTERLOCK_DATABASE, else interlock.db in the state directory. The password comes from the URL, passwordfile= or $PGPASSWORD.", valueName: "url"))
+    @Option(name: .long, help: ArgumentHelp("The audit log's database: postgres://USER@HOST[:PORT]/DATABASE[?sslmode=verify-full&sslrootcert=CA.pem&passwordfile=FILE] or sqlite:PATH. Default: $INTERLOCK_DATABASE, else database of the instance configuration, else interlock.db in the state directory. The password comes from the URL, passwordfile= or $PGPASSWORD.", valueName: "url"))
     var database: String?
 
     var path: String { stateDir ?? StateDirectory.default }
     var databasePath: String { path + "/" + SQLiteStore.fileName }
 
     /// The database URL given (option, then environment), if any.
-    var databaseURL: String? { database ?? ProcessInfo.processInfo.environment["INTERLOCK_DATABASE"].flatMap { $0.isEmpty ? nil : $0 } }
+    var databaseURL: String? { StateDirectory.databaseURL(option: database, configured: StateDirectory.configured?.database) }
 
     /// Opens the existing audit log; exit 2 with a hint when there is none (reading never creates one).
     func openExistingLog() throws -> any AuditStore {

@@ -59,11 +59,16 @@ struct QueueContext {
     let stateDirectory: String
     let planning: SitePlanning
     let store: any StateStore
+    /// The state database's URL when it is not the SQLite file of the state directory.
+    let databaseURL: String?
     let clock: any InterlockClock
     /// Reads the desired state; a second read (the next pass of `interlock run`) reads only what changed.
     let reader: DesiredStateReader
 
-    init(instance: InstanceOptions, repository: RepositoryOptions, target: TargetOptions) throws {
+    /// - Parameter waitForDatabase: given, a PostgreSQL database that does not answer is waited for (`serve`): it
+    ///   gets the opening function and returns the store, or nil when the process was told to stop meanwhile.
+    init(instance: InstanceOptions, repository: RepositoryOptions, target: TargetOptions,
+         waitForDatabase: ((() throws -> any StateStore) throws -> (any StateStore)?)? = nil) throws {
         configuration = try instance.load()
         guard !repository.worktree else {
             // A working tree has no commit: no author to keep from approving it, no history for the rollout waves.
@@ -81,14 +86,28 @@ struct QueueContext {
         reader = DesiredStateReader(source: repository.source, revision: repository.rev, stateDirectory: stateDirectory)
         planning = try target.planning(stateDirectory: stateDirectory, driverDirectory: repository.driverDirectory, configuration: configuration)
         clock = TestClockOverride.clock ?? SystemClock()
+        let databaseURL = StateDirectory.databaseURL(option: repository.database, configured: configuration.database)
+        self.databaseURL = databaseURL
+        let lease = TimeInterval(repository.leaseDuration ?? configuration.leaseDuration?.seconds ?? Int(SQLiteStore.defaultLeaseDuration))
         do {
-            if let text = repository.databaseURL {
-                store = try AuditStores.open(try DatabaseURL.parse(text))
+            if let text = databaseURL {
+                let url = try DatabaseURL.parse(text)
+                let open = { () throws -> any StateStore in try AuditStores.open(url, leaseDuration: lease) }
+                if let waitForDatabase, case .postgres = url {
+                    guard let opened = try waitForDatabase(open) else { throw ExitCode.success }
+                    store = opened
+                } else {
+                    store = try open()
+                }
             } else {
-                store = try SQLiteStore(stateDirectory: stateDirectory)
+                store = try SQLiteStore(stateDirectory: stateDirectory, leaseDuration: lease)
             }
+        } catch let exit as ExitCode {
+            throw exit
         } catch {
-            Terminal.error(repository.databaseURL == nil ? "cannot open the state database in \(stateDirectory): \(error)" : "cannot open the state database: \(error)")
+            let named = repository.database != nil || ProcessInfo.processInfo.environment["INTERLOCK_DATABASE"].map({ !$0.isEmpty }) == true
+                ? "" : " (database of the instance configuration \(configuration.file ?? ""))"
+            Terminal.error(databaseURL == nil ? "cannot open the state database in \(stateDirectory): \(error)" : "cannot open the state database\(named): \(error)")
             throw ExitCode(2)
         }
     }
@@ -142,7 +161,7 @@ struct QueueContext {
         let errors = loaded.diagnostics.filter { $0.severity == .error }
         if !errors.isEmpty {
             for diagnostic in errors { FileHandle.standardError.write(Data((diagnostic.rendered + "\n").utf8)) }
-            AuditTrail(stateDirectory: stateDirectory, databaseURL: repository.databaseURL).validationFailed(commit: commit, source: repository.source, errors: errors)
+            AuditTrail(stateDirectory: stateDirectory, databaseURL: databaseURL).validationFailed(commit: commit, source: repository.source, errors: errors)
             return .invalid(commit: commit?.id.hex, problems: errors.count)
         }
         let author = commit.map { Person(id: $0.author.email, name: $0.author.name, email: $0.author.email) }

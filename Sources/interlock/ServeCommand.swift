@@ -15,6 +15,8 @@ struct ServeCommand: ParsableCommand {
             (see docs/operations.md); pass --secure-cookies when browsers reach it over HTTPS. Users and their \
             password hashes come from the instance configuration ('interlock hash-password'). On SIGTERM the \
             loop finishes the pass in progress — an apply is never cut off — then the server stops. \
+            A PostgreSQL state database that does not answer at start-up is waited for (retried with back-off up to \
+            every 30 s; /readyz answers 503 meanwhile). \
             Exit codes: 0 stopped, 2 the configuration, state directory or address cannot be used.
             """
     )
@@ -42,7 +44,11 @@ struct ServeCommand: ParsableCommand {
         guard let (host, port) = ServeRunner.parseAddress(address) else {
             throw ValidationError("--address must be host:port, e.g. 127.0.0.1:8080")
         }
-        let context = try QueueContext(instance: instance, repository: repository, target: target)
+        let logger = ServeRunner.makeLogger()
+        // A replica that starts before its database waits for it, saying so on /readyz, instead of exiting.
+        let context = try QueueContext(instance: instance, repository: repository, target: target, waitForDatabase: { open in
+            try ServeRunner.waitingForDatabase(host: host, port: port, logger: logger, describe: { "\($0)" }, open: open)
+        })
         let users = context.configuration.users
         if users.isEmpty {
             FileHandle.standardError.write(Data("warning: the instance configuration lists no users: nobody can sign in\n".utf8))
@@ -77,7 +83,6 @@ struct ServeCommand: ParsableCommand {
             stateDirectory: context.stateDirectory, planning: context.planning, store: context.store, clock: context.clock,
             trustedPublicKeyFile: auditPublicKey, runHooks: hooks == .run, rollout: { [context] in context.rollout($0) },
             history: context.commitHistory, rehearsal: Rehearsal.note)
-        let logger = ServeRunner.makeLogger()
         let loop = ReconcileLoop(instance: interlock, observations: Observations(), metrics: ServerMetrics(),
                                  interval: .seconds(max(1, seconds)), logger: logger)
         let server = WebServer(instance: interlock, loop: loop, secureCookies: secureCookies, version: InterlockVersion.current)

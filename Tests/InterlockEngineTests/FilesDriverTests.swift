@@ -24,6 +24,32 @@ import InterlockModel
         #expect(SiteCondition(.planned(desired: again.desired, live: again.live, plan: again.plan)) == .inSync)
     }
 
+    /// A holder whose token is lower than the highest the target has seen writes nothing, applies or rolls back;
+    /// the driver without a token (an operator's own command) and the newer holder are not held back.
+    @Test func aLowerFencingTokenWritesNothingAtTheTarget() throws {
+        let f = try EngineFixture()
+        try f.deploy("plant-a")
+        try f.edit("components/mqtt-broker.yaml", replacing: "max_connections: 1000", with: "max_connections: 1500")
+        let (_, _, plan) = try f.plan("plant-a")
+        let newer = f.driver("plant-a").fenced(by: 7)
+        try newer.raiseFence()
+        #expect(f.readLive("plant-a", ".interlock/fence") == "7\n")
+        let before = f.readLive("plant-a", "mosquitto/mosquitto.conf")
+        #expect {
+            _ = try f.driver("plant-a").fenced(by: 6).apply(plan)
+        } throws: { ($0 as? DriverError)?.code == .fenced }
+        #expect(f.readLive("plant-a", "mosquitto/mosquitto.conf") == before, "nothing was written")
+        #expect(f.readLive("plant-a", ".interlock/apply-in-progress.json")?.contains(plan.id) != true, "not even the journal")
+        let receipt = try newer.apply(plan)
+        #expect(f.readLive("plant-a", "mosquitto/mosquitto.conf")?.contains("max_connections 1500") == true)
+        #expect { try f.driver("plant-a").fenced(by: 6).rollback(receipt) } throws: { ($0 as? DriverError)?.code == .fenced }
+        #expect(f.readLive("plant-a", "mosquitto/mosquitto.conf")?.contains("max_connections 1500") == true)
+        try newer.rollback(receipt)
+        #expect(f.readLive("plant-a", "mosquitto/mosquitto.conf") == before)
+        try f.writeLive("plant-a", ".interlock/fence", "garbage")
+        #expect { try newer.raiseFence() } throws: { "\($0)".contains("not a fencing token") }
+    }
+
     @Test func modesAreSetAsDeclared() throws {
         let f = try EngineFixture()
         try f.deploy("plant-a")

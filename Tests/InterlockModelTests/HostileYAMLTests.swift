@@ -105,4 +105,19 @@ import Testing
         #expect(configuration?.targetCommands.last == ["/usr/bin/python3", "/opt/interlock/drivers/mqtt.py"])
         #expect(configuration?.targetEnvironment == ["MQTT_TOPIC"])
     }
+
+    /// `database` and `leaseDuration` in the instance configuration: read when sound, named with the field and what to
+    /// write when not.
+    @Test func theStateDatabaseAndTheLeaseComeFromTheConfigurationOrAreClearErrors() {
+        let good = "database: 'postgres://interlock@db.example.com/interlock?sslmode=verify-full&passwordfile=/etc/interlock/db-password'\nleaseDuration: 45s\n"
+        let (configuration, diagnostics) = InstanceConfiguration.read(Data(good.utf8), file: "interlock.yaml")
+        #expect(diagnostics.isEmpty)
+        #expect(configuration?.database?.hasPrefix("postgres://interlock@db.example.com/") == true)
+        #expect(configuration?.leaseDuration?.seconds == 45)
+        let bad = "database: mysql://db/interlock\nleaseDuration: 1s\n"
+        let (_, problems) = InstanceConfiguration.read(Data(bad.utf8), file: "interlock.yaml")
+        #expect(problems.map(\.code).sorted() == ["bad-database", "bad-lease-duration"])
+        #expect(problems.first { $0.code == "bad-database" }?.location.line == 1)
+        #expect(problems.allSatisfy { $0.hint?.isEmpty == false })
+    }
 }

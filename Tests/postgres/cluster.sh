@@ -5,11 +5,12 @@
 #   Tests/postgres/cluster.sh start DIR   initdb + start; prints the database URL (postgres://interlock:…@127.0.0.1:PORT/interlock)
 #   Tests/postgres/cluster.sh stop DIR    stops it at once (-m immediate) and removes DIR
 #   Tests/postgres/cluster.sh restart DIR restarts it at once (-m immediate), as a crash would
+#   Tests/postgres/cluster.sh down DIR    stops it at once (-m immediate) and keeps DIR; 'up DIR' starts it again
 #   Tests/postgres/cluster.sh createdb DIR NAME  a new, empty database NAME owned by interlock; prints its URL
 #
 # As root, the server runs as the 'postgres' account (initdb refuses root).
 set -euo pipefail
-usage="usage: cluster.sh start|stop|restart DIR, or cluster.sh createdb DIR NAME"
+usage="usage: cluster.sh start|stop|restart|down|up DIR, or cluster.sh createdb DIR NAME"
 command="${1:?$usage}"
 dir="${2:?$usage}"
 
@@ -69,6 +70,12 @@ createdb)
     ;;
 restart)
     as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -m immediate -w -t 60 restart >/dev/null
+    ;;
+down)
+    as_owner "$bin/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null
+    ;;
+up)
+    as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start >/dev/null || { cat "$dir/server.log" >&2; exit 1; }
     ;;
 *)
     echo "$usage" >&2

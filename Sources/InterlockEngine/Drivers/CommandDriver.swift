@@ -13,8 +13,16 @@ public struct CommandDriver: SiteDriver {
     public let workingDirectory: String?
     /// How long a program that outlived its timeout gets between SIGTERM and SIGKILL.
     var killGrace: TimeInterval = 5
+    /// The lease's fencing token, passed to the program as `INTERLOCK_FENCING_TOKEN` (see ``fenced(by:)``).
+    public var fencingToken: Int64?
 
     public static let defaultTimeout = TimeSpan(seconds: 60)
+
+    public func fenced(by token: Int64) -> any SiteDriver {
+        var driver = self
+        driver.fencingToken = token
+        return driver
+    }
 
     public init(site: String, command: CommandSpec, workingDirectory: String?) {
         self.site = site
@@ -153,6 +161,8 @@ public struct CommandDriver: SiteDriver {
         environment["INTERLOCK_SITE"] = site
         environment["INTERLOCK_ACTION"] = action
         environment["INTERLOCK_PROTOCOL"] = DriverProtocol.version
+        // A program whose target can keep a number refuses writes carrying a lower token than the highest it has seen.
+        if let fencingToken { environment["INTERLOCK_FENCING_TOKEN"] = String(fencingToken) } else { environment["INTERLOCK_FENCING_TOKEN"] = nil }
         let executable = try ProgramLocator(site: site, workingDirectory: workingDirectory, path: environment["PATH"]).locate(program)
         return CommandRunner(
             executable: executable, arguments: Array(command.arguments.dropFirst()), environment: environment,

@@ -16,9 +16,31 @@ public struct FilesDriver: SiteDriver {
     /// Absolute path of the site's root directory.
     public let root: String
 
+    /// The lease's fencing token: every write checks it against the highest one the target has seen
+    /// (`.interlock/fence`, see ``fenced(by:)``). Nil: unfenced (a command run by an operator without a queue claim).
+    public var fencingToken: Int64?
+
     public init(site: String, root: String) {
         self.site = site
         self.root = root
+    }
+
+    public func fenced(by token: Int64) -> any SiteDriver {
+        var driver = self
+        driver.fencingToken = token
+        return driver
+    }
+
+    /// Runs `body` under the fence when the driver holds a token.
+    private func guarded<T>(_ files: SafeFiles, _ body: () throws -> T) throws -> T {
+        guard let fencingToken else { return try body() }
+        return try files.fenced(token: fencingToken, body)
+    }
+
+    public func raiseFence() throws {
+        let files = SafeFiles(root: root, site: site)
+        guard fencingToken != nil, try files.rootExists() else { return }
+        try guarded(files) {}
     }
 
     /// The file, relative to the root, that holds a resource.
@@ -82,9 +104,9 @@ public struct FilesDriver: SiteDriver {
         let now = ISO8601DateFormatter().string(from: Date())
 
         let marker = Value.object(["plan": .string(plan.id), "backup": .string(backup), "started": .string(now)])
-        try files.write(Self.inProgressPath, Data(marker.prettyJSONBytes), mode: 0o600)
+        try guarded(files) { try files.write(Self.inProgressPath, Data(marker.prettyJSONBytes), mode: 0o600) }
         do {
-            for operation in plan.operations {
+            for operation in plan.operations { try guarded(files) {
                 let file = Self.file(forResource: operation.path)
                 let previousEntry = manifest.entries[operation.path]
                 if operation.action == .delete, previousEntry == nil {
@@ -123,9 +145,13 @@ public struct FilesDriver: SiteDriver {
                 }
                 try files.write(FilesManifest.relativePath, Data(manifest.value.prettyJSONBytes), mode: 0o644)
                 applied.append(operation.path)
+                }
                 Self.pauseForCrashTests()
                 CrashPoint.reached("operation", applied.count)
             }
+        } catch let error as DriverError where error.code == .fenced {
+            // The site belongs to another process now: it rolls back or finishes from the journal, not this one.
+            throw error
         } catch {
             let partial = ApplyReceipt(site: site, planID: plan.id, applied: applied, undo: ["backup": backup])
             var message = "applying plan \(plan.shortID) stopped after \(applied.count) of \(plan.operations.count) operation(s): \(error)"
@@ -143,9 +169,12 @@ public struct FilesDriver: SiteDriver {
 
     public func finishApply(planID: String) throws {
         let files = SafeFiles(root: root, site: site)
-        guard try files.rootExists(), let data = try files.read(Self.inProgressPath)?.content,
-              let marker = try? Value.parseJSON(data).objectValue, marker["plan"]?.stringValue == planID else { return }
-        try files.remove(Self.inProgressPath)
+        guard try files.rootExists() else { return }
+        try guarded(files) {
+            guard let data = try files.read(Self.inProgressPath)?.content,
+                  let marker = try? Value.parseJSON(data).objectValue, marker["plan"]?.stringValue == planID else { return }
+            try files.remove(Self.inProgressPath)
+        }
     }
 
     /// Test hook: `INTERLOCK_TEST_PAUSE_AFTER_OPERATION_MS` makes every operation take that long, so a test
@@ -167,7 +196,12 @@ public struct FilesDriver: SiteDriver {
 
     public func recoverInterruptedApply() throws -> String? {
         let files = SafeFiles(root: root, site: site)
-        guard try files.rootExists(), let data = try files.read(Self.inProgressPath)?.content else { return nil }
+        guard try files.rootExists() else { return nil }
+        return try guarded(files) { try recoverInterruptedApply(files) }
+    }
+
+    private func recoverInterruptedApply(_ files: SafeFiles) throws -> String? {
+        guard let data = try files.read(Self.inProgressPath)?.content else { return nil }
         guard let marker = try? Value.parseJSON(data).objectValue, let plan = marker["plan"]?.stringValue,
               let backup = marker["backup"]?.stringValue
         else {
@@ -175,7 +209,7 @@ public struct FilesDriver: SiteDriver {
         }
         let steps = (try? files.read(backup + "/undo.json")?.content).flatMap { try? Value.parseJSON($0).arrayValue } ?? []
         if !steps.isEmpty {
-            try rollback(ApplyReceipt(site: site, planID: plan, applied: [], undo: ["backup": backup]))
+            try rollback(ApplyReceipt(site: site, planID: plan, applied: [], undo: ["backup": backup]), files)
         }
         // A write interrupted between creating its temporary file and the rename leaves that file behind.
         for file in steps.compactMap({ $0.objectValue?["file"]?.stringValue }) + [FilesManifest.relativePath] {
@@ -189,6 +223,10 @@ public struct FilesDriver: SiteDriver {
 
     public func rollback(_ receipt: ApplyReceipt) throws {
         let files = SafeFiles(root: root, site: site)
+        try guarded(files) { try rollback(receipt, files) }
+    }
+
+    private func rollback(_ receipt: ApplyReceipt, _ files: SafeFiles) throws {
         guard let backup = receipt.undo["backup"] else {
             throw DriverError(.failed, site: site, "the receipt of plan \(receipt.planID) has no backup to roll back from")
         }

@@ -122,6 +122,60 @@ struct SafeFiles {
         fsync(directory)
     }
 
+    /// Runs `body` holding the target's fence (`.interlock/fence`, locked with flock): refused with
+    /// ``DriverError/Code/fenced`` when the target has seen a higher fencing token than `token`, else `token` is
+    /// stored as the highest first. Writes of an applier whose lease was taken over stop at the next step; the
+    /// lock keeps one step of the old holder from interleaving with the new holder's.
+    static let fenceWait: TimeInterval = 10
+
+    func fenced<T>(token: Int64, _ body: () throws -> T) throws -> T {
+        let relative = ".interlock/fence"
+        let path = try checked(relative)
+        let (directory, name) = try openDirectory(of: relative, creating: true)
+        let fd = openat(directory, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        let openError = errno
+        close(directory)
+        guard fd >= 0 else {
+            if openError == ELOOP { throw refused("\(path) is a symbolic link; Interlock does not write through links in a target") }
+            throw failed("cannot open the fence \(path): \(String(cString: strerror(openError)))")
+        }
+        defer { close(fd) }
+        // Bounded: a process frozen while it holds the lock (one write) must not stop the new holder for good.
+        let deadline = Date().addingTimeInterval(SafeFiles.fenceWait)
+        while flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            guard errno == EWOULDBLOCK || errno == EINTR else { throw failed("cannot lock the fence \(path): \(String(cString: strerror(errno)))") }
+            guard Date() < deadline else {
+                throw DriverError(.unreachable, site: site, "the fence \(path) stayed locked for \(Int(SafeFiles.fenceWait)) s: another process is in the middle of a write",
+                                  hint: "it is tried again on the next pass")
+            }
+            usleep(20_000)
+        }
+        defer { flock(fd, LOCK_UN) }
+        var buffer = [UInt8](repeating: 0, count: 32)
+        let count = pread(fd, &buffer, buffer.count, 0)
+        guard count >= 0 else { throw failed("cannot read the fence \(path): \(String(cString: strerror(errno)))") }
+        let text = String(decoding: buffer.prefix(count), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let highest: Int64
+        if text.isEmpty {
+            highest = 0
+        } else if let stored = Int64(text) {
+            highest = stored
+        } else {
+            throw failed("the fence \(path) holds '\(text.prefix(20))', not a fencing token; restore it with the highest token of the site's changes or remove it while no apply runs")
+        }
+        if highest > token {
+            throw DriverError(.fenced, site: site, "another process took this site over (fencing token \(highest) at \(path), this process holds \(token)): nothing more is written by this process",
+                              hint: "the process now holding the site finishes or rolls back the change")
+        }
+        if highest < token {
+            let bytes = Array("\(token)\n".utf8)
+            guard ftruncate(fd, 0) == 0, pwrite(fd, bytes, bytes.count, 0) == bytes.count, fsync(fd) == 0 else {
+                throw failed("cannot write the fence \(path): \(String(cString: strerror(errno)))")
+            }
+        }
+        return try body()
+    }
+
     /// Removes a file (missing is fine), relative to its directory opened without following links.
     func remove(_ relative: String) throws {
         let path = try checked(relative)

@@ -27,6 +27,14 @@ public protocol SiteDriver: Sendable {
     /// Rolls back, from its journal, an apply of `planID` that did not finish (a crash, or a failure the executor
     /// found after the fact). False when the driver keeps no journal of that plan.
     func rollBackInterruptedApply(planID: String) throws -> Bool
+
+    /// This driver, writing only while `token` is the highest fencing token the target has seen (see
+    /// ``LeaseFence``): a process whose lease was taken over can no longer change the site.
+    func fenced(by token: Int64) -> any SiteDriver
+
+    /// Makes the target remember this driver's fencing token as the highest, so an earlier holder's next write is
+    /// refused (a process taking a site over does this before it observes). No-op without a token.
+    func raiseFence() throws
 }
 
 extension SiteDriver {
@@ -34,6 +42,9 @@ extension SiteDriver {
     public func recoverInterruptedApply() throws -> String? { nil }
     public func finishApply(planID: String) throws {}
     public func rollBackInterruptedApply(planID: String) throws -> Bool { false }
+    /// Drivers whose target cannot check a token are fenced only in the database.
+    public func fenced(by token: Int64) -> any SiteDriver { self }
+    public func raiseFence() throws {}
 }
 
 /// What an apply did, with enough to roll it back.
@@ -62,6 +73,8 @@ public struct DriverError: Error, Sendable, CustomStringConvertible {
         case failed
         case timeout
         case badResponse = "bad-response"
+        /// Another process holds the site now (a higher fencing token was seen at the target): nothing more was written.
+        case fenced
     }
 
     public var code: Code

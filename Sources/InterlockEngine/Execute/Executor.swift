@@ -18,6 +18,15 @@ public struct Executor: Sendable {
     public var owner: String
     /// The rollout waves to respect; nil: none.
     public var rollout: RolloutContext?
+    /// The token of the lease this executor works under (set on the copy that holds a lease): drivers that can,
+    /// refuse its writes once the target has seen a higher one.
+    var leaseToken: Int64?
+
+    /// The site's driver, fenced by the lease held.
+    func driver(for site: Site) -> any SiteDriver {
+        let driver = planning.driver(for: site)
+        return leaseToken.map { driver.fenced(by: $0) } ?? driver
+    }
 
     public init(
         planning: SitePlanning, store: any ChangeStore, clock: any InterlockClock, actor: Person = AuditEvent.system,
@@ -101,7 +110,14 @@ public struct Executor: Sendable {
         defer { heartbeat.stop() }
         var fenced = self
         fenced.store = FencedStore(base: store, fence: lease.fence)
-        return try fenced.applyClaimed(change, claimed: claimed, site: site, state: state, firstDeployment: firstDeployment)
+        fenced.leaseToken = lease.token
+        do {
+            return try fenced.applyClaimed(change, claimed: claimed, site: site, state: state, firstDeployment: firstDeployment)
+        } catch let error as DriverError where error.code == .fenced {
+            return .skipped(change.id, reason: "this process lost its lease while applying: \(error.message)")
+        } catch let error as ChangeStoreError where error.code == .fenced {
+            return .skipped(change.id, reason: "this process lost its lease while applying: \(error.message)")
+        }
     }
 
     /// The part of an apply that runs under the claim's lease (`store` is fenced by it).
@@ -139,7 +155,11 @@ public struct Executor: Sendable {
             return .skipped(change.id, reason: "\(moved); nothing was applied")
         }
 
-        let driver = planning.driver(for: site)
+        // The last moment to find out cheaply that the lease is gone (a pause since the claim): nothing written yet.
+        if let leaseToken, try !store.renewLease(changeID: change.id, token: leaseToken) {
+            return .skipped(change.id, reason: "this process lost its lease on \(change.id) before applying; nothing was written")
+        }
+        let driver = driver(for: site)
         let receipt: ApplyReceipt
         do {
             receipt = try driver.apply(change.plan)
@@ -280,6 +300,7 @@ public struct Executor: Sendable {
             defer { heartbeat.stop() }
             var fenced = self
             fenced.store = FencedStore(base: store, fence: lease.fence)
+            fenced.leaseToken = lease.token
             let died = dead ? "the process applying it (\(owner)) died"
                 : "the process applying it (\(owner)) stopped renewing its lease\(held?.expiresAt.map { ", which expired at \(ISO8601DateFormatter().string(from: $0))" } ?? "")"
             notes += try fenced.recover(change, site: site, state: state, died: died)
@@ -290,7 +311,13 @@ public struct Executor: Sendable {
     /// Finishes one interrupted apply under the lease taken over for it (`store` is fenced by it).
     private func recover(_ change: ChangeRequest, site: Site, state: DesiredState, died: String) throws -> [String] {
         var notes: [String] = []
-        let driver = planning.driver(for: site)
+        let driver = driver(for: site)
+        do {
+            // Before observing: the earlier holder, should it come back, can no longer write to the target.
+            try driver.raiseFence()
+        } catch {
+            return ["\(change.id): not recovered yet: \(error)"]
+        }
         switch observe(change.plan, site: site, state: state) {
         case .unknown(let why):
             notes.append("\(change.id): not recovered yet: \(why)")

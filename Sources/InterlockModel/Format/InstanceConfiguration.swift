@@ -21,6 +21,11 @@ public struct InstanceConfiguration: Sendable, Hashable {
     public var targetCommands: [[String]]
     /// Environment variables a site's `target.env` may set (`targets.environment`); none unless listed.
     public var targetEnvironment: [String]
+    /// The state database (`database`): `postgres://…` or `sqlite:PATH`; nil: interlock.db in the state directory.
+    /// `--database` and `$INTERLOCK_DATABASE` take precedence.
+    public var database: String?
+    /// How long a claim on a change holds without renewal (`leaseDuration`); nil: 30 s.
+    public var leaseDuration: TimeSpan?
 
     public init(
         repository: String? = nil, branch: String = "main", stateDirectory: String? = nil, targetBase: String? = nil,
@@ -96,7 +101,7 @@ public struct InstanceConfiguration: Sendable, Hashable {
         let reader = FieldReader()
         reader.diagnostics = diagnostics
         let what = "the instance configuration"
-        guard let fields = reader.mapping(node, path: "", allowed: ["repository", "branch", "stateDirectory", "targetBase", "pollInterval", "targets", "users"], what: what)
+        guard let fields = reader.mapping(node, path: "", allowed: ["repository", "branch", "stateDirectory", "targetBase", "pollInterval", "database", "leaseDuration", "targets", "users"], what: what)
         else { return (nil, reader.diagnostics.sorted) }
         var config = InstanceConfiguration(file: file)
         config.repository = reader.string(fields, "repository", what: what)
@@ -104,6 +109,22 @@ public struct InstanceConfiguration: Sendable, Hashable {
         config.stateDirectory = reader.string(fields, "stateDirectory", what: what)
         config.targetBase = reader.string(fields, "targetBase", what: what)
         config.pollInterval = reader.duration(fields, "pollInterval", what: what) ?? config.pollInterval
+        if let text = reader.string(fields, "database", what: what), let node = fields["database"] {
+            if text.hasPrefix("postgres://") || text.hasPrefix("postgresql://") || text.hasPrefix("sqlite:") {
+                config.database = text
+            } else {
+                reader.diagnostics.error("bad-database", at: node.location, field: "database", "'\(text.prefix(40))' is not a database URL",
+                                         hint: "write postgres://USER@HOST:5432/DATABASE?sslmode=verify-full&passwordfile=/etc/interlock/db-password or sqlite:/var/lib/interlock/interlock.db")
+            }
+        }
+        if let lease = reader.duration(fields, "leaseDuration", what: what), let node = fields["leaseDuration"] {
+            if lease.seconds >= 2, lease.seconds <= 3600 {
+                config.leaseDuration = lease
+            } else {
+                reader.diagnostics.error("bad-lease-duration", at: node.location, field: "leaseDuration", "a lease of \(lease.seconds) s is out of range",
+                                         hint: "write between 2s and 1h; 30s suits most instances (a dead applier's site is taken over after it)")
+            }
+        }
         if let targetsNode = fields["targets"], !targetsNode.isNull,
            let targets = reader.mapping(targetsNode, path: "targets", allowed: ["roots", "commands", "environment"], what: "the targets section") {
             if targets["roots"] != nil {

@@ -64,6 +64,9 @@ final class PostgresSession: @unchecked Sendable {
         }
     }
 
+    /// How long the server lets a session of ours sit idle inside a transaction (ours last milliseconds).
+    static let idleInTransactionTimeout: TimeInterval = 15
+
     /// Runs `body` on the connection, alone; connects (again) first if needed.
     func withConnection<T>(_ body: (PostgresSessionConnection) throws -> T) throws -> T {
         lock.lock()
@@ -79,6 +82,9 @@ final class PostgresSession: @unchecked Sendable {
                     on: MultiThreadedEventLoopGroup.singleton.next(), configuration: configuration, id: connectionCount,
                     logger: PostgresSession.logger
                 ).wait()
+                // A process frozen inside a transaction (SIGSTOP, a paused VM) must not hold the chain lock for good:
+                // the server ends such a session, and the frozen process's commit fails when it wakes.
+                try PostgresSessionConnection(connection: current).execute("SET idle_in_transaction_session_timeout = '\(Int(PostgresSession.idleInTransactionTimeout))s'")
                 connection = current
             } catch {
                 throw AuditStoreError(.database, "cannot connect to the database \(target.redacted): \(PostgresSession.describe(error))")
