@@ -160,4 +160,38 @@ import Testing
         #expect(lost.status == 503 && lost.body.contains("database unreachable"), "\(lost)")
         #expect(!lost.body.contains(url), "the password is not in the answer")
     }
+
+    /// A replica that starts before its database waits for it: it listens at once, says 503 "database unreachable"
+    /// with the reason on /readyz, retries, and serves once the database answers.
+    @Test func aReplicaStartedBeforeItsDatabaseWaitsForIt() throws {
+        let w = try Workspace()
+        #expect(try w.run("init").status == 0)
+        let cluster = PostgresCluster(name: "startup")
+        let url = try cluster.freshDatabaseURL()
+        #expect(try w.run("store", "copy", "--from", "sqlite:" + w.state + "/interlock.db", "--to", url).status == 0)
+        w.baseEnvironment = ["INTERLOCK_DATABASE": url]
+        try cluster.script("down", cluster.directory)
+        let port = 20000 + Int.random(in: 0..<20000)
+        let (serve, _, err) = try w.start(["serve", "--repo", w.repo, "--address", "127.0.0.1:\(port)", "--interval", "1", "--hooks", "skip"])
+        defer { if serve.isRunning { kill(serve.processIdentifier, SIGKILL); serve.waitUntilExit() } }
+        var waiting = (status: 0, body: "")
+        var deadline = Date().addingTimeInterval(60)
+        while Date() < deadline, waiting.status != 503 {
+            usleep(300_000)
+            waiting = try get("http://127.0.0.1:\(port)/readyz")
+        }
+        #expect(waiting.status == 503 && waiting.body.contains("database unreachable") && waiting.body.contains("cannot connect"), "\(waiting)")
+        #expect(!waiting.body.contains(url), "the password is not in the answer")
+        #expect(serve.isRunning, "it waits instead of exiting")
+        try cluster.script("up", cluster.directory)
+        var ready = (status: 0, body: "")
+        deadline = Date().addingTimeInterval(90)
+        while Date() < deadline, ready.status != 200 {
+            usleep(500_000)
+            ready = try get("http://127.0.0.1:\(port)/readyz")
+        }
+        let log = (try? String(contentsOfFile: err, encoding: .utf8)) ?? ""
+        #expect(ready.status == 200 && ready.body.contains("\"database\": \"ok\""), "\(ready) \(log.suffix(2000))")
+        #expect(log.contains("the state database does not answer") && log.contains("retrying in"), "the wait is logged: \(log.suffix(2000))")
+    }
 }
