@@ -104,8 +104,14 @@ enum Signing {
                 var updated = try context.store.approve(changeID: change.id, approval: approval, events: [event])
                 let reconciler = context.reconciler(state)
                 let wave = try reconciler.waveState(of: updated, site: site, state: state)
-                let (afterGates, gates, notes) = try reconciler.updateReadiness(updated, site: site, wave: wave)
-                updated = afterGates
+                var gates: GateStatus?, notes: [String]
+                do {
+                    (updated, gates, notes) = try reconciler.updateReadiness(updated, site: site, wave: wave)
+                } catch let error as ChangeStoreError where error.code == .conflict {
+                    // The approval is committed; a replica's pass moved the change on first. The signature stands.
+                    updated = (try? context.store.change(id: change.id)).flatMap { $0 } ?? updated
+                    (gates, notes) = (nil, ["\(change.id) is \(updated.status.rawValue) now: a running service acted on the approval first"])
+                }
                 context.checkpoint()
                 print("\(Terminal.styled("approved", .green)) \(change.id) (plan \(change.plan.shortID)) — \(meaning), signed by \(user.name)")
                 if let gates { for line in ChangeText.gateLines(gates, change: updated, site: rules.site) { print("    " + line) } }

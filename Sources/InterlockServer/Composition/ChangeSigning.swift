@@ -123,7 +123,15 @@ public enum ChangeSigning {
                 let updated = try store.approve(changeID: change.id, approval: approval, events: [event])
                 let reconciler = instance.reconciler(state)
                 let wave = try reconciler.waveState(of: updated, site: site, state: state)
-                let (afterGates, gates, notes) = try reconciler.updateReadiness(updated, site: site, wave: wave)
+                let afterGates: ChangeRequest, gates: GateStatus?, notes: [String]
+                do {
+                    (afterGates, gates, notes) = try reconciler.updateReadiness(updated, site: site, wave: wave)
+                } catch let error as ChangeStoreError where error.code == .conflict {
+                    // The approval is committed; another replica's pass, woken by it, moved the change on first (its
+                    // gates opened, or it was claimed). The signature stands: say where the change is now.
+                    let now = (try? store.change(id: change.id)).flatMap { $0 } ?? updated
+                    (afterGates, gates, notes) = (now, nil, ["\(change.id) is \(now.status.rawValue) now: another replica acted on the approval first"])
+                }
                 instance.checkpoint()
                 return Signed(change: afterGates, meaning: meaning, signer: user, gates: gates, notes: notes)
             } else {
