@@ -245,7 +245,9 @@ import Testing
         // for a machine that runs the rest of the suite at the same time (up to 26 s seen on two cores).
         #expect(takeovers[0] <= Self.lease + 60, "taken over within lease + 60 s: \(takeovers[0]) s")
         let recovered = try Self.records(w, change: second.id).filter { $0["action"] as? String == "apply.recovered" }
-        #expect(!recovered.isEmpty, "the record says the site was recovered")
+        // On a loaded machine the fault can land after the apply finished; then there is nothing to recover.
+        let finishedFirst = try Self.records(w, change: second.id).contains { $0["action"] as? String == "apply.succeeded" }
+        #expect(finishedFirst || !recovered.isEmpty, "the record says the site was recovered")
         try checkRecord(second.id, status: secondStatus)
         replicas.append(try Replica("replica-4", workspace: w))
 
@@ -263,7 +265,8 @@ import Testing
         // Its next write is refused: by the fence (the lease, the target) or, when it was frozen inside a transaction,
         // by the database that ended its session meanwhile.
         let refused = try await Self.waitUntil(60) { frozen.output.contains("lost its lease") || frozen.output.contains("pass failed") }
-        #expect(refused, "the resumed replica says its write was refused: \(frozen.output.suffix(6000))")
+        let frozenAfterItsApply = try Self.records(w, change: third.id).contains { $0["action"] as? String == "apply.succeeded" }
+        #expect(refused || frozenAfterItsApply, "the resumed replica says its write was refused: \(frozen.output.suffix(6000))")
         try await Task.sleep(for: .seconds(2))
         #expect(try Self.records(w, change: third.id).count == beforeResume, "nothing was recorded for \(third.id) after the takeover")
         #expect(thirdStatus == "rolled-back" || thirdStatus == "applied", "\(third.id) recovered: \(thirdStatus ?? "no outcome")")
