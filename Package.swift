@@ -101,6 +101,7 @@ let package = Package(
             dependencies: [
                 "InterlockServer",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Yams", package: "Yams"),
             ]
         ),

@@ -132,9 +132,9 @@ public protocol ChangeNotifying: AnyObject, Sendable {
     func watchChanges(_ onChange: @escaping @Sendable () -> Void) -> Task<Void, Never>
 }
 
-/// The whole state of an instance: the audit log, the change queue and rollout decisions, in one database whose
+/// The whole state of an instance: the audit log, the change queue, rollout decisions and console sessions, in one database whose
 /// transactions keep them consistent. ``SQLiteStore`` and ``PostgresStore`` are both.
-public typealias StateStore = AuditStore & RolloutStore
+public typealias StateStore = AuditStore & RolloutStore & ConsoleSessionStore
 
 /// Opens the store a database URL names.
 public enum AuditStores {

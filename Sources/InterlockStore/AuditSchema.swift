@@ -16,7 +16,7 @@ enum AuditSchema {
     static let checkpointColumns = "sequence, head_hash, timestamp, key_id, signature"
 
     /// The names of all migrations, oldest first.
-    static let migrationNames = ["v1-audit", "v2-audit-checkpoints", "v3-change-queue", "v4-rollout", "v5-trusted-rules", "v6-leases"]
+    static let migrationNames = ["v1-audit", "v2-audit-checkpoints", "v3-change-queue", "v4-rollout", "v5-trusted-rules", "v6-leases", "v7-console-sessions"]
 
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
@@ -155,6 +155,18 @@ enum AuditSchema {
             try db.execute(sql: """
                 ALTER TABLE change_request ADD COLUMN lease_token INTEGER;
                 ALTER TABLE change_request ADD COLUMN lease_expires_at TEXT;
+                """)
+        }
+        migrator.registerMigration("v7-console-sessions") { db in
+            try db.execute(sql: """
+                CREATE TABLE console_session (
+                    key TEXT PRIMARY KEY,
+                    user_id TEXT NOT NULL,
+                    credential TEXT NOT NULL,
+                    csrf_token TEXT NOT NULL,
+                    created_at REAL NOT NULL,
+                    last_seen REAL NOT NULL
+                );
                 """)
         }
         return migrator

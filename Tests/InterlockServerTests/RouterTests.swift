@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -344,6 +345,88 @@ struct RouterTests {
             let after = try await client.execute(uri: "/sites", method: .get, headers: browser.headers)
             #expect(after.status == .seeOther)
         }
+    }
+
+    /// Behind a load balancer without stickiness: a session started on one replica works on another, signing out on
+    /// the second ends it on the first, and the database holds only a hash of the cookie.
+    @Test func aSessionIsSharedByEveryReplicaOfTheStateDatabase() async throws {
+        let fixture = try ServerFixture()
+        let other = Application(router: try fixture.replica().makeRouter())
+        let session = try await fixture.app.test(.router) { client in try await client.signIn("mgr-plant-a") }
+        let cookieValue = String(try #require(session.cookie.split(separator: "=", maxSplits: 1).last))
+        let sessions = try #require(fixture.instance.store as? any ConsoleSessionStore)
+        #expect(try sessions.session(key: cookieValue) == nil, "the cookie's value is not stored")
+        #expect(try sessions.session(key: SHA256Hex.of(cookieValue))?.userID == "mgr-plant-a")
+
+        // A replica whose configuration gives Anna a new password: her session from before the change has ended there.
+        var changed = fixture.instance.configuration
+        let index = try #require(changed.users.firstIndex { $0.id == "mgr-plant-a" })
+        changed.users[index].passwordHash = PasswordHash(password: "anna-new-secret", salt: Array("salt-2".utf8), iterations: 1000).description
+        try await Application(router: try fixture.replica(configuration: changed).makeRouter()).test(.router) { client in
+            let sites = try await client.execute(uri: "/sites", method: .get, headers: session.headers)
+            #expect(sites.status == .seeOther, "a session started with the old password")
+        }
+
+        try await other.test(.router) { client in
+            let sites = try await client.execute(uri: "/sites", method: .get, headers: session.headers)
+            #expect(sites.status == .ok)
+            #expect(String(buffer: sites.body).contains("Anna Berger"))
+            // The form token is the same on both replicas: a form from one is accepted by the other.
+            let (headers, body) = session.form(["csrf": session.csrf])
+            let out = try await client.execute(uri: "/logout", method: .post, headers: headers, body: body)
+            #expect(out.status == .seeOther)
+        }
+        try await fixture.app.test(.router) { client in
+            let after = try await client.execute(uri: "/sites", method: .get, headers: session.headers)
+            #expect(after.status == .seeOther, "signed out on one replica: signed out on all")
+            #expect(after.headers[.location]?.hasPrefix("/login") == true)
+        }
+        #expect(try fixture.records("logout").count == 1)
+    }
+}
+
+@Suite("Console sessions")
+struct SessionStoreTests {
+    /// The same rules in the database as in memory: idle for longer than `idleTimeout` or older than `lifetime` ends a
+    /// session; the last request is written back at most every `touchInterval`; a malformed id is never looked up.
+    @Test func aSessionEndsWhenIdleOrOldWhereverItIsKept() throws {
+        let fixture = try ServerFixture()
+        let database = try #require(fixture.instance.store as? any ConsoleSessionStore)
+        for backing in [database, nil] {
+            let sessions = SessionStore(idleTimeout: 60, lifetime: 300, touchInterval: 10, backing: backing)
+            let t = Date(timeIntervalSince1970: 1_800_000_000)
+            let long = try sessions.create(userID: "viewer", credential: "c", now: t)
+            #expect(long.id.count == 43 && long.csrfToken.count == 43)
+            #expect(try sessions.session(id: long.id, now: t.addingTimeInterval(5))?.userID == "viewer")
+            if backing != nil {
+                #expect(try database.session(key: SHA256Hex.of(long.id))?.lastSeen == t, "5 s later: not written back yet")
+            }
+            for step in stride(from: 55.0, through: 275, by: 55) {
+                #expect(try sessions.session(id: long.id, now: t.addingTimeInterval(step)) != nil, "active every 55 s: alive at \(step) s")
+            }
+            if backing != nil {
+                #expect(try database.session(key: SHA256Hex.of(long.id))?.lastSeen == t.addingTimeInterval(275))
+            }
+            #expect(try sessions.session(id: long.id, now: t.addingTimeInterval(301)) == nil, "older than its lifetime")
+            #expect(try sessions.session(id: long.id, now: t.addingTimeInterval(302)) == nil)
+
+            let idle = try sessions.create(userID: "viewer", credential: "c", now: t)
+            #expect(try sessions.session(id: idle.id, now: t.addingTimeInterval(61)) == nil, "idle for longer than a minute")
+            if backing != nil { #expect(try database.session(key: SHA256Hex.of(idle.id)) == nil, "and gone from the database") }
+
+            let ended = try sessions.create(userID: "viewer", credential: "c", now: t)
+            try sessions.end(id: ended.id)
+            #expect(try sessions.session(id: ended.id, now: t) == nil)
+            for forged in ["", "x", String(repeating: "A", count: 44), String(repeating: "%", count: 43), String(repeating: "A", count: 100_000)] {
+                #expect(try sessions.session(id: forged, now: t) == nil)
+            }
+        }
+    }
+}
+
+enum SHA256Hex {
+    static func of(_ text: String) -> String {
+        SHA256.hash(data: Array(text.utf8)).map { String(format: "%02x", $0) }.joined()
     }
 }
 

@@ -88,6 +88,15 @@ final class ServerFixture: @unchecked Sendable {
 
     var app: some ApplicationProtocol { Application(router: server.makeRouter()) }
 
+    /// Another replica of the server: its own instance, store connection and loop on the same state database.
+    func replica(configuration: InstanceConfiguration? = nil) throws -> WebServer {
+        let other = InterlockInstance(
+            configuration: configuration ?? instance.configuration, source: instance.source, revision: "HEAD", stateDirectory: instance.stateDirectory,
+            planning: instance.planning, store: try SQLiteStore(stateDirectory: instance.stateDirectory), clock: clock, runHooks: false)
+        let loop = ReconcileLoop(instance: other, observations: Observations(), metrics: ServerMetrics(), interval: .seconds(3600))
+        return WebServer(instance: other, loop: loop)
+    }
+
     func actions() throws -> [String] { try instance.store.records(matching: .all).map(\.action) }
     func records(_ action: String) throws -> [AuditRecord] { try instance.store.records(matching: AuditQuery(action: .exact(action))) }
 }

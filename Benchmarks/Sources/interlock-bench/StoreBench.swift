@@ -76,12 +76,21 @@ enum StoreBench {
                 results.append(try measure(url, label: label, writers: writers, batch: batch, seconds: seconds))
             }
         }
+        var claims: [ClaimBench.Result] = []
+        for (label, url) in targets {
+            FileHandle.standardError.write(Data("[stores] \(label), \(writers) replicas claiming one change at once …\n".utf8))
+            claims.append(try ClaimBench.measure(url, label: label, writers: writers, seconds: seconds))
+        }
         print("")
         print("store                            mode       writers  appends/s  records/s   p50 ms   p99 ms")
         for r in results {
             let name = r.store.padding(toLength: 32, withPad: " ", startingAt: 0) + " " + r.mode.padding(toLength: 10, withPad: " ", startingAt: 0)
             print(name + String(format: " %7d %10.0f %10.0f %8.2f %8.2f", r.writers, r.appendsPerSecond, r.recordsPerSecond,
                                 r.percentile(0.5), r.percentile(0.99)))
+        }
+        ClaimBench.report(claims)
+        if let doubled = claims.first(where: { $0.doubleClaims > 0 }) {
+            throw BenchError("\(doubled.store): \(doubled.doubleClaims) rounds had more than one winner")
         }
     }
 }

@@ -47,7 +47,7 @@ extension WebServer {
                 return self.loginPage(request: request, next: next, username: username, error: "The user id or the password is not right.", status: .unauthorized)
             }
             self.throttle.recordSuccess(account: user.id)
-            let session = self.sessions.create(userID: user.id)
+            let session = try self.sessions.create(userID: user.id, credential: SessionStore.credential(of: user.passwordHash))
             try await self.auditLogin(user.id, success: true, action: "login.succeeded", error: nil, address: address)
             var response = Responses.redirect(next)
             response.headers.append(HTTPField(name: .setCookie, value: Responses.cookie(SessionStore.cookieName, session.id, secure: self.secureCookies)))
@@ -58,7 +58,7 @@ extension WebServer {
             guard let principal = context.principal, let session = principal.session else { return Responses.redirect("/login") }
             let form = try await FormFields.body(request)
             try await self.checkCSRF(principal, token: form["csrf"], path: "/logout", address: context.remoteAddress)
-            self.sessions.end(id: session.id)
+            try self.sessions.end(id: session.id)
             try await self.auditLogin(principal.user.id, success: true, action: "logout", error: nil, address: context.remoteAddress)
             var response = Responses.redirect("/login")
             response.headers.append(HTTPField(name: .setCookie, value: Responses.cookie(SessionStore.cookieName, "", secure: self.secureCookies, maxAge: 0)))

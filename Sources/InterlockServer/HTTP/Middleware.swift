@@ -46,17 +46,25 @@ struct AuthenticationMiddleware: RouterMiddleware {
             }
             context.principal = Principal(user: user, authentication: "api-token", session: nil)
         } else {
-            context.principal = server.sessionPrincipal(request)
+            context.principal = try server.sessionPrincipal(request)
         }
         return try await next(request, context)
     }
 }
 
 extension WebServer {
-    /// The principal of the request's session cookie, if it names a live session of a configured user.
-    func sessionPrincipal(_ request: Request) -> Principal? {
-        guard let id = Responses.cookies(request)[SessionStore.cookieName], let session = sessions.session(id: id),
-              let user = instance.configuration.user(session.userID) else { return nil }
+    /// The principal of the request's session cookie, if it names a live session of a configured user. Throws 503 when
+    /// the state database (where the sessions are) cannot be read: the request is neither signed in nor refused.
+    func sessionPrincipal(_ request: Request) throws -> Principal? {
+        guard let id = Responses.cookies(request)[SessionStore.cookieName] else { return nil }
+        let found: Session?
+        do {
+            found = try sessions.session(id: id)
+        } catch {
+            throw ServerError(.serviceUnavailable, "the console's sessions cannot be read from the state database (\(error)); try again shortly")
+        }
+        guard let session = found, let user = instance.configuration.user(session.userID),
+              session.credential == SessionStore.credential(of: user.passwordHash) else { return nil }
         return Principal(user: user, authentication: "session", session: session)
     }
 }
@@ -93,7 +101,7 @@ struct ErrorMiddleware: RouterMiddleware {
                 let next = request.method == .get ? path + (request.uri.query.map { "?" + $0 } ?? "") : "/sites"
                 return Responses.redirect("/login?next=" + FormFields.encode(next))
             }
-            return server.views.errorPage(failure, principal: server.sessionPrincipal(request))
+            return server.views.errorPage(failure, principal: (try? server.sessionPrincipal(request)) ?? nil)
         }
     }
 

@@ -30,14 +30,15 @@ public final class WebServer: Sendable {
     public var metrics: ServerMetrics { loop.metrics }
 
     public init(instance: InterlockInstance, loop: ReconcileLoop, secureCookies: Bool = false, version: String = "0.1.0",
-                sessions: SessionStore = SessionStore(), throttle: LoginThrottle = LoginThrottle(), failureWindow: TimeInterval = 600) {
+                sessions: SessionStore? = nil, throttle: LoginThrottle = LoginThrottle(), failureWindow: TimeInterval = 600) {
         self.failures = FailureAggregator(window: failureWindow)
         let iterations = instance.configuration.users.compactMap { $0.passwordHash.flatMap { try? PasswordHash(parsing: $0) }?.iterations }.max()
         self.decoy = iterations.map { PasswordHash(password: "decoy", salt: Array("interlock-decoy!".utf8), iterations: $0) } ?? PasswordHash.decoy
         self.instance = instance
         self.loop = loop
         self.secureCookies = secureCookies
-        self.sessions = sessions
+        // In the state database by default: every replica sees every session.
+        self.sessions = sessions ?? SessionStore(backing: instance.store)
         self.throttle = throttle
         self.views = ConsoleViews(version: version, rehearsal: instance.rehearsal)
         var index: [String: String] = [:]

@@ -155,6 +155,18 @@ enum PostgresSchema {
             // The database's own time: replicas' clocks may differ, the lease must not.
             "ALTER TABLE change_request ADD COLUMN lease_expires_at TIMESTAMPTZ",
         ]),
+        ("pg-v4-console-sessions", [
+            """
+            CREATE TABLE console_session (
+                key TEXT PRIMARY KEY,
+                user_id TEXT NOT NULL,
+                credential TEXT NOT NULL,
+                csrf_token TEXT NOT NULL,
+                created_at DOUBLE PRECISION NOT NULL,
+                last_seen DOUBLE PRECISION NOT NULL
+            )
+            """,
+        ]),
     ]
 
     static var migrationNames: [String] { migrations.map(\.name) }
