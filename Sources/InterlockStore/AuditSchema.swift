@@ -16,7 +16,7 @@ enum AuditSchema {
     static let checkpointColumns = "sequence, head_hash, timestamp, key_id, signature"
 
     /// The names of all migrations, oldest first.
-    static let migrationNames = ["v1-audit", "v2-audit-checkpoints", "v3-change-queue", "v4-rollout", "v5-trusted-rules", "v6-leases", "v7-console-sessions"]
+    static let migrationNames = ["v1-audit", "v2-audit-checkpoints", "v3-change-queue", "v4-rollout", "v5-trusted-rules", "v6-leases", "v7-console-sessions", "v8-agents"]
 
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
@@ -167,6 +167,43 @@ enum AuditSchema {
                     created_at REAL NOT NULL,
                     last_seen REAL NOT NULL
                 );
+                """)
+        }
+        migrator.registerMigration("v8-agents") { db in
+            try db.execute(sql: """
+                CREATE TABLE agent_enrolment (
+                    id TEXT PRIMARY KEY,
+                    site TEXT NOT NULL,
+                    token_hash TEXT NOT NULL UNIQUE,
+                    status TEXT NOT NULL,
+                    created_at REAL NOT NULL,
+                    expires_at REAL NOT NULL,
+                    created_by TEXT NOT NULL,
+                    request TEXT,
+                    key_fingerprint TEXT,
+                    requested_at REAL,
+                    requested_from TEXT,
+                    decided_by TEXT,
+                    decided_at REAL,
+                    serial TEXT
+                );
+                CREATE TABLE agent_certificate (
+                    serial TEXT PRIMARY KEY,
+                    site TEXT NOT NULL,
+                    enrolment_id TEXT NOT NULL REFERENCES agent_enrolment(id),
+                    fingerprint TEXT NOT NULL UNIQUE,
+                    key_fingerprint TEXT NOT NULL,
+                    not_before REAL NOT NULL,
+                    not_after REAL NOT NULL,
+                    pem TEXT NOT NULL,
+                    issued_at REAL NOT NULL,
+                    renews TEXT,
+                    revoked_at REAL,
+                    revoked_by TEXT,
+                    last_contact REAL,
+                    last_address TEXT
+                );
+                CREATE INDEX agent_certificate_site ON agent_certificate(site);
                 """)
         }
         return migrator

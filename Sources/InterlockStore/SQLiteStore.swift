@@ -90,6 +90,8 @@ public final class SQLiteStore: AuditLog {
             throw error
         } catch let error as AuditEntryError {
             throw error
+        } catch let error as AgentRegistryError {
+            throw error
         } catch {
             throw AuditStoreError(.database, "cannot \(what) in \(path)", cause: error)
         }

@@ -1,9 +1,12 @@
 import ArgumentParser
 import Foundation
+import InterlockAgent
 import InterlockEngine
 import InterlockModel
 import InterlockServer
 import InterlockStore
+import Logging
+import ServiceLifecycle
 
 /// `interlock serve`: the reconcile loop of `interlock run` plus the HTTP API and web console.
 struct ServeCommand: ParsableCommand {
@@ -39,6 +42,18 @@ struct ServeCommand: ParsableCommand {
 
     @Option(name: .long, help: "The auditors' copy of the checkpoint public key: background and on-demand verification is then anchored.")
     var auditPublicKey: String?
+
+    @Option(name: .long, help: "host:port of the HTTPS listener plant agents connect to (mutual TLS), e.g. ':8443'. Off unless given.")
+    var agentAddress: String?
+
+    @Option(name: .long, help: "PEM certificate (chain) of the agent listener. Default: one issued at start by the agent authority in the state directory.")
+    var agentTlsCert: String?
+
+    @Option(name: .long, help: "PEM private key of --agent-tls-cert.")
+    var agentTlsKey: String?
+
+    @Option(name: .long, help: "A host name or address agents use to reach the listener, for the certificate issued at start (repeatable; default: this host's name, localhost, 127.0.0.1).")
+    var agentHostname: [String] = []
 
     func run() throws {
         guard let (host, port) = ServeRunner.parseAddress(address) else {
@@ -87,13 +102,48 @@ struct ServeCommand: ParsableCommand {
                                  interval: .seconds(max(1, seconds)), logger: logger)
         let server = WebServer(instance: interlock, loop: loop, secureCookies: secureCookies, version: InterlockVersion.current)
         print("interlock serve: http://\(host.contains(":") ? "[\(host)]" : host):\(port)/ — reconciling \(context.repository.source) every \(seconds) s; state in \(context.stateDirectory)")
+        var services: [any Service] = []
+        if let agentAddress {
+            services.append(try agentListener(agentAddress, context: context, logger: logger))
+        }
         do {
-            try ServeRunner.run(server: server, host: host, port: port, logger: logger)
+            try ServeRunner.run(server: server, host: host, port: port, logger: logger, also: services)
         } catch {
             Terminal.error("the server stopped: \(error)")
             throw ExitCode(2)
         }
         print("interlock serve: stopped")
+    }
+}
+
+extension ServeCommand {
+    /// The HTTPS listener of the plant agents, with its TLS configuration (exit 2 when it cannot be used).
+    func agentListener(_ address: String, context: QueueContext, logger: Logger) throws -> any Service {
+        guard let (agentHost, agentPort) = ServeRunner.parseAddress(address) else {
+            throw ValidationError("--agent-address must be host:port, e.g. :8443")
+        }
+        guard (agentTlsCert == nil) == (agentTlsKey == nil) else { throw ValidationError("give both --agent-tls-cert and --agent-tls-key, or neither") }
+        do {
+            let authority = try AgentAuthority.loadOrCreate(stateDirectory: context.stateDirectory)
+            let certificatePEM: String, keyPEM: String
+            if let agentTlsCert, let agentTlsKey {
+                certificatePEM = try String(contentsOfFile: agentTlsCert, encoding: .utf8)
+                keyPEM = try String(contentsOfFile: agentTlsKey, encoding: .utf8)
+            } else {
+                let names = agentHostname.isEmpty ? [ProcessInfo.processInfo.hostName, "localhost", "127.0.0.1"] : agentHostname
+                (certificatePEM, keyPEM) = try authority.issueServerCertificate(hostnames: names)
+            }
+            let tls = try AgentListener.tlsConfiguration(certificatePEM: certificatePEM, keyPEM: keyPEM, authority: authority)
+            let administration = AgentAdministration(store: context.store, authority: authority, configuration: context.configuration)
+            let listener = AgentListener(administration: administration, clock: context.clock)
+            print("interlock serve: agents connect to https://\(agentHost.contains(":") ? "[\(agentHost)]" : agentHost):\(agentPort)/agent/v1 (authority \(authority.fingerprint))")
+            return try listener.makeApplication(host: agentHost, port: agentPort, tls: tls, logger: logger)
+        } catch let error as ValidationError {
+            throw error
+        } catch {
+            Terminal.error("the agent listener cannot start: \(error)")
+            throw ExitCode(2)
+        }
     }
 }
 

@@ -16,10 +16,11 @@ public enum ServeRunner {
     }
 
     /// Blocks until the service group has stopped.
-    public static func run(server: WebServer, host: String, port: Int, logger: Logger) throws {
+    /// - Parameter also: more services to run beside the console (the agent listener).
+    public static func run(server: WebServer, host: String, port: Int, logger: Logger, also: [any Service] = []) throws {
         let app = server.makeApplication(host: host, port: port, logger: logger)
         let group = ServiceGroup(configuration: .init(
-            services: [.init(service: app), .init(service: server.loop)],
+            services: [.init(service: app), .init(service: server.loop)] + also.map { .init(service: $0) },
             gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         let outcome = Locked<Result<Void, any Error>?>(nil)
         let done = DispatchSemaphore(value: 0)

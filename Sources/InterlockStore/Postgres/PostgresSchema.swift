@@ -167,6 +167,45 @@ enum PostgresSchema {
             )
             """,
         ]),
+        ("pg-v5-agents", [
+            """
+            CREATE TABLE agent_enrolment (
+                id TEXT PRIMARY KEY,
+                site TEXT NOT NULL,
+                token_hash TEXT NOT NULL UNIQUE,
+                status TEXT NOT NULL,
+                created_at DOUBLE PRECISION NOT NULL,
+                expires_at DOUBLE PRECISION NOT NULL,
+                created_by TEXT NOT NULL,
+                request TEXT,
+                key_fingerprint TEXT,
+                requested_at DOUBLE PRECISION,
+                requested_from TEXT,
+                decided_by TEXT,
+                decided_at DOUBLE PRECISION,
+                serial TEXT
+            )
+            """,
+            """
+            CREATE TABLE agent_certificate (
+                serial TEXT PRIMARY KEY,
+                site TEXT NOT NULL,
+                enrolment_id TEXT NOT NULL REFERENCES agent_enrolment(id),
+                fingerprint TEXT NOT NULL UNIQUE,
+                key_fingerprint TEXT NOT NULL,
+                not_before DOUBLE PRECISION NOT NULL,
+                not_after DOUBLE PRECISION NOT NULL,
+                pem TEXT NOT NULL,
+                issued_at DOUBLE PRECISION NOT NULL,
+                renews TEXT,
+                revoked_at DOUBLE PRECISION,
+                revoked_by TEXT,
+                last_contact DOUBLE PRECISION,
+                last_address TEXT
+            )
+            """,
+            "CREATE INDEX agent_certificate_site ON agent_certificate(site)",
+        ]),
     ]
 
     static var migrationNames: [String] { migrations.map(\.name) }

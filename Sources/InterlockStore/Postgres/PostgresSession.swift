@@ -252,6 +252,16 @@ extension PostgresRow {
         return Data(try cell.decode(ByteBuffer.self).readableBytesView)
     }
 
+    /// The column at `index` as a double (nil for NULL).
+    func double(_ index: Int) throws -> Double? {
+        let cell = makeRandomAccess()[index]
+        guard cell.bytes != nil else { return nil }
+        return try cell.decode(Double.self)
+    }
+
+    /// The column at `index`, seconds since 1970, as a date (nil for NULL).
+    func date(_ index: Int) throws -> Date? { try double(index).map { Date(timeIntervalSince1970: $0) } }
+
     /// The column at `index` as a 64-bit integer (nil for NULL).
     func integer(_ index: Int) throws -> Int64? {
         let cell = makeRandomAccess()[index]

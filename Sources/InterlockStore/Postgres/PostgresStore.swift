@@ -56,6 +56,8 @@ public final class PostgresStore: AuditLog, @unchecked Sendable {
             throw error
         } catch let error as AuditEntryError {
             throw error
+        } catch let error as AgentRegistryError {
+            throw error
         } catch {
             throw AuditStoreError(.database, "cannot \(what) in \(target.redacted): \(error)")
         }

@@ -1,0 +1,297 @@
+import AsyncHTTPClient
+import Crypto
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOSSL
+import X509
+
+/// A plant's agent: inside the plant's network, it opens every connection to the server (HTTPS, mutual TLS once
+/// enrolled) and keeps its identity in its state directory:
+///
+/// - `key.pem`: its private key (P-256, 0600), made on first start; never leaves the host.
+/// - `enrolment`: the enrolment id its token was exchanged for, while the enrolment waits for an admin.
+/// - `certificate.pem`: its client certificate, once approved (renewed after two thirds of its validity).
+public final class PlantAgent: Sendable {
+    public struct Options: Sendable {
+        /// `https://host:port` of the server's agent listener.
+        public var server: URL
+        /// PEM file of the CA that signed the listener's certificate (nil: the system's trust store).
+        public var serverCA: String?
+        public var stateDirectory: String
+        /// The one-time enrolment token (only needed until the enrolment is requested).
+        public var token: String?
+        /// `http://host:port` of an HTTP proxy (CONNECT) between the plant and the server.
+        public var proxy: URL?
+        /// Seconds between heartbeats.
+        public var interval: TimeInterval
+        /// Stop after this many successful heartbeats (tests and `--once`); nil runs until cancelled.
+        public var heartbeats: Int?
+
+        public init(server: URL, serverCA: String?, stateDirectory: String, token: String?, proxy: URL?, interval: TimeInterval = 15, heartbeats: Int? = nil) {
+            self.server = server
+            self.serverCA = serverCA
+            self.stateDirectory = stateDirectory
+            self.token = token
+            self.proxy = proxy
+            self.interval = interval
+            self.heartbeats = heartbeats
+        }
+    }
+
+    /// Why the agent stopped for good (it does not retry these).
+    public struct Stop: Error, CustomStringConvertible, Sendable {
+        public var message: String
+        public var description: String { message }
+    }
+
+    public let options: Options
+    let logger: Logger
+    public static let version = "0.1.0"
+
+    public init(options: Options, logger: Logger) throws {
+        self.options = options
+        self.logger = logger
+        guard options.server.scheme == "https", options.server.host != nil else {
+            throw Stop(message: "--server must be an https:// URL of the server's agent listener, e.g. https://interlock.example.com:8443")
+        }
+    }
+
+    var keyPath: String { options.stateDirectory + "/key.pem" }
+    var certificatePath: String { options.stateDirectory + "/certificate.pem" }
+    var enrolmentPath: String { options.stateDirectory + "/enrolment" }
+
+    /// The agent's key, made (0600) on first use.
+    func key() throws -> P256.Signing.PrivateKey {
+        if let text = try? String(contentsOfFile: keyPath, encoding: .utf8) {
+            do { return try P256.Signing.PrivateKey(pemRepresentation: text) } catch {
+                throw Stop(message: "\(keyPath) is not a P-256 private key in PEM: \(error). Move it away to make a new key (and enrol again).")
+            }
+        }
+        try FileManager.default.createDirectory(atPath: options.stateDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let key = P256.Signing.PrivateKey()
+        try AgentAuthority.writeSecret(key.pemRepresentation, to: keyPath)
+        return key
+    }
+
+    public func keyFingerprint() throws -> String {
+        AgentAuthority.keyFingerprint(Certificate.PublicKey(try key().publicKey))
+    }
+
+    func certificateRequest(_ key: P256.Signing.PrivateKey) throws -> String {
+        let name = try DistinguishedName { CommonName("interlock agent \(ProcessInfo.processInfo.hostName)") }
+        let request = try CertificateSigningRequest(version: .v1, subject: name, privateKey: Certificate.PrivateKey(key), attributes: .init(),
+                                                    signatureAlgorithm: .ecdsaWithSHA256)
+        return try request.serializeAsPEM().pemString
+    }
+
+    func currentCertificate() -> Certificate? {
+        (try? String(contentsOfFile: certificatePath, encoding: .utf8)).flatMap { try? Certificate(pemEncoded: $0) }
+    }
+
+    func client(withCertificate: Bool) throws -> HTTPClient {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.minimumTLSVersion = .tlsv12
+        if let ca = options.serverCA {
+            do {
+                tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(ca))
+            } catch {
+                throw Stop(message: "--server-ca \(ca) is not a readable PEM certificate: \(error)")
+            }
+        }
+        if withCertificate {
+            tls.certificateChain = try NIOSSLCertificate.fromPEMFile(certificatePath).map { .certificate($0) }
+            tls.privateKey = .privateKey(try NIOSSLPrivateKey(file: keyPath, format: .pem))
+        }
+        var configuration = HTTPClient.Configuration(tlsConfiguration: tls, timeout: .init(connect: .seconds(10), read: .seconds(90)))
+        if let proxy = options.proxy, let host = proxy.host {
+            configuration.proxy = .server(host: host, port: proxy.port ?? 3128)
+        }
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }
+
+    /// An answer: status and body.
+    struct Answer {
+        var status: Int
+        var body: Data
+
+        var message: String {
+            (try? AgentProtocol.decoder().decode(AgentProtocol.ErrorBody.self, from: body).error.message) ?? String(decoding: body.prefix(300), as: UTF8.self)
+        }
+    }
+
+    func send(_ client: HTTPClient, _ method: HTTPMethod, _ path: String, body: (some Encodable)?) async throws -> Answer {
+        var request = HTTPClientRequest(url: options.server.absoluteString.trimmingSuffix("/") + "/agent/v1/" + path)
+        request.method = method
+        request.headers.add(name: "User-Agent", value: "interlock-agent/\(Self.version)")
+        if let body {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(bytes: try AgentProtocol.encoder().encode(body)))
+        }
+        let response = try await client.execute(request, timeout: .seconds(90))
+        let bytes = try await response.body.collect(upTo: 1 << 20)
+        return Answer(status: Int(response.status.code), body: Data(bytes.readableBytesView))
+    }
+
+    /// Runs until cancelled (or `heartbeats` are done): enrols if needed, then keeps in contact, renewing the certificate.
+    public func run() async throws {
+        let key = try key()
+        logger.info("agent key fingerprint: \(AgentAuthority.keyFingerprint(Certificate.PublicKey(key.publicKey)))")
+        if currentCertificate() == nil { try await enrol(key) }
+        var backoff = Backoff()
+        var done = 0
+        while !Task.isCancelled {
+            do {
+                try await heartbeat(key)
+                backoff.reset()
+                done += 1
+                if let heartbeats = options.heartbeats, done >= heartbeats { return }
+                try await Task.sleep(nanoseconds: UInt64(options.interval * 1e9))
+            } catch let stop as Stop {
+                throw stop
+            } catch is CancellationError {
+                return
+            } catch {
+                let delay = backoff.next()
+                logger.warning("cannot reach the server (\(error)); trying again in \(Int(delay)) s")
+                try await Task.sleep(nanoseconds: UInt64(delay * 1e9))
+            }
+        }
+    }
+
+    /// Runs `body` with a client, shut down afterwards.
+    func withClient<T>(certificate: Bool, _ body: (HTTPClient) async throws -> T) async throws -> T {
+        let client = try client(withCertificate: certificate)
+        do {
+            let result = try await body(client)
+            try? await client.shutdown()
+            return result
+        } catch {
+            try? await client.shutdown()
+            throw error
+        }
+    }
+
+    func enrol(_ key: P256.Signing.PrivateKey) async throws {
+        try await withClient(certificate: false) { client in try await enrol(key, client: client) }
+    }
+
+    func enrol(_ key: P256.Signing.PrivateKey, client: HTTPClient) async throws {
+        var enrolment = (try? String(contentsOfFile: enrolmentPath, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+        var backoff = Backoff()
+        while enrolment == nil {
+            guard let token = options.token else {
+                throw Stop(message: "this agent is not enrolled: start it once with --token (from 'interlock agent enrol --site …' on the server)")
+            }
+            do {
+                let answer = try await send(client, .POST, "enrol", body: AgentProtocol.EnrolRequest(token: token, csr: try certificateRequest(key)))
+                switch answer.status {
+                case 202:
+                    let state = try AgentProtocol.decoder().decode(AgentProtocol.EnrolmentState.self, from: answer.body)
+                    try Data((state.enrolment + "\n").utf8).write(to: URL(fileURLWithPath: enrolmentPath), options: .atomic)
+                    logger.notice("enrolment \(state.enrolment) for \(state.site) requested; waiting for an admin to approve it (key \(state.keyFingerprint))")
+                    enrolment = state.enrolment
+                case 400, 403:
+                    throw Stop(message: "the server refused the enrolment: \(answer.message)")
+                default:
+                    throw AgentError("the server answered \(answer.status): \(answer.message)")
+                }
+            } catch let stop as Stop {
+                throw stop
+            } catch {
+                let delay = backoff.next()
+                logger.warning("cannot enrol yet (\(error)); trying again in \(Int(delay)) s")
+                try await Task.sleep(nanoseconds: UInt64(delay * 1e9))
+            }
+        }
+        backoff = Backoff(initial: 1, maximum: 30)
+        while true {
+            try Task.checkCancellation()
+            do {
+                let answer = try await send(client, .GET, "enrolments/\(enrolment!)", body: Optional<AgentProtocol.Hello>.none)
+                guard answer.status == 200 else {
+                    if answer.status == 404 { throw Stop(message: "the server does not know the enrolment \(enrolment!): remove \(enrolmentPath) and enrol again with a new token") }
+                    throw AgentError("the server answered \(answer.status): \(answer.message)")
+                }
+                let state = try AgentProtocol.decoder().decode(AgentProtocol.EnrolmentState.self, from: answer.body)
+                switch state.status {
+                case "approved":
+                    guard let pem = state.certificate, let certificate = try? Certificate(pemEncoded: pem),
+                          certificate.publicKey == Certificate.PublicKey(key.publicKey) else {
+                        throw Stop(message: "the certificate the server issued for enrolment \(enrolment!) is not for this agent's key")
+                    }
+                    try AgentAuthority.writeSecret(pem, to: certificatePath)
+                    try? FileManager.default.removeItem(atPath: enrolmentPath)
+                    logger.notice("enrolment \(enrolment!) approved: this agent speaks for \(state.site) (certificate \(AgentAuthority.serialText(certificate.serialNumber)))")
+                    return
+                case "rejected":
+                    try? FileManager.default.removeItem(atPath: enrolmentPath)
+                    throw Stop(message: "the enrolment \(enrolment!) was rejected by an admin")
+                default:
+                    break
+                }
+            } catch let stop as Stop {
+                throw stop
+            } catch {
+                logger.warning("cannot read the enrolment (\(error))")
+            }
+            try await Task.sleep(nanoseconds: UInt64(backoff.next() * 1e9))
+        }
+    }
+
+    func heartbeat(_ key: P256.Signing.PrivateKey) async throws {
+        guard let certificate = currentCertificate(), let site = AgentAuthority.site(of: certificate) else {
+            throw Stop(message: "\(certificatePath) is not an agent certificate of Interlock: remove it and enrol again")
+        }
+        try await withClient(certificate: true) { client in
+            let answer = try await send(client, .POST, "sites/\(site)/hello", body: AgentProtocol.Hello(agentTime: Date(), agentVersion: Self.version))
+            switch answer.status {
+            case 200:
+                let hello = try AgentProtocol.decoder().decode(AgentProtocol.HelloAnswer.self, from: answer.body)
+                logger.debug("in contact with the server as the agent of \(site)")
+                if Date() >= hello.renewAfter { try await renew(client, site: site, key: key) }
+            case 401, 403:
+                throw Stop(message: "the server refused this agent's certificate: \(answer.message)")
+            default:
+                throw AgentError("the server answered \(answer.status): \(answer.message)")
+            }
+        }
+    }
+
+    func renew(_ client: HTTPClient, site: String, key: P256.Signing.PrivateKey) async throws {
+        let answer = try await send(client, .POST, "sites/\(site)/renew", body: AgentProtocol.RenewRequest(csr: try certificateRequest(key)))
+        guard answer.status == 200 else { throw AgentError("renewing the certificate failed (\(answer.status)): \(answer.message)") }
+        let renewed = try AgentProtocol.decoder().decode(AgentProtocol.RenewAnswer.self, from: answer.body)
+        guard let certificate = try? Certificate(pemEncoded: renewed.certificate), certificate.publicKey == Certificate.PublicKey(key.publicKey) else {
+            throw AgentError("the renewed certificate is not for this agent's key")
+        }
+        try AgentAuthority.writeSecret(renewed.certificate, to: certificatePath)
+        logger.notice("certificate renewed: \(renewed.serial), valid until \(renewed.notAfter)")
+    }
+}
+
+/// Jittered exponential back-off: from `initial` seconds doubling to `maximum`, each delay between half and all of it.
+struct Backoff {
+    var initial: TimeInterval = 1
+    var maximum: TimeInterval = 300
+    private var current: TimeInterval = 0
+
+    init(initial: TimeInterval = 1, maximum: TimeInterval = 300) {
+        self.initial = initial
+        self.maximum = maximum
+    }
+
+    mutating func next() -> TimeInterval {
+        current = current == 0 ? initial : min(maximum, current * 2)
+        return current / 2 + Double.random(in: 0...(current / 2))
+    }
+
+    mutating func reset() { current = 0 }
+}
+
+extension String {
+    func trimmingSuffix(_ suffix: String) -> String {
+        hasSuffix(suffix) ? String(dropLast(suffix.count)) : self
+    }
+}

@@ -1,0 +1,218 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTLS
+import InterlockAgent
+import InterlockEngine
+import InterlockModel
+import InterlockStore
+import Logging
+import NIOCore
+import NIOSSL
+import X509
+
+/// The request context of the agent listener: the connection, so a route can read the client certificate the TLS
+/// handshake verified.
+public struct AgentContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    public var remoteAddress: String
+    let channel: any Channel
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        remoteAddress = source.channel.remoteAddress?.ipAddress ?? "local"
+        channel = source.channel
+    }
+
+    /// The DER bytes of the client certificate the handshake verified against the agent authority, if one was presented.
+    func peerCertificate() async throws -> [UInt8]? {
+        let channel = self.channel
+        return try await channel.eventLoop.submit {
+            let handler = try channel.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self)
+            return try handler.peerCertificate?.toDERBytes()
+        }.get()
+    }
+}
+
+/// The HTTPS listener plant agents connect to (outbound from the plant): enrolment with a one-time token, then
+/// everything else with the client certificate issued at enrolment (mutual TLS). docs/agent.md describes it.
+public final class AgentListener: Sendable {
+    public let administration: AgentAdministration
+    public let clock: any InterlockClock
+    let failures = FailureAggregator(window: 600)
+    public static let version = "0.1.0"
+
+    public init(administration: AgentAdministration, clock: any InterlockClock) {
+        self.administration = administration
+        self.clock = clock
+    }
+
+    var store: any StateStore { administration.store }
+
+    /// The TLS configuration: the server's certificate and key; client certificates verified against the agent
+    /// authority when presented (enrolment comes without one).
+    public static func tlsConfiguration(certificatePEM: String, keyPEM: String, authority: AgentAuthority) throws -> TLSConfiguration {
+        let chain = try NIOSSLCertificate.fromPEMBytes(Array(certificatePEM.utf8)).map { NIOSSLCertificateSource.certificate($0) }
+        var tls = TLSConfiguration.makeServerConfiguration(
+            certificateChain: chain, privateKey: .privateKey(try NIOSSLPrivateKey(bytes: Array(keyPEM.utf8), format: .pem)))
+        tls.minimumTLSVersion = .tlsv12
+        tls.certificateVerification = .optionalVerification
+        tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(authority.certificatePEM.utf8)))
+        return tls
+    }
+
+    public func makeRouter() -> Router<AgentContext> {
+        let router = Router(context: AgentContext.self)
+        router.add(middleware: AgentErrorMiddleware())
+        let agent = router.group("/agent/v1")
+        agent.post("enrol") { request, context in
+            let body: AgentProtocol.EnrolRequest = try await Self.decode(request, AgentProtocol.EnrolRequest.self)
+            guard body.token.utf8.count <= 200 else { throw ServerError(.badRequest, "the enrolment token is longer than 200 characters") }
+            let address = context.remoteAddress
+            let enrolment: AgentEnrolment
+            do {
+                enrolment = try await offload { [administration = self.administration, now = self.clock.now()] in
+                    try administration.request(token: body.token, csr: body.csr, address: address, now: now)
+                }
+            } catch let error as AgentError {
+                throw ServerError(error.message.hasPrefix("the enrolment token") ? .forbidden : .badRequest, error.message)
+            }
+            return try Self.json(Self.state(enrolment, certificate: nil), status: .accepted)
+        }
+        agent.get("enrolments/:id") { _, context in
+            let id = try context.parameters.require("id")
+            guard id.utf8.count <= 64, let enrolment = try await offload({ [store = self.store] in try store.enrolment(id: id) }) else {
+                throw ServerError(.notFound, "there is no such enrolment")
+            }
+            let certificate = try await offload { [store = self.store] in try enrolment.serial.flatMap { try store.certificate(serial: $0) } }
+            return try Self.json(Self.state(enrolment, certificate: certificate))
+        }
+        agent.post("sites/:site/hello") { request, context in
+            let certificate = try await self.authenticate(context, site: try context.parameters.require("site"), action: "hello")
+            let hello = try await Self.decode(request, AgentProtocol.Hello.self)
+            let now = self.clock.now()
+            try await offload { [store = self.store, address = context.remoteAddress] in
+                try store.recordContact(serial: certificate.serial, at: now, from: address)
+            }
+            _ = hello
+            let renewAfter = certificate.notBefore.addingTimeInterval(certificate.notAfter.timeIntervalSince(certificate.notBefore) * 2 / 3)
+            return try Self.json(AgentProtocol.HelloAnswer(site: certificate.site, serverTime: now, serial: certificate.serial,
+                                                           notAfter: certificate.notAfter, renewAfter: renewAfter))
+        }
+        agent.post("sites/:site/renew") { request, context in
+            let current = try await self.authenticate(context, site: try context.parameters.require("site"), action: "renew")
+            let body = try await Self.decode(request, AgentProtocol.RenewRequest.self)
+            let renewed: AgentCertificate
+            do {
+                renewed = try await offload { [administration = self.administration, now = self.clock.now()] in
+                    try administration.renew(for: current, csr: body.csr, now: now)
+                }
+            } catch let error as AgentError {
+                throw ServerError(.badRequest, error.message)
+            }
+            return try Self.json(AgentProtocol.RenewAnswer(certificate: renewed.pem, serial: renewed.serial, notAfter: renewed.notAfter))
+        }
+        return router
+    }
+
+    static func state(_ enrolment: AgentEnrolment, certificate: AgentCertificate?) -> AgentProtocol.EnrolmentState {
+        AgentProtocol.EnrolmentState(
+            enrolment: enrolment.id, site: enrolment.site, status: enrolment.status.rawValue, keyFingerprint: enrolment.keyFingerprint ?? "",
+            certificate: enrolment.status == .approved ? certificate?.pem : nil)
+    }
+
+    /// The agent certificate of the request: verified by the handshake, issued by this instance, not revoked, and for
+    /// `site`. Anything else is refused (403) and audited.
+    func authenticate(_ context: AgentContext, site: String, action: String) async throws -> AgentCertificate {
+        guard let der = try await context.peerCertificate() else {
+            throw ServerError(.unauthorized, "this route needs the agent's client certificate (mutual TLS)")
+        }
+        let address = context.remoteAddress
+        let presented = try Certificate(derEncoded: der)
+        let serial = AgentAuthority.serialText(presented.serialNumber)
+        let known = try await offload { [store = self.store] in try store.certificate(serial: serial) }
+        let fingerprint = AgentAuthority.certificateFingerprint(presented)
+        let now = clock.now()
+        func refuse(_ status: HTTPResponse.Status, _ message: String, site certificateSite: String?) async throws -> Never {
+            let actor = known.map(AgentAdministration.actor(of:))
+                ?? AuditActor(id: "agent:unknown", name: "unknown agent", role: "unauthenticated", authentication: "mtls (certificate \(serial.prefix(16)))")
+            try await auditFailure(AuditEntry(
+                actor: actor, category: .access, action: "agent.access.denied", site: site, result: .failure, error: message,
+                details: ["remoteAddress": address, "serial": serial, "certificateSite": certificateSite ?? "", "route": action]),
+                subject: "\(serial)@\(site)", address: address)
+            throw ServerError(status, message)
+        }
+        guard let known, known.fingerprint == fingerprint else {
+            try await refuse(.forbidden, "this certificate was not issued to an agent of this instance", site: AgentAuthority.site(of: presented))
+        }
+        if known.revokedAt != nil {
+            try await refuse(.forbidden, "this agent certificate was revoked; enrol the agent again", site: known.site)
+        }
+        guard known.notAfter > now, known.notBefore <= now.addingTimeInterval(300) else {
+            try await refuse(.forbidden, "this agent certificate is not valid now (valid until \(AuditTimestamp.format(known.notAfter)))", site: known.site)
+        }
+        guard known.site == site, AgentAuthority.site(of: presented) == site else {
+            try await refuse(.forbidden, "this certificate speaks for \(known.site), not for \(site)", site: known.site)
+        }
+        return known
+    }
+
+    /// Records a refusal if it is the first of its caller in the window (the repeats are counted, as for the console).
+    func auditFailure(_ entry: AuditEntry, subject: String, address: String) async throws {
+        let (decision, due) = failures.note(action: entry.action, subject: subject, address: address, now: Date())
+        var entries = due.map { counted in
+            AuditEntry(
+                actor: AuditActor(id: "agent:unknown", name: "agents refused repeatedly", role: "unauthenticated", authentication: "mtls"),
+                category: .access, action: "access.failures.repeated", result: .failure,
+                error: "\(counted.count) more \(counted.key.action) for \(counted.key.subject) after the first was recorded",
+                details: ["failedAction": counted.key.action, "subject": counted.key.subject, "count": String(counted.count),
+                          "remoteAddress": counted.address, "from": AuditTimestamp.format(counted.started), "to": AuditTimestamp.format(counted.last)])
+        }
+        if decision == .record { entries.append(entry) }
+        guard !entries.isEmpty else { return }
+        try await offload { [store = self.store, entries] in _ = try store.append(contentsOf: entries) }
+    }
+
+    static func decode<T: Decodable>(_ request: Request, _ type: T.Type) async throws -> T {
+        let body = try await FormFields.collectBody(request, limit: AgentProtocol.maximumBody)
+        do {
+            return try AgentProtocol.decoder().decode(T.self, from: Data(buffer: body))
+        } catch {
+            throw ServerError(.badRequest, "the request body is not the JSON this route takes (docs/agent.md): \(error)")
+        }
+    }
+
+    static func json<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws -> Response {
+        var data = try AgentProtocol.encoder().encode(value)
+        data.append(0x0A)
+        return Response(status: status, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    /// The HTTPS application on `host:port`.
+    public func makeApplication(host: String, port: Int, tls: TLSConfiguration, logger: Logger) throws -> some ApplicationProtocol {
+        Application(router: makeRouter(), server: try .tls(.http1(), tlsConfiguration: tls),
+                    configuration: .init(address: .hostname(host, port: port), serverName: nil), logger: logger)
+    }
+}
+
+/// Errors as JSON `{"error": {"status", "message"}}`; anything unexpected is a 500 without details.
+struct AgentErrorMiddleware: RouterMiddleware {
+    typealias Context = AgentContext
+
+    func handle(_ request: Request, context: AgentContext, next: (Request, AgentContext) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch {
+            let failure: ServerError
+            switch error {
+            case let known as ServerError: failure = known
+            case let http as HTTPError: failure = ServerError(http.status, http.body ?? http.status.reasonPhrase)
+            default:
+                context.logger.error("agent request failed: \(error)")
+                failure = ServerError(.internalServerError, "something went wrong on the server; the details are in its log")
+            }
+            let body = AgentProtocol.ErrorBody(error: .init(status: failure.status.code, message: failure.message))
+            return (try? AgentListener.json(body, status: failure.status)) ?? Response(status: failure.status)
+        }
+    }
+}
