@@ -82,6 +82,40 @@ public enum AgentProtocol {
         }
     }
 
+    /// `GET /agent/v1/sites/{site}/desired?known=VERSION&wait=SECONDS`: what the agent observes against. Answered at
+    /// once when the version differs from `known`, else held up to `wait` seconds (at most 55) and answered 204.
+    public struct Desired: Codable, Sendable {
+        public struct Item: Codable, Sendable, Hashable {
+            public var path: String
+            public var hash: String
+            public init(path: String, hash: String) {
+                self.path = path
+                self.hash = hash
+            }
+        }
+        public var site: String
+        public var commit: String?
+        /// Of the resources' paths and hashes: the agent sends it back with its report.
+        public var version: String
+        /// The files target's root (relative roots resolve against the agent's --target-base).
+        public var root: String
+        public var resources: [Item]
+        public init(site: String, commit: String?, version: String, root: String, resources: [Item]) {
+            self.site = site
+            self.commit = commit
+            self.version = version
+            self.root = root
+            self.resources = resources
+        }
+    }
+
+    /// The answer to a live-state report (`POST /agent/v1/sites/{site}/observations`, a ``LiveReport``); a short
+    /// report the server cannot confirm gets 409 and the agent sends the whole report.
+    public struct ReportAnswer: Codable, Sendable {
+        public var stored: Bool
+        public init(stored: Bool) { self.stored = stored }
+    }
+
     /// Every refusal: `{"error": {"status": 403, "message": "…"}}`, as the rest of the API.
     public struct ErrorBody: Codable, Sendable {
         public struct Detail: Codable, Sendable {

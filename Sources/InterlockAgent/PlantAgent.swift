@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Crypto
 import Foundation
+import InterlockEngine
 import Logging
 import NIOCore
 import NIOHTTP1
@@ -28,8 +29,12 @@ public final class PlantAgent: Sendable {
         public var interval: TimeInterval
         /// Stop after this many successful heartbeats (tests and `--once`); nil runs until cancelled.
         public var heartbeats: Int?
+        /// Where relative target roots resolve, and the directory every target root must lie in.
+        public var targetBase: String
 
-        public init(server: URL, serverCA: String?, stateDirectory: String, token: String?, proxy: URL?, interval: TimeInterval = 15, heartbeats: Int? = nil) {
+        public init(server: URL, serverCA: String?, stateDirectory: String, token: String?, proxy: URL?, interval: TimeInterval = 15, heartbeats: Int? = nil,
+                    targetBase: String = "/") {
+            self.targetBase = targetBase
             self.server = server
             self.serverCA = serverCA
             self.stateDirectory = stateDirectory
@@ -134,20 +139,44 @@ public final class PlantAgent: Sendable {
         return Answer(status: Int(response.status.code), body: Data(bytes.readableBytesView))
     }
 
-    /// Runs until cancelled (or `heartbeats` are done): enrols if needed, then keeps in contact, renewing the certificate.
+    /// What the agent last told the server about its site.
+    struct Reported {
+        var fingerprint: String
+        var version: String
+    }
+
+    /// Runs until cancelled (or `heartbeats` are done): enrols if needed, then keeps in contact (renewing the
+    /// certificate), learns what to observe by long poll, and reports its site's live state.
     public func run() async throws {
         let key = try key()
         logger.info("agent key fingerprint: \(AgentAuthority.keyFingerprint(Certificate.PublicKey(key.publicKey)))")
         if currentCertificate() == nil { try await enrol(key) }
         var backoff = Backoff()
         var done = 0
+        var desired: AgentProtocol.Desired?
+        var reported: Reported?
         while !Task.isCancelled {
             do {
-                try await heartbeat(key)
+                let site = try await heartbeat(key)
                 backoff.reset()
+                try await withClient(certificate: true) { client in
+                    let wait = min(25, max(1, options.interval))
+                    let answer = try await send(client, .GET, "sites/\(site)/desired?known=\(desired?.version ?? "")&wait=\(Int(wait))", body: Optional<AgentProtocol.Hello>.none)
+                    switch answer.status {
+                    case 200: desired = try AgentProtocol.decoder().decode(AgentProtocol.Desired.self, from: answer.body)
+                    case 204: break
+                    case 401, 403: throw Stop(message: "the server refused this agent's certificate: \(answer.message)")
+                    case 409, 404, 503:
+                        logger.warning("\(answer.message)")
+                        try await Task.sleep(nanoseconds: UInt64(max(5, options.interval) * 1e9))
+                    default: throw AgentError("the server answered \(answer.status): \(answer.message)")
+                    }
+                    if let current = desired {
+                        reported = try await report(current, client: client, site: site, last: reported)
+                    }
+                }
                 done += 1
                 if let heartbeats = options.heartbeats, done >= heartbeats { return }
-                try await Task.sleep(nanoseconds: UInt64(options.interval * 1e9))
             } catch let stop as Stop {
                 throw stop
             } catch is CancellationError {
@@ -240,7 +269,49 @@ public final class PlantAgent: Sendable {
         }
     }
 
-    func heartbeat(_ key: P256.Signing.PrivateKey) async throws {
+    /// The directory of the site's target on this host: a relative root under `targetBase`; every root inside it.
+    func targetRoot(_ root: String) throws -> String {
+        guard !root.split(separator: "/").contains("..") else { throw Stop(message: "the target root '\(root)' contains '..': refused") }
+        let base = URL(fileURLWithPath: options.targetBase).standardizedFileURL.path
+        let resolved = root.hasPrefix("/") ? URL(fileURLWithPath: root).standardizedFileURL.path : URL(fileURLWithPath: base).appendingPathComponent(root).standardizedFileURL.path
+        guard base == "/" || resolved == base || resolved.hasPrefix(base + "/") else {
+            throw Stop(message: "the target root \(resolved) is outside this agent's --target-base \(base): refused (change the site's root, or the agent's --target-base)")
+        }
+        return resolved
+    }
+
+    /// Observes the site and reports it: only the fingerprint when nothing changed since the last report the server
+    /// accepted, everything (hashes, and content where it differs from the desired content) otherwise.
+    func report(_ desired: AgentProtocol.Desired, client: HTTPClient, site: String, last: Reported?) async throws -> Reported? {
+        let driver = FilesDriver(site: site, root: try targetRoot(desired.root))
+        let live: LiveState
+        do {
+            live = try driver.observe(desiredPaths: desired.resources.map(\.path))
+        } catch {
+            logger.error("cannot observe \(site): \(error)")
+            return last
+        }
+        let fingerprint = live.fingerprint
+        if let last, last.fingerprint == fingerprint, last.version == desired.version {
+            let short = LiveReport(desiredVersion: desired.version, fingerprint: fingerprint, resources: nil, drift: nil)
+            let answer = try await send(client, .POST, "sites/\(site)/observations", body: short)
+            if answer.status == 200 { return last }
+            guard answer.status == 409 else { throw AgentError("the server answered \(answer.status): \(answer.message)") }
+        }
+        let hashes = Dictionary(desired.resources.map { ($0.path, $0.hash) }) { first, _ in first }
+        let full = LiveReport(live: live, desiredVersion: desired.version, desiredHashes: hashes)
+        let answer = try await send(client, .POST, "sites/\(site)/observations", body: full)
+        guard answer.status == 200 else {
+            if answer.status == 401 || answer.status == 403 { throw Stop(message: "the server refused this agent's certificate: \(answer.message)") }
+            throw AgentError("the server refused the report of \(site) (\(answer.status)): \(answer.message)")
+        }
+        logger.info("reported \(site): \(live.resources.count) resource(s), \(live.drift.count) drifted, fingerprint \(fingerprint.dropFirst(7).prefix(12))")
+        return Reported(fingerprint: fingerprint, version: desired.version)
+    }
+
+    /// Says hello (the server records the contact and says when to renew); returns the site this agent speaks for.
+    @discardableResult
+    func heartbeat(_ key: P256.Signing.PrivateKey) async throws -> String {
         guard let certificate = currentCertificate(), let site = AgentAuthority.site(of: certificate) else {
             throw Stop(message: "\(certificatePath) is not an agent certificate of Interlock: remove it and enrol again")
         }
@@ -257,6 +328,7 @@ public final class PlantAgent: Sendable {
                 throw AgentError("the server answered \(answer.status): \(answer.message)")
             }
         }
+        return site
     }
 
     func renew(_ client: HTTPClient, site: String, key: P256.Signing.PrivateKey) async throws {

@@ -12,6 +12,8 @@ public struct SitePlanning: Sendable {
     public var diffContext: Int
     /// Where targets may point; nil allows any target (library use and tests; the CLI and the service always set one).
     public var targetPolicy: TargetPolicy?
+    /// The live states agents reported, for sites reached through their agent (nil: such sites are unreachable).
+    public var agentObservations: (any AgentObservationSource)?
 
     public init(targetBase: String, workingDirectory: String? = nil, diffContext: Int = 3, targetPolicy: TargetPolicy? = nil) {
         self.targetBase = targetBase
@@ -22,7 +24,8 @@ public struct SitePlanning: Sendable {
 
     /// The site's target as the plan shows it: the driver and the absolute root or the command line.
     public func absoluteTarget(of site: Site) -> String {
-        switch site.target {
+        if site.reach == .agent { return site.targetDescription }
+        return switch site.target {
         case .files(let root): "files \(TargetPolicy.absoluteRoot(root, targetBase: targetBase))"
         case .command(let spec): "command \(spec.arguments.joined(separator: " "))"
         }
@@ -46,7 +49,7 @@ public struct SitePlanning: Sendable {
 
     /// Environment for a site's reload and health commands: a files target's root as `INTERLOCK_TARGET_ROOT`.
     func hookEnvironment(for site: Site) -> [String: String] {
-        guard case .files(let root) = site.target else { return [:] }
+        guard site.reach == .server, case .files(let root) = site.target else { return [:] }
         return ["INTERLOCK_TARGET_ROOT": TargetPolicy.absoluteRoot(root, targetBase: targetBase)]
     }
 
@@ -58,6 +61,7 @@ public struct SitePlanning: Sendable {
         let compilation = state.compile(site: site)
         let errors = compilation.diagnostics.filter { $0.severity == .error }
         guard errors.isEmpty else { return .invalid(site: site, diagnostics: errors) }
+        if site.reach == .agent { return planFromAgent(site, compilation.site) }
         if let refusal = targetPolicy?.check(site, targetBase: targetBase) ?? overlap(of: site, in: state) {
             return .invalid(site: site, diagnostics: [refusal])
         }
@@ -71,10 +75,32 @@ public struct SitePlanning: Sendable {
         }
     }
 
+    /// A site reached through its agent: planned against the live state the agent last reported, when the agent
+    /// observed the same desired resources (else it is waiting for the agent, which the server tells at once).
+    func planFromAgent(_ site: Site, _ desired: CompiledSite) -> Outcome {
+        let observation: AgentObservation?
+        do {
+            observation = try agentObservations?.observation(site: site.name)
+        } catch {
+            return .unreachable(site: site, error: DriverError(.failed, site: site.name, "cannot read the agent's report of \(site.name): \(error)"))
+        }
+        guard let observation else {
+            return .unreachable(site: site, error: DriverError(
+                .unreachable, site: site.name, "\(site.name) is reached through its agent, which has not reported the site's live state yet",
+                hint: "enrol the plant's agent and start it ('interlock agent enrol --site \(site.name)', docs/agent.md)"))
+        }
+        guard observation.desiredVersion == AgentObservation.desiredVersion(of: desired.resources) else {
+            return .unreachable(site: site, error: DriverError(
+                .unreachable, site: site.name, "waiting for the agent of \(site.name) to observe the site against the current desired state",
+                hint: "the agent is told at its next poll; check that it is running ('interlock agent list')"))
+        }
+        return .planned(desired: desired, live: observation.live, plan: Planner.plan(desired: desired, live: observation.live, context: diffContext))
+    }
+
     /// Why `site`'s files root overlaps another site's (one inside the other, or the same directory), or nil: a site
     /// could otherwise write — and through its own gates — the files another site's gates protect.
     func overlap(of site: Site, in state: DesiredState) -> Diagnostic? {
-        guard case .files(let root) = site.target else { return nil }
+        guard site.reach == .server, case .files(let root) = site.target else { return nil }
         let mine = TargetPolicy.absoluteRoot(root, targetBase: targetBase)
         let index = RootIndex.of(state, targetBase: targetBase)
         guard let (other, theirs) = index.overlapping(mine, except: site.name) else { return nil }
@@ -179,7 +205,7 @@ final class RootIndex: @unchecked Sendable {
     private init(state: DesiredState, targetBase: String) {
         var roots: [(root: String, site: String)] = []
         for site in state.sites {
-            if case .files(let root) = site.target { roots.append((TargetPolicy.absoluteRoot(root, targetBase: targetBase), site.name)) }
+            if site.reach == .server, case .files(let root) = site.target { roots.append((TargetPolicy.absoluteRoot(root, targetBase: targetBase), site.name)) }
         }
         sorted = roots.sorted { $0.root < $1.root }
         bySite = Dictionary(grouping: roots, by: \.root).mapValues { $0.map(\.site) }

@@ -204,6 +204,14 @@ enum AuditSchema {
                     last_address TEXT
                 );
                 CREATE INDEX agent_certificate_site ON agent_certificate(site);
+                CREATE TABLE agent_observation (
+                    site TEXT PRIMARY KEY,
+                    report TEXT NOT NULL,
+                    fingerprint TEXT NOT NULL,
+                    desired_version TEXT NOT NULL,
+                    reported_at REAL NOT NULL,
+                    serial TEXT NOT NULL
+                );
                 """)
         }
         return migrator

@@ -312,6 +312,9 @@ struct AgentRunCommand: ParsableCommand {
     @Flag(name: .long, help: "Enrol if needed, make one contact, and exit.")
     var once = false
 
+    @Option(name: .long, help: "Where relative target roots resolve on this host; every target root must lie inside it.")
+    var targetBase: String = "/var/lib/interlock-agent/targets"
+
     func validate() throws {
         guard let url = URL(string: server), url.scheme == "https", url.host != nil else {
             throw ValidationError("--server must be an https:// URL, e.g. https://interlock.example.com:8443")
@@ -326,7 +329,8 @@ struct AgentRunCommand: ParsableCommand {
         let agent: PlantAgent
         do {
             agent = try PlantAgent(options: .init(server: URL(string: server)!, serverCA: serverCA, stateDirectory: stateDir, token: token,
-                                                  proxy: proxy.flatMap(URL.init(string:)), interval: interval, heartbeats: once ? 1 : nil), logger: logger)
+                                                  proxy: proxy.flatMap(URL.init(string:)), interval: interval, heartbeats: once ? 1 : nil,
+                                                  targetBase: targetBase), logger: logger)
             print("interlock agent: key \(try agent.keyFingerprint()) in \(stateDir); server \(server)")
         } catch {
             Terminal.error("\(error)")

@@ -84,7 +84,7 @@ struct QueueContext {
         self.repository = repository
         stateDirectory = repository.stateDirectory
         reader = DesiredStateReader(source: repository.source, revision: repository.rev, stateDirectory: stateDirectory)
-        planning = try target.planning(stateDirectory: stateDirectory, driverDirectory: repository.driverDirectory, configuration: configuration)
+        var planning = try target.planning(stateDirectory: stateDirectory, driverDirectory: repository.driverDirectory, configuration: configuration)
         clock = TestClockOverride.clock ?? SystemClock()
         let databaseURL = StateDirectory.databaseURL(option: repository.database, configured: configuration.database)
         self.databaseURL = databaseURL
@@ -110,6 +110,9 @@ struct QueueContext {
             Terminal.error(databaseURL == nil ? "cannot open the state database in \(stateDirectory): \(error)" : "cannot open the state database\(named): \(error)")
             throw ExitCode(2)
         }
+        // Sites reached through their agent are planned from what their agent last reported.
+        planning.agentObservations = store
+        self.planning = planning
     }
 
     /// Reads and validates the desired state; invalid commits are audited once and stop the command.

@@ -104,7 +104,7 @@ struct ServeCommand: ParsableCommand {
         print("interlock serve: http://\(host.contains(":") ? "[\(host)]" : host):\(port)/ — reconciling \(context.repository.source) every \(seconds) s; state in \(context.stateDirectory)")
         var services: [any Service] = []
         if let agentAddress {
-            services.append(try agentListener(agentAddress, context: context, logger: logger))
+            services.append(try agentListener(agentAddress, context: context, loop: loop, logger: logger))
         }
         do {
             try ServeRunner.run(server: server, host: host, port: port, logger: logger, also: services)
@@ -118,7 +118,7 @@ struct ServeCommand: ParsableCommand {
 
 extension ServeCommand {
     /// The HTTPS listener of the plant agents, with its TLS configuration (exit 2 when it cannot be used).
-    func agentListener(_ address: String, context: QueueContext, logger: Logger) throws -> any Service {
+    func agentListener(_ address: String, context: QueueContext, loop: ReconcileLoop, logger: Logger) throws -> any Service {
         guard let (agentHost, agentPort) = ServeRunner.parseAddress(address) else {
             throw ValidationError("--agent-address must be host:port, e.g. :8443")
         }
@@ -135,7 +135,7 @@ extension ServeCommand {
             }
             let tls = try AgentListener.tlsConfiguration(certificatePEM: certificatePEM, keyPEM: keyPEM, authority: authority)
             let administration = AgentAdministration(store: context.store, authority: authority, configuration: context.configuration)
-            let listener = AgentListener(administration: administration, clock: context.clock)
+            let listener = AgentListener(administration: administration, clock: context.clock, loop: loop)
             print("interlock serve: agents connect to https://\(agentHost.contains(":") ? "[\(agentHost)]" : agentHost):\(agentPort)/agent/v1 (authority \(authority.fingerprint))")
             return try listener.makeApplication(host: agentHost, port: agentPort, tls: tls, logger: logger)
         } catch let error as ValidationError {

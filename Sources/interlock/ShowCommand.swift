@@ -46,7 +46,7 @@ struct ShowCommand: ParsableCommand {
             return
         }
         let at = commit.map { "commit \($0.id.hex.prefix(10))" } ?? "working tree"
-        print("\(Terminal.styled(site.displayName, .bold)) (\(site.name)) — \(site.timezone), \(site.target.summary), \(at)")
+        print("\(Terminal.styled(site.displayName, .bold)) (\(site.name)) — \(site.timezone), \(site.targetDescription), \(at)")
         print("fingerprint \(compiled.fingerprint)")
         let overrides = loaded.state.overriddenPaths(of: site.name)
         if !overrides.isEmpty { print("overrides: \(overrides.joined(separator: ", "))") }

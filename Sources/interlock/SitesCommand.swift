@@ -32,7 +32,7 @@ struct SitesCommand: ParsableCommand {
                         "name": .string(site.name), "displayName": .string(site.displayName),
                         "timezone": .string(site.timezone), "localTime": .string(LocalClock.format(now, in: site.timeZone, withZone: true)),
                         "wave": waves.first { $0.sites.contains(site.name) }.map { .string($0.name) } ?? .null,
-                        "driver": .string(site.target.driverName), "target": .string(site.target.summary),
+                        "driver": .string(site.target.driverName), "target": .string(site.targetDescription),
                         "components": .array(site.components.map(Value.string)), "flows": .array(site.flows.map(Value.string)),
                         "windows": .array(site.windows.map { .object(["name": .string($0.name), "start": .string($0.start.source), "duration": .string($0.duration.description)]) }),
                     ])
@@ -43,7 +43,7 @@ struct SitesCommand: ParsableCommand {
             let rows = state.sites.map { site in
                 [
                     site.name, site.displayName, site.timezone, LocalClock.format(now, in: site.timeZone, withZone: true),
-                    waves.first { $0.sites.contains(site.name) }?.name ?? "-", site.target.summary,
+                    waves.first { $0.sites.contains(site.name) }?.name ?? "-", site.targetDescription,
                     "\(site.components.count) components, \(site.flows.count) flows",
                 ]
             }

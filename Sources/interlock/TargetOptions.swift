@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import InterlockEngine
+import InterlockStore
 import InterlockModel
 
 /// Options for commands that reach the sites' targets.
@@ -25,6 +26,39 @@ struct TargetOptions: ParsableArguments {
             roots: configuration.targetRoots ?? [absolute], stateDirectory: absoluteState, commands: configuration.targetCommands,
             environment: configuration.targetEnvironment,
             source: configuration.file ?? "the instance configuration (none is in use: pass --config or set INTERLOCK_CONFIG)")
-        return SitePlanning(targetBase: absolute, workingDirectory: workingDirectory, diffContext: diffContext, targetPolicy: policy)
+        var planning = SitePlanning(targetBase: absolute, workingDirectory: workingDirectory, diffContext: diffContext, targetPolicy: policy)
+        // Sites reached through their agent are planned from what the agent last reported to the state database.
+        planning.agentObservations = StoredAgentReports(
+            stateDirectory: absoluteState, databaseURL: StateDirectory.databaseURL(option: nil, configured: configuration.database))
+        return planning
+    }
+}
+
+/// The agents' reports in the state database, opened for reading when first asked (never created: a command that
+/// only plans must not make a state database appear).
+final class StoredAgentReports: AgentObservationSource, @unchecked Sendable {
+    let stateDirectory: String
+    let databaseURL: String?
+    private let lock = NSLock()
+    private var opened: (any StateStore)?
+
+    init(stateDirectory: String, databaseURL: String?) {
+        self.stateDirectory = stateDirectory
+        self.databaseURL = databaseURL
+    }
+
+    func observation(site: String) throws -> AgentObservation? {
+        lock.lock()
+        defer { lock.unlock() }
+        if opened == nil {
+            if let databaseURL {
+                opened = try AuditStores.open(try DatabaseURL.parse(databaseURL), migrate: false)
+            } else {
+                let path = stateDirectory + "/" + SQLiteStore.fileName
+                guard FileManager.default.fileExists(atPath: path) else { return nil }
+                opened = try SQLiteStore(stateDirectory: stateDirectory)
+            }
+        }
+        return try opened?.observation(site: site)
     }
 }

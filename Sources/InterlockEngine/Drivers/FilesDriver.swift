@@ -54,11 +54,16 @@ public struct FilesDriver: SiteDriver {
     // MARK: Observe
 
     public func observe(desired: [Resource]) throws -> LiveState {
+        try observe(desiredPaths: desired.map(\.path))
+    }
+
+    /// `observe(desired:)` with only the desired resources' paths (what a plant's agent is told).
+    public func observe(desiredPaths: [String]) throws -> LiveState {
         let files = SafeFiles(root: root, site: site)
         guard try files.rootExists() else { return .empty }
         let manifest = try readManifest(files)
         var resources: [String: LiveResource] = [:]
-        resources.reserveCapacity(max(manifest.entries.count, desired.count))
+        resources.reserveCapacity(max(manifest.entries.count, desiredPaths.count))
         var drift: [Drift] = []
         for entry in manifest.entries.values {
             guard let observed = try files.read(entry.file) else {
@@ -73,9 +78,9 @@ public struct FilesDriver: SiteDriver {
                 drift.append(Drift(path: entry.resource, kind: .modeChanged, expectedHash: entry.hash, actualHash: live.contentHash, appliedByPlan: entry.plan, appliedCommit: entry.commit))
             }
         }
-        for resource in desired where manifest.entries[resource.path] == nil {
-            if let observed = try files.read(Self.file(forResource: resource.path)) {
-                resources[resource.path] = LiveResource(path: resource.path, content: observed.content, mode: observed.mode, managed: false)
+        for path in desiredPaths where manifest.entries[path] == nil {
+            if let observed = try files.read(Self.file(forResource: path)) {
+                resources[path] = LiveResource(path: path, content: observed.content, mode: observed.mode, managed: false)
             }
         }
         return LiveState(resources: resources, drift: drift)

@@ -106,6 +106,7 @@ public enum DriverFactory {
     ///   - targetBase: the directory relative `files` roots resolve against.
     ///   - workingDirectory: the directory relative command paths resolve against (the repository, typically).
     public static func driver(for site: Site, targetBase: String, workingDirectory: String? = nil) -> any SiteDriver {
+        if site.reach == .agent { return AgentReachedDriver(site: site.name) }
         switch site.target {
         case .files(let root):
             let resolved = root.hasPrefix("/") ? root : URL(fileURLWithPath: targetBase).appendingPathComponent(root).path

@@ -90,6 +90,10 @@ public struct Executor: Sendable {
                       details: ["gate": change.gate.rawValue, "approvers": gates.approvers.joined(separator: ","), "window": gates.window.map { "\($0)" } ?? "not required"]),
             ])
         }
+        if site.reach == .agent {
+            // Its gates are open; the plant's agent claims and applies it (the server never touches the target).
+            return .skipped(change.id, reason: "\(site.name) is applied by its agent: the change is ready for it")
+        }
         var startDetails = ["operations": String(change.plan.operations.count), "summary": change.plan.summary, "owner": owner,
                             "hooks": runHooks ? "run" : "skipped by the operator"]
         if emergency { startDetails["emergency"] = "window waived with \(gates.approvers.count) approval(s)" }
@@ -289,7 +293,7 @@ public struct Executor: Sendable {
         for change in try store.changes(sites: [], statuses: [.applying], limit: nil) {
             var state = state
             if let commit = change.plan.commit, commit != state.commitID, let own = stateAt?(commit) { state = own }
-            guard let site = state.site(named: change.site) else { continue }
+            guard let site = state.site(named: change.site), site.reach == .server else { continue }
             // Taken over only when its lease expired or (on a store of one host) its process is gone; of several
             // processes recovering at once, one wins, and the loser's lease, if it comes back, fences its writes.
             let held = try store.lease(changeID: change.id)

@@ -145,7 +145,7 @@ public struct GateRules: Sendable {
         compare(.windows, "minimumWindowRemaining", old.minimumWindowRemaining.description, new.minimumWindowRemaining.description)
         compare(.freezes, "freezes", list(old.freezes.map(describe)), list(new.freezes.map(describe)))
         compare(.timezone, "timezone", old.timezone, new.timezone)
-        compare(.target, "target", describe(old.target), describe(new.target))
+        compare(.target, "target", describe(old.target, reach: old.reach), describe(new.target, reach: new.reach))
         return changes
     }
 
@@ -155,11 +155,12 @@ public struct GateRules: Sendable {
 
     static func describe(_ freeze: Freeze) -> String { "\(freeze.name) \(freeze.from)–\(freeze.to)" }
 
-    public static func describe(_ target: Target) -> String {
-        switch target {
+    public static func describe(_ target: Target, reach: Reach = .server) -> String {
+        let text = switch target {
         case .files(let root): "files \(root)"
         case .command(let spec): "command \(spec.arguments.joined(separator: " "))"
         }
+        return reach == .agent ? text + " via agent" : text
     }
 
     static func describe(_ wave: RolloutWave?, in config: RepositoryConfig) -> String {
@@ -167,4 +168,9 @@ public struct GateRules: Sendable {
         let index = (config.waves.firstIndex { $0.name == wave.name } ?? 0) + 1
         return "\(wave.name) (\(index) of \(config.waves.count))\(wave.bake.map { ", bake \($0)" } ?? "")"
     }
+}
+
+extension Site {
+    /// `files plant-a`, `command ./drivers/x.py`, with ` via agent` for a site its agent reaches.
+    public var targetDescription: String { GateRules.describe(target, reach: reach) }
 }

@@ -136,7 +136,7 @@ public struct Reconciler: Sendable {
             "author": commit.author.map { "\($0.name) <\($0.email ?? "")>" } ?? "", "timezone": site.timezone,
             "rulesFrom": rules.baseline.map { "applied \($0.changeID) (commit \($0.commit.map { String($0.prefix(10)) } ?? "working tree"))" }
                 ?? (rules.unrecordedHistory ? "none recorded: strictest gate" : "this commit (first deployment)"),
-            "target": GateRules.describe(site.target),
+            "target": GateRules.describe(site.target, reach: site.reach),
         ]
         if !commits.isEmpty {
             details["commits"] = commits.map { "\($0.id.prefix(10)) \($0.author.name) <\($0.author.email ?? "")>" }.joined(separator: "; ")

@@ -36,7 +36,7 @@ extension Site {
                 "changes at this site can need an approval (gate policy), but the site names no approvers",
                 hint: "add 'approval: { required: 1, approvers: [<user id or group:name>] }', or a policy that never asks for approval")
         }
-        return Site(
+        var site = Site(
             name: name,
             displayName: reader.string(fields, "displayName", what: what) ?? name,
             description: reader.string(fields, "description", what: what),
@@ -51,6 +51,26 @@ extension Site {
             components: readNames(fields, "components", reader: reader),
             flows: readNames(fields, "flows", reader: reader),
             file: file)
+        site.reach = readReach(fields, reader: reader)
+        if site.reach == .agent, case .command = site.target, let via = fields["target"]?.pairs?.first(where: { $0.key == "via" })?.value {
+            reader.diagnostics.error(
+                "bad-target-via", at: via.location, field: "target.via", "'via: agent' works with the files driver only",
+                hint: "use 'driver: files' with the directory the plant software reads, or leave 'via' out")
+        }
+        return site
+    }
+
+    /// `target.via`: `server` (the default) or `agent`.
+    private static func readReach(_ fields: FieldReader.Fields, reader: FieldReader) -> Reach {
+        guard let node = fields["target"], let target = node.pairs, let via = target.first(where: { $0.key == "via" })?.value else { return .server }
+        guard let text = reader.string(via, field: "target.via", acceptScalars: false) else { return .server }
+        guard let reach = Reach(rawValue: text) else {
+            reader.diagnostics.error(
+                "bad-target-via", at: via.location, field: "target.via", "'\(text)' is not a way to reach a target",
+                hint: "use 'via: agent' for a plant reached through its agent, or leave 'via' out (the server reaches it)")
+            return .server
+        }
+        return reach
     }
 
     static func checkIdentifier(_ name: String, at location: SourceLocation, field: String, what: String, reader: FieldReader) {
@@ -69,7 +89,7 @@ extension Site {
             reader.missing(fields, "target", what: "the site", hint: "add e.g. 'target: { driver: files, root: /srv/plant-a }'")
             return nil
         }
-        guard let target = reader.mapping(node, path: "target", allowed: ["driver", "root", "command", "timeout", "env"], what: "the target")
+        guard let target = reader.mapping(node, path: "target", allowed: ["driver", "root", "command", "timeout", "env", "via"], what: "the target")
         else { return nil }
         let driver = reader.string(target, "driver", required: true, what: "the target", hint: "add 'driver: files' or 'driver: command'")
         switch driver {

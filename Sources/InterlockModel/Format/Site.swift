@@ -9,6 +9,9 @@ public struct Site: Sendable, Hashable {
     /// IANA time-zone identifier; windows and freezes are in this zone.
     public var timezone: String
     public var target: Target
+    /// Who reaches the target: the server itself, or the plant's agent (`via: agent`), in which case the server never
+    /// touches it and plans from the live state the agent reports.
+    public var reach: Reach = .server
     public var windows: [MaintenanceWindow]
     /// The executor does not start a change with less than this left in the window (default 15m).
     public var minimumWindowRemaining: TimeSpan
@@ -32,6 +35,14 @@ public struct Site: Sendable, Hashable {
     public func gate(forResourcePath path: String) -> Gate {
         policy.first { $0.glob.matches(path) }?.gate ?? GateRule.fallback
     }
+}
+
+/// Who reaches a site's target.
+public enum Reach: String, Sendable, Hashable {
+    /// `interlock serve` (or the command) reads and writes the target itself.
+    case server
+    /// The plant's agent does, inside the plant; the server never opens a connection into the plant.
+    case agent
 }
 
 /// How Interlock reaches a site's live state.

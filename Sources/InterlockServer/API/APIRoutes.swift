@@ -254,7 +254,7 @@ extension WebServer {
             "name": .string(site.name), "displayName": .string(site.displayName), "timezone": .string(site.timezone),
             "localTime": .string(ConsoleViews.local(now, zone: site.timeZone)),
             "wave": waves.first { $0.sites.contains(site.name) }.map { .string($0.name) } ?? .null,
-            "driver": .string(site.target.driverName), "target": .string(Self.targetSummary(site.target)),
+            "driver": .string(site.target.driverName), "target": .string(site.targetDescription), "reach": .string(site.reach.rawValue),
             "components": .array(site.components.map(Value.string)), "flows": .array(site.flows.map(Value.string)),
             "windows": .array(site.windows.map { .object(["name": .string($0.name), "start": .string($0.start.source), "duration": .string($0.duration.description)]) }),
             "window": .object(["open": .bool(window.allowsStart), "text": .string("\(window)")]),
@@ -267,13 +267,6 @@ extension WebServer {
         ]
         if let problem = observation?.problem { object["error"] = .string(problem) }
         return object
-    }
-
-    static func targetSummary(_ target: Target) -> String {
-        switch target {
-        case .files(let root): "files \(root)"
-        case .command(let spec): "command \(spec.arguments.joined(separator: " "))"
-        }
     }
 
     /// `GET /audit/export` and `/api/v1/audit/export`: the matching records and every checkpoint, as CSV or

@@ -39,12 +39,19 @@ public struct AgentContext: RequestContext {
 public final class AgentListener: Sendable {
     public let administration: AgentAdministration
     public let clock: any InterlockClock
+    /// The reconcile loop: the desired state it last loaded, and a pass on demand when an agent reports.
+    public let loop: ReconcileLoop?
     let failures = FailureAggregator(window: 600)
     public static let version = "0.1.0"
+    /// The longest a long poll is held open.
+    public static let maximumWait: Double = 55
+    /// The largest live-state report accepted.
+    public static let maximumReport = 32 << 20
 
-    public init(administration: AgentAdministration, clock: any InterlockClock) {
+    public init(administration: AgentAdministration, clock: any InterlockClock, loop: ReconcileLoop? = nil) {
         self.administration = administration
         self.clock = clock
+        self.loop = loop
     }
 
     var store: any StateStore { administration.store }
@@ -99,6 +106,51 @@ public final class AgentListener: Sendable {
             return try Self.json(AgentProtocol.HelloAnswer(site: certificate.site, serverTime: now, serial: certificate.serial,
                                                            notAfter: certificate.notAfter, renewAfter: renewAfter))
         }
+        agent.get("sites/:site/desired") { request, context in
+            let site = try context.parameters.require("site")
+            let certificate = try await self.authenticate(context, site: site, action: "desired")
+            let query = FormFields.query(request)
+            let known = query["known"] ?? ""
+            let wait = min(Self.maximumWait, max(0, query["wait"].flatMap(Double.init) ?? 25))
+            try await self.touch(certificate, context)
+            let deadline = Date().addingTimeInterval(wait)
+            while true {
+                let desired = try self.desired(site: site)
+                if desired.version != known { return try Self.json(desired) }
+                if Date() >= deadline { return Response(status: .noContent) }
+                try await Task.sleep(for: .milliseconds(250))
+            }
+        }
+        agent.post("sites/:site/observations") { request, context in
+            let site = try context.parameters.require("site")
+            let certificate = try await self.authenticate(context, site: site, action: "observations")
+            let body = try await FormFields.collectBody(request, limit: Self.maximumReport)
+            let report: LiveReport
+            do {
+                report = try AgentProtocol.decoder().decode(LiveReport.self, from: Data(buffer: body))
+            } catch {
+                throw ServerError(.badRequest, "the report is not the JSON this route takes (docs/agent.md): \(error)")
+            }
+            let now = self.clock.now()
+            let store = self.store
+            try await self.touch(certificate, context)
+            if report.resources == nil {
+                let confirmed = try await offload {
+                    try store.confirmObservation(site: site, fingerprint: report.fingerprint, desiredVersion: report.desiredVersion, at: now, serial: certificate.serial)
+                }
+                guard confirmed else { throw ServerError(.conflict, "the server holds another report of \(site): send the whole report") }
+                return try Self.json(AgentProtocol.ReportAnswer(stored: false))
+            }
+            do {
+                _ = try report.liveState()
+            } catch {
+                throw ServerError(.badRequest, "the report of \(site) is refused: \(error)")
+            }
+            try await offload { try store.saveObservation(site: site, report: report, at: now, serial: certificate.serial) }
+            // Planned at once from what the agent saw (drift shows centrally as it does for other sites).
+            self.loop?.trigger()
+            return try Self.json(AgentProtocol.ReportAnswer(stored: true))
+        }
         agent.post("sites/:site/renew") { request, context in
             let current = try await self.authenticate(context, site: try context.parameters.require("site"), action: "renew")
             let body = try await Self.decode(request, AgentProtocol.RenewRequest.self)
@@ -113,6 +165,35 @@ public final class AgentListener: Sendable {
             return try Self.json(AgentProtocol.RenewAnswer(certificate: renewed.pem, serial: renewed.serial, notAfter: renewed.notAfter))
         }
         return router
+    }
+
+    /// When the agent was last heard from (for "agent offline").
+    func touch(_ certificate: AgentCertificate, _ context: AgentContext) async throws {
+        let now = clock.now()
+        try await offload { [store = self.store, address = context.remoteAddress] in
+            try store.recordContact(serial: certificate.serial, at: now, from: address)
+        }
+    }
+
+    /// What the agent of `site` observes against: the desired resources of the state the loop last loaded.
+    func desired(site name: String) throws -> AgentProtocol.Desired {
+        guard let loaded = loop?.observations.loaded else {
+            throw ServerError(.serviceUnavailable, "the server has not read the desired state yet; try again shortly")
+        }
+        guard let site = loaded.state.site(named: name) else {
+            throw ServerError(.notFound, "there is no site \(name) in the desired state at commit \(loaded.commitID?.prefix(10) ?? "?")")
+        }
+        guard site.reach == .agent, case .files(let root) = site.target else {
+            throw ServerError(.conflict, "\(name) is not reached through its agent (its target has no 'via: agent' in \(site.file))")
+        }
+        let compilation = loaded.state.compile(site: site)
+        guard !compilation.diagnostics.contains(where: { $0.severity == .error }) else {
+            throw ServerError(.serviceUnavailable, "\(name) does not compile at commit \(loaded.commitID?.prefix(10) ?? "?"); nothing to observe against yet")
+        }
+        let resources = compilation.site.resources
+        return AgentProtocol.Desired(
+            site: name, commit: loaded.commitID, version: AgentObservation.desiredVersion(of: resources), root: root,
+            resources: resources.sorted { $0.path < $1.path }.map { .init(path: $0.path, hash: $0.contentHash) })
     }
 
     static func state(_ enrolment: AgentEnrolment, certificate: AgentCertificate?) -> AgentProtocol.EnrolmentState {

@@ -71,7 +71,7 @@ extension WebServer {
                 "localTime": ConsoleViews.local(now, zone: site.timeZone),
                 "status": condition?.rawValue ?? "not observed yet", "statusClass": condition.map(ConsoleViews.conditionClass),
                 "statusDetail": detail, "window": json["window"]?.objectValue?["text"]?.stringValue,
-                "freeze": json["freeze"]?.stringValue, "approval": approval, "target": Self.targetSummary(site.target),
+                "freeze": json["freeze"]?.stringValue, "approval": approval, "target": site.targetDescription,
                 "active": (active[site.name] ?? []).map { ["id": $0.id, "status": $0.status.rawValue, "statusClass": ConsoleViews.statusClass($0.status)] },
                 "drift": (observation?.drift ?? []).map { ["summary": $0.summary] }, "hasDrift": !(observation?.drift ?? []).isEmpty,
             ])

@@ -1,4 +1,5 @@
 import Foundation
+import InterlockEngine
 
 /// An enrolment of a plant agent: created by an operator for one site with a one-time token, requested by the agent
 /// with its certificate request, then approved or rejected by an admin. The token is kept only as its SHA-256.
@@ -93,7 +94,7 @@ public struct AgentCertificate: Sendable, Hashable {
 /// The agents of the plants: enrolments and issued certificates, kept in the state database next to the audit log.
 /// Every change is written together with the audit records that describe it, in one transaction, and every state
 /// change is a compare-and-set: a token is used once, an enrolment is decided once.
-public protocol AgentRegistry: Sendable {
+public protocol AgentRegistry: AgentObservationSource {
     func createEnrolment(_ enrolment: AgentEnrolment, entries: [AuditEntry]) throws
     func enrolment(id: String) throws -> AgentEnrolment?
     /// Enrolments, newest first (one site's when `site` is given).
@@ -114,6 +115,22 @@ public protocol AgentRegistry: Sendable {
     func revokeCertificates(serials: [String], by user: String, at date: Date, entries: [AuditEntry]) throws -> [AgentCertificate]
     /// Records when an agent was last heard from (never backwards).
     func recordContact(serial: String, at date: Date, from address: String) throws
+    /// Keeps an agent's complete report of its site's live state (replacing the previous one).
+    func saveObservation(site: String, report: LiveReport, at date: Date, serial: String) throws
+    /// An agent's short report ("unchanged"): true, and the stored report's time moved, when the stored report has
+    /// this fingerprint and desired version; false when the agent must send the whole report.
+    func confirmObservation(site: String, fingerprint: String, desiredVersion: String, at date: Date, serial: String) throws -> Bool
+    /// The stored report of a site, if any.
+    func storedObservation(site: String) throws -> (report: LiveReport, reportedAt: Date, serial: String)?
+}
+
+extension AgentRegistry {
+    /// The live state the site's agent last reported, decoded (what the server plans against).
+    public func observation(site: String) throws -> AgentObservation? {
+        guard let stored = try storedObservation(site: site) else { return nil }
+        return AgentObservation(site: site, live: try stored.report.liveState(), desiredVersion: stored.report.desiredVersion,
+                                reportedAt: stored.reportedAt, agent: stored.serial)
+    }
 }
 
 public struct AgentRegistryError: Error, Sendable, CustomStringConvertible {

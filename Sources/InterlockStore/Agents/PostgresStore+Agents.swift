@@ -1,4 +1,5 @@
 import Foundation
+import InterlockEngine
 import PostgresNIO
 
 extension PostgresStore: AgentRegistry {
@@ -159,6 +160,47 @@ extension PostgresStore: AgentRegistry {
                     "UPDATE agent_certificate SET last_contact = $1, last_address = $2 WHERE serial = $3 AND (last_contact IS NULL OR last_contact < $1)",
                     [.double(date.timeIntervalSince1970), .text(address), .text(serial)])
             }
+        }
+    }
+}
+
+extension PostgresStore {
+    public func saveObservation(site: String, report: LiveReport, at date: Date, serial: String) throws {
+        let text = String(decoding: try JSONEncoder().encode(report), as: UTF8.self)
+        try database("store the agent's report of \(site)") {
+            try session.withConnection { connection in
+                try connection.query("""
+                    INSERT INTO agent_observation (site, report, fingerprint, desired_version, reported_at, serial) VALUES ($1, $2, $3, $4, $5, $6)
+                    ON CONFLICT (site) DO UPDATE SET report = EXCLUDED.report, fingerprint = EXCLUDED.fingerprint,
+                        desired_version = EXCLUDED.desired_version, reported_at = EXCLUDED.reported_at, serial = EXCLUDED.serial
+                    """, [.text(site), .text(text), .text(report.fingerprint), .text(report.desiredVersion), .double(date.timeIntervalSince1970), .text(serial)])
+            }
+        }
+    }
+
+    public func confirmObservation(site: String, fingerprint: String, desiredVersion: String, at date: Date, serial: String) throws -> Bool {
+        try database("confirm the agent's report of \(site)") {
+            try session.withConnection { connection in
+                try !connection.query(
+                    "UPDATE agent_observation SET reported_at = $1, serial = $2 WHERE site = $3 AND fingerprint = $4 AND desired_version = $5 RETURNING site",
+                    [.double(date.timeIntervalSince1970), .text(serial), .text(site), .text(fingerprint), .text(desiredVersion)]).isEmpty
+            }
+        }
+    }
+
+    public func storedObservation(site: String) throws -> (report: LiveReport, reportedAt: Date, serial: String)? {
+        let row = try database("read the agent's report of \(site)") {
+            try session.withConnection { connection in
+                try connection.query("SELECT report, reported_at, serial FROM agent_observation WHERE site = $1", [.text(site)]).first.map {
+                    (try $0.text(0) ?? "", try $0.date(1) ?? .distantPast, try $0.text(2) ?? "")
+                }
+            }
+        }
+        guard let row else { return nil }
+        do {
+            return (try JSONDecoder().decode(LiveReport.self, from: Data(row.0.utf8)), row.1, row.2)
+        } catch {
+            throw AuditStoreError(.database, "the stored agent report of \(site) cannot be read (\(error)); the agent's next report replaces it")
         }
     }
 }

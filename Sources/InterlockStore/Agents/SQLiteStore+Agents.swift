@@ -1,4 +1,5 @@
 import Foundation
+import InterlockEngine
 import GRDB
 
 extension SQLiteStore: AgentRegistry {
@@ -164,6 +165,44 @@ extension SQLiteStore: AgentRegistry {
                 try db.execute(sql: "UPDATE agent_certificate SET last_contact = ?, last_address = ? WHERE serial = ? AND (last_contact IS NULL OR last_contact < ?)",
                                arguments: [date.timeIntervalSince1970, address, serial, date.timeIntervalSince1970])
             }
+        }
+    }
+}
+
+extension SQLiteStore {
+    public func saveObservation(site: String, report: LiveReport, at date: Date, serial: String) throws {
+        let text = String(decoding: try JSONEncoder().encode(report), as: UTF8.self)
+        try database("store the agent's report of \(site)") {
+            try pool.write { db in
+                try db.execute(sql: """
+                    INSERT INTO agent_observation (site, report, fingerprint, desired_version, reported_at, serial) VALUES (?, ?, ?, ?, ?, ?)
+                    ON CONFLICT(site) DO UPDATE SET report = excluded.report, fingerprint = excluded.fingerprint,
+                        desired_version = excluded.desired_version, reported_at = excluded.reported_at, serial = excluded.serial
+                    """, arguments: [site, text, report.fingerprint, report.desiredVersion, date.timeIntervalSince1970, serial])
+            }
+        }
+    }
+
+    public func confirmObservation(site: String, fingerprint: String, desiredVersion: String, at date: Date, serial: String) throws -> Bool {
+        try database("confirm the agent's report of \(site)") {
+            try pool.write { db in
+                try db.execute(sql: "UPDATE agent_observation SET reported_at = ?, serial = ? WHERE site = ? AND fingerprint = ? AND desired_version = ?",
+                               arguments: [date.timeIntervalSince1970, serial, site, fingerprint, desiredVersion])
+                return db.changesCount == 1
+            }
+        }
+    }
+
+    public func storedObservation(site: String) throws -> (report: LiveReport, reportedAt: Date, serial: String)? {
+        let row = try database("read the agent's report of \(site)") {
+            try pool.read { db in try Row.fetchOne(db, sql: "SELECT report, reported_at, serial FROM agent_observation WHERE site = ?", arguments: [site]) }
+        }
+        guard let row else { return nil }
+        let text: String = row[0]
+        do {
+            return (try JSONDecoder().decode(LiveReport.self, from: Data(text.utf8)), Date(timeIntervalSince1970: row[1]), row[2])
+        } catch {
+            throw AuditStoreError(.database, "the stored agent report of \(site) cannot be read (\(error)); the agent's next report replaces it")
         }
     }
 }

@@ -205,6 +205,16 @@ enum PostgresSchema {
             )
             """,
             "CREATE INDEX agent_certificate_site ON agent_certificate(site)",
+            """
+            CREATE TABLE agent_observation (
+                site TEXT PRIMARY KEY,
+                report TEXT NOT NULL,
+                fingerprint TEXT NOT NULL,
+                desired_version TEXT NOT NULL,
+                reported_at DOUBLE PRECISION NOT NULL,
+                serial TEXT NOT NULL
+            )
+            """,
         ]),
     ]
 
