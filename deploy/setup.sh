@@ -2,7 +2,8 @@
 # Installs what Interlock needs to build and test on Debian/Ubuntu: libgit2 (headers + pkg-config file), git,
 # and for the tests of the example MQTT command driver: mosquitto, mosquitto-clients and python3;
 # for the web console's browser test: chromium and chromium-driver (.ci/run adds Selenium from PyPI);
-# for the PostgreSQL store's tests: Debian's postgresql server (the tests start throwaway clusters of their own).
+# for the PostgreSQL store's tests: Debian's postgresql server (the tests start throwaway clusters of their own);
+# for the plant agents' tests: faketime (a skewed clock) and openssl (a certificate from another authority).
 # Safe to run again: it installs nothing when everything is present.
 set -euo pipefail
 
@@ -21,9 +22,12 @@ command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
 # The PostgreSQL store's tests start real throwaway clusters (Tests/postgres/cluster.sh): initdb, pg_ctl, psql.
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
+# The plant agent's test of a skewed clock runs the agent under libfaketime; the TLS tests use openssl.
+command -v faketime >/dev/null 2>&1 || missing+=(faketime)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 
 if [ "${#missing[@]}" -eq 0 ]; then
-    echo "setup: libgit2 $(pkg-config --modversion libgit2), git, mosquitto, python3, chromium and postgresql are present"
+    echo "setup: libgit2 $(pkg-config --modversion libgit2), git, mosquitto, python3, chromium, postgresql, faketime and openssl are present"
     exit 0
 fi
 

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Crypto
 import Foundation
 import InterlockEngine
+import InterlockModel
 import Logging
 import NIOCore
 import NIOHTTP1
@@ -31,10 +32,13 @@ public final class PlantAgent: Sendable {
         public var heartbeats: Int?
         /// Where relative target roots resolve, and the directory every target root must lie in.
         public var targetBase: String
+        /// How far this host's clock may be from the server's before the agent refuses to apply.
+        public var clockTolerance: TimeInterval
 
         public init(server: URL, serverCA: String?, stateDirectory: String, token: String?, proxy: URL?, interval: TimeInterval = 15, heartbeats: Int? = nil,
-                    targetBase: String = "/") {
+                    targetBase: String = "/", clockTolerance: TimeInterval = 30) {
             self.targetBase = targetBase
+            self.clockTolerance = clockTolerance
             self.server = server
             self.serverCA = serverCA
             self.stateDirectory = stateDirectory
@@ -160,10 +164,16 @@ public final class PlantAgent: Sendable {
                 let site = try await heartbeat(key)
                 backoff.reset()
                 try await withClient(certificate: true) { client in
+                    try await flushOutbox(client, site: site)
+                    if let inflight = loadInflight() { try await recover(inflight, client: client, site: site) }
                     let wait = min(25, max(1, options.interval))
-                    let answer = try await send(client, .GET, "sites/\(site)/desired?known=\(desired?.version ?? "")&wait=\(Int(wait))", body: Optional<AgentProtocol.Hello>.none)
+                    let answer = try await send(client, .GET, "sites/\(site)/poll?known=\(desired?.version ?? "")&wait=\(Int(wait))", body: Optional<AgentProtocol.Hello>.none)
+                    var work: AgentProtocol.Work?
                     switch answer.status {
-                    case 200: desired = try AgentProtocol.decoder().decode(AgentProtocol.Desired.self, from: answer.body)
+                    case 200:
+                        let poll = try AgentProtocol.decoder().decode(AgentProtocol.Poll.self, from: answer.body)
+                        if let new = poll.desired { desired = new }
+                        work = poll.work
                     case 204: break
                     case 401, 403: throw Stop(message: "the server refused this agent's certificate: \(answer.message)")
                     case 409, 404, 503:
@@ -171,8 +181,9 @@ public final class PlantAgent: Sendable {
                         try await Task.sleep(nanoseconds: UInt64(max(5, options.interval) * 1e9))
                     default: throw AgentError("the server answered \(answer.status): \(answer.message)")
                     }
+                    if let work { try await handle(work, client: client, site: site) }
                     if let current = desired {
-                        reported = try await report(current, client: client, site: site, last: reported)
+                        reported = try await report(current, client: client, site: site, last: work == nil ? reported : nil)
                     }
                 }
                 done += 1
@@ -309,6 +320,133 @@ public final class PlantAgent: Sendable {
         return Reported(fingerprint: fingerprint, version: desired.version)
     }
 
+    var inflightPath: String { options.stateDirectory + "/inflight.json" }
+    var outboxDirectory: String { options.stateDirectory + "/outbox" }
+
+    /// An apply in progress, kept (fsync'd) from the claim until its result is in the outbox.
+    struct Inflight: Codable {
+        var change: String
+        var token: Int64
+        var work: AgentProtocol.Work
+    }
+
+    /// A result waiting for the server's acknowledgement, with the target root whose journal it closes.
+    struct OutboxEntry: Codable {
+        var result: AgentProtocol.Result
+        var root: String?
+    }
+
+    func loadInflight() -> Inflight? {
+        guard let data = FileManager.default.contents(atPath: inflightPath) else { return nil }
+        return try? AgentProtocol.decoder().decode(Inflight.self, from: data)
+    }
+
+    /// Changes this agent refused to start, and when (not refused again for ten minutes).
+    private static let refusedRecently = RefusalMemory()
+
+    func applier(_ work: AgentProtocol.Work, token: Int64, site: String) throws -> AgentApplier {
+        let plan = try Plan(stored: try Value.parseJSON(work.plan))
+        guard plan.id == work.planID, plan.site == site else { throw AgentError("the plan of \(work.change) is not the plan the server named") }
+        return AgentApplier(site: site, root: try targetRoot(work.desired.root), plan: plan, token: token, hooks: work.hooks,
+                            desiredPaths: work.desired.resources.map(\.path), desiredVersion: work.desired.version,
+                            desiredHashes: Dictionary(work.desired.resources.map { ($0.path, $0.hash) }) { first, _ in first })
+    }
+
+    /// A ready change of the site: checked against this host's clock and the window, claimed, applied, reported.
+    func handle(_ work: AgentProtocol.Work, client: HTTPClient, site: String) async throws {
+        guard !Self.refusedRecently.contains(work.change + work.planID) else { return }
+        let now = Date()
+        let skew = now.timeIntervalSince(work.serverTime)
+        var refusal: (kind: String, reason: String)?
+        if abs(skew) > options.clockTolerance {
+            refusal = ("clock-skew", "this agent's clock and the server's differ by \(Int(skew.rounded())) s (more than \(Int(options.clockTolerance)) s): fix the time synchronisation of the plant host or the server")
+        } else if let startBefore = work.startBefore, now > startBefore {
+            refusal = ("window-closed", "by this agent's clock the window allows no start after \(startBefore)")
+        }
+        if let refusal {
+            logger.error("not starting \(work.change): \(refusal.reason)")
+            Self.refusedRecently.insert(work.change + work.planID)
+            _ = try await send(client, .POST, "sites/\(site)/changes/\(work.change)/refusal",
+                               body: AgentProtocol.Refusal(planID: work.planID, kind: refusal.kind, reason: refusal.reason, agentTime: now))
+            return
+        }
+        let claimed = try await send(client, .POST, "sites/\(site)/changes/\(work.change)/claim", body: AgentProtocol.Claim(planID: work.planID, agentTime: now))
+        guard claimed.status == 200 else {
+            logger.warning("\(work.change) not claimed: \(claimed.message)")
+            return
+        }
+        let lease = try AgentProtocol.decoder().decode(AgentProtocol.Lease.self, from: claimed.body)
+        let applier = try applier(work, token: lease.token, site: site)
+        try AgentAuthority.writeSecret(String(decoding: try AgentProtocol.encoder().encode(Inflight(change: work.change, token: lease.token, work: work)), as: UTF8.self),
+                                       to: inflightPath)
+        logger.notice("claimed \(work.change) (plan \(work.planID.dropFirst(7).prefix(12)), \(applier.plan.summary)); applying")
+        var result = applier.check(change: work.change)
+        if result == nil {
+            // The last moment to find out cheaply that the claim is gone: nothing written yet.
+            let renewed = try? await send(client, .POST, "sites/\(site)/changes/\(work.change)/lease", body: lease)
+            if renewed?.status != 200 {
+                result = applier.result(work.change, "aborted", reason: "the claim's lease could not be renewed before applying; nothing was written")
+            }
+        }
+        if result == nil {
+            let renewal = Task { [self] in
+                while !Task.isCancelled {
+                    try? await Task.sleep(nanoseconds: UInt64(max(1, work.leaseSeconds / 3) * 1e9))
+                    if Task.isCancelled { break }
+                    _ = try? await send(client, .POST, "sites/\(site)/changes/\(work.change)/lease", body: lease)
+                }
+            }
+            result = await Task.detached { applier.write(change: work.change) }.value
+            renewal.cancel()
+        }
+        try await deliver(result!, client: client, site: site)
+    }
+
+    /// Puts a result in the outbox (fsync'd), forgets the in-flight apply, and sends the outbox.
+    func deliver(_ result: AgentProtocol.Result, client: HTTPClient, site: String) async throws {
+        try FileManager.default.createDirectory(atPath: outboxDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let entry = OutboxEntry(result: result, root: try? targetRoot((loadInflight()?.work.desired.root) ?? ""))
+        try AgentAuthority.writeSecret(String(decoding: try AgentProtocol.encoder().encode(entry), as: UTF8.self), to: outboxDirectory + "/\(result.change).json")
+        try? FileManager.default.removeItem(atPath: inflightPath)
+        logger.notice("\(result.change): \(result.outcome)\(result.reason.map { " — \($0)" } ?? "")")
+        try await flushOutbox(client, site: site)
+    }
+
+    /// Sends every result still in the outbox; each is removed once the server has it (and the driver's journal of it
+    /// with it). A result the server refuses for good is moved to `outbox/refused/` and logged.
+    func flushOutbox(_ client: HTTPClient, site: String) async throws {
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: outboxDirectory)) ?? []).filter { $0.hasSuffix(".json") }.sorted()
+        for name in names {
+            let path = outboxDirectory + "/" + name
+            guard let data = FileManager.default.contents(atPath: path), let entry = try? AgentProtocol.decoder().decode(OutboxEntry.self, from: data) else { continue }
+            let result = entry.result
+            let answer = try await send(client, .POST, "sites/\(site)/changes/\(result.change)/result", body: result)
+            switch answer.status {
+            case 200:
+                // Recorded: the driver's journal of this apply is no longer needed for a rollback.
+                if let root = entry.root { try? FilesDriver(site: site, root: root).finishApply(planID: result.planID) }
+                try FileManager.default.removeItem(atPath: path)
+                logger.info("the server recorded the result of \(result.change)")
+            case 400, 404, 409:
+                logger.error("the server refused the result of \(result.change): \(answer.message); kept in outbox/refused/")
+                try? FileManager.default.createDirectory(atPath: outboxDirectory + "/refused", withIntermediateDirectories: true)
+                try? FileManager.default.moveItem(atPath: path, toPath: outboxDirectory + "/refused/" + name)
+            case 401, 403:
+                throw Stop(message: "the server refused this agent's certificate: \(answer.message)")
+            default:
+                throw AgentError("the server answered \(answer.status) to the result of \(result.change): \(answer.message)")
+            }
+        }
+    }
+
+    /// After a restart with an apply in flight: re-observe, finish it (never applied again blindly), and report.
+    func recover(_ inflight: Inflight, client: HTTPClient, site: String) async throws {
+        let applier = try applier(inflight.work, token: inflight.token, site: site)
+        logger.warning("\(inflight.change) was being applied when this agent stopped: observing the site to record what is really there")
+        let result = await Task.detached { applier.recover(change: inflight.change) }.value
+        try await deliver(result, client: client, site: site)
+    }
+
     /// Says hello (the server records the contact and says when to renew); returns the site this agent speaks for.
     @discardableResult
     func heartbeat(_ key: P256.Signing.PrivateKey) async throws -> String {
@@ -365,5 +503,24 @@ struct Backoff {
 extension String {
     func trimmingSuffix(_ suffix: String) -> String {
         hasSuffix(suffix) ? String(dropLast(suffix.count)) : self
+    }
+}
+
+/// Keys remembered for ten minutes.
+final class RefusalMemory: @unchecked Sendable {
+    private let lock = NSLock()
+    private var entries: [String: Date] = [:]
+
+    func contains(_ key: String) -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        entries = entries.filter { Date().timeIntervalSince($0.value) < 600 }
+        return entries[key] != nil
+    }
+
+    func insert(_ key: String) {
+        lock.lock()
+        entries[key] = Date()
+        lock.unlock()
     }
 }

@@ -315,6 +315,9 @@ struct AgentRunCommand: ParsableCommand {
     @Option(name: .long, help: "Where relative target roots resolve on this host; every target root must lie inside it.")
     var targetBase: String = "/var/lib/interlock-agent/targets"
 
+    @Option(name: .long, help: "Seconds this host's clock may differ from the server's before the agent refuses to apply.")
+    var clockTolerance: Double = 30
+
     func validate() throws {
         guard let url = URL(string: server), url.scheme == "https", url.host != nil else {
             throw ValidationError("--server must be an https:// URL, e.g. https://interlock.example.com:8443")
@@ -330,7 +333,7 @@ struct AgentRunCommand: ParsableCommand {
         do {
             agent = try PlantAgent(options: .init(server: URL(string: server)!, serverCA: serverCA, stateDirectory: stateDir, token: token,
                                                   proxy: proxy.flatMap(URL.init(string:)), interval: interval, heartbeats: once ? 1 : nil,
-                                                  targetBase: targetBase), logger: logger)
+                                                  targetBase: targetBase, clockTolerance: clockTolerance), logger: logger)
             print("interlock agent: key \(try agent.keyFingerprint()) in \(stateDir); server \(server)")
         } catch {
             Terminal.error("\(error)")

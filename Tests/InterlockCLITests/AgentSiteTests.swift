@@ -7,40 +7,45 @@ import Testing
 @Suite(.serialized) struct AgentSiteTests {
     typealias Workspace = CommandLineTests.Workspace
 
-    /// A workspace whose Plant B is reached through its agent, a running `serve` with an agent listener, and Plant B's
-    /// agent enrolled and approved.
+    /// A workspace whose site (Plant B unless said otherwise) is reached through its agent, a running `serve` with an
+    /// agent listener, and the site's agent enrolled and approved.
     final class Plant {
+        let site: String
         let w: Workspace
         let port: Int
         let agentPort: Int
-        let server: Process
-        let serverLog: String
+        var server: Process
+        var serverLog: String
         var agent: Process?
         var agentLog = ""
         var ca: String { w.state + "/agent-ca/ca.pem" }
         var listener: String { "https://127.0.0.1:\(agentPort)" }
-        var agentState: String { w.root + "/agent-b" }
-        var agentTargets: String { w.root + "/plant-b-host" }
+        var agentState: String { w.root + "/agent-\(site)" }
+        var agentTargets: String { w.root + "/\(site)-host" }
+        let serverEnvironment: [String: String]
 
-        init(environment: [String: String] = [:]) async throws {
+        init(site: String = "plant-b", serverEnvironment: [String: String] = [:], agentEnvironment: [String: String] = [:], lease: Int? = nil) async throws {
+            self.site = site
+            self.serverEnvironment = serverEnvironment
             w = try Workspace()
             try AgentEnrolmentTests.addAdmin(w)
-            try w.replace(w.repo + "/sites/plant-b/site.yaml", "  root: plant-b\n", "  root: plant-b\n  via: agent\n")
-            try w.commit("Plant B is reached through its agent")
+            try w.replace(w.repo + "/sites/\(site)/site.yaml", "  root: \(site)\n", "  root: \(site)\n  via: agent\n")
+            try w.commit("\(site) is reached through its agent")
             #expect(try w.run("init").status == 0)
             port = 20000 + Int.random(in: 0..<20000)
             agentPort = port + 1
             (server, _, serverLog) = try w.start(["serve", "--repo", w.repo, "--address", "127.0.0.1:\(port)", "--interval", "2", "--hooks", "skip",
-                                                  "--agent-address", "127.0.0.1:\(agentPort)"], environment: environment)
+                                                  "--agent-address", "127.0.0.1:\(agentPort)"] + (lease.map { ["--lease-duration", String($0)] } ?? []),
+                                                 environment: serverEnvironment)
             let ca = self.ca, listener = self.listener
             let up = try await ReplicaFaultTests.waitUntil(60) {
                 guard FileManager.default.fileExists(atPath: ca) else { return false }
                 return try AgentEnrolmentTests.https("GET", listener + "/agent/v1/enrolments/none", ca: ca).status == 404
             }
             #expect(up)
-            let enrol = try w.runAs("ops", ["agent", "enrol", "--site", "plant-b", "--repo", w.repo])
+            let enrol = try w.runAs("ops", ["agent", "enrol", "--site", site, "--repo", w.repo])
             let token = try #require(AgentEnrolmentTests.token(enrol.stdout)), id = try #require(AgentEnrolmentTests.enrolment(enrol.stdout))
-            try startAgent(token: token, environment: environment)
+            try startAgent(token: token, environment: agentEnvironment)
             let w = self.w
             let requested = try await ReplicaFaultTests.waitUntil(30) { try w.run("agent", "list", "--repo", w.repo).stdout.contains(" requested ") }
             #expect(requested)
@@ -53,6 +58,15 @@ import Testing
             let (process, _, log) = try w.start(arguments, environment: environment.merging(["LOG_LEVEL": "info"]) { $1 })
             agent = process
             agentLog = log
+        }
+
+        /// Stops the server (SIGKILL), waits for `condition`, and starts it again on the same ports.
+        func restartServer(after condition: () async throws -> Bool) async throws {
+            kill(server.processIdentifier, SIGKILL)
+            server.waitUntilExit()
+            #expect(try await condition())
+            (server, _, serverLog) = try w.start(["serve", "--repo", w.repo, "--address", "127.0.0.1:\(port)", "--interval", "2", "--hooks", "skip",
+                                                  "--agent-address", "127.0.0.1:\(agentPort)", "--lease-duration", "5"], environment: serverEnvironment)
         }
 
         func stop() {
@@ -99,8 +113,78 @@ import Testing
         let crossed = try AgentEnrolmentTests.https("POST", plant.listener + "/agent/v1/sites/plant-a/observations", ca: plant.ca,
                                                     certificate: certificate, key: key, json: forged)
         #expect(crossed.status == 403)
-        let desiredA = try AgentEnrolmentTests.https("GET", plant.listener + "/agent/v1/sites/plant-a/desired", ca: plant.ca, certificate: certificate, key: key)
+        let desiredA = try AgentEnrolmentTests.https("GET", plant.listener + "/agent/v1/sites/plant-a/poll?wait=0", ca: plant.ca, certificate: certificate, key: key)
         #expect(desiredA.status == 403)
+        #expect(try w.run("audit", "verify").status == 0)
+    }
+
+    /// Every file under `root` (the plant's target as the agent sees it), without Interlock's own bookkeeping.
+    static func tree(_ root: String) -> [String: Data] {
+        var files: [String: Data] = [:]
+        guard let walker = FileManager.default.enumerator(atPath: root) else { return files }
+        for case let path as String in walker where !path.hasPrefix(".interlock") {
+            var directory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: root + "/" + path, isDirectory: &directory), !directory.boolValue {
+                files[path] = FileManager.default.contents(atPath: root + "/" + path)
+            }
+        }
+        return files
+    }
+
+    static func actions(_ w: Workspace, change: String) throws -> [String] {
+        try ReplicaFaultTests.records(w, change: change).compactMap { $0["action"] as? String }
+    }
+
+    @Test(.timeLimit(.minutes(6))) func aPlantAppliesThroughItsAgentAndCrashesLeaveOneTruthfulResult() async throws {
+        let plant = try await Plant(site: "plant-a", serverEnvironment: CommandLineTests.insideWindow, lease: 5)
+        defer { plant.stop() }
+        let w = plant.w
+        let planned = try await ReplicaFaultTests.waitUntil(60) { try plant.queue().contains("plant-a-1  waiting") }
+        #expect(planned, "\((try? plant.queue()) ?? "")\n\(plant.log.suffix(3000))")
+
+        // Approved in its window: the agent receives it at once (long poll), claims it and applies it in the plant.
+        let approvedAt = Date()
+        #expect(try w.runAs("mgr-plant-a", ["approve", "plant-a-1", "--reason", "first deployment through the agent", "--repo", w.repo]).status == 0)
+        let applied = try await ReplicaFaultTests.waitUntil(60) { try Self.actions(w, change: "plant-a-1").contains("apply.succeeded") }
+        #expect(applied, "\((try? plant.queue()) ?? "")\n\(plant.log.suffix(4000))")
+        let root = plant.agentTargets + "/plant-a"
+        #expect(FileManager.default.fileExists(atPath: root + "/flows/energy-monitoring.json"))
+        #expect(!FileManager.default.fileExists(atPath: w.targets + "/plant-a"), "the server wrote nothing itself")
+        let records = try ReplicaFaultTests.records(w, change: "plant-a-1")
+        let started = try #require(records.first { $0["action"] as? String == "apply.started" })
+        #expect((started["actor"] as? [String: Any])?["id"] as? String == "agent:plant-a")
+        let operations = records.filter { $0["action"] as? String == "apply.operation" }.count
+        #expect(operations == 27 && records.filter { $0["action"] as? String == "apply.succeeded" }.count == 1)
+        if let text = started["timestamp"] as? String, let at = ISO8601DateFormatter.withFractions.date(from: text) {
+            print("agent apply started \(String(format: "%.2f", at.timeIntervalSince(approvedAt))) s after the approval command began")
+        }
+
+        // A change whose apply the agent is killed in the middle of (SIGKILL): restarted, it finds the site half
+        // written, rolls it back from its journal, and reports exactly one result.
+        let before = Self.tree(root)
+        try w.replace(w.repo + "/sites/plant-a/site.yaml", "opcua_port: 4840", "opcua_port: 4841")
+        try w.replace(w.repo + "/sites/plant-a/site.yaml", "mqtt.plant-a.example.internal", "mqtt2.plant-a.example.internal")
+        try w.commit("New broker and OPC UA port")
+        plant.agent.map { kill($0.processIdentifier, SIGKILL); $0.waitUntilExit() }
+        try plant.startAgent(environment: ["INTERLOCK_TEST_PAUSE_AFTER_OPERATION_MS": "600"])
+        let second = try await ReplicaFaultTests.waitUntil(60) { try plant.queue().contains("plant-a-2  waiting") }
+        #expect(second, "\((try? plant.queue()) ?? "")")
+        #expect(try w.runAs("mgr-plant-a", ["approve", "plant-a-2", "--reason", "broker move", "--repo", w.repo]).status == 0)
+        let halfway = try await ReplicaFaultTests.waitUntil(60) { Self.tree(root) != before }
+        #expect(halfway, "the agent started writing: \(plant.log.suffix(3000))")
+        plant.agent.map { kill($0.processIdentifier, SIGKILL); $0.waitUntilExit() }
+        #expect(try plant.queue().contains("plant-a-2  applying"), "the server says applying while the agent is away, never failed or applied")
+        try plant.startAgent()
+        let settled = try await ReplicaFaultTests.waitUntil(60) {
+            try Self.actions(w, change: "plant-a-2").contains { ["apply.succeeded", "rollback.completed", "rollback.failed"].contains($0) }
+        }
+        #expect(settled, "\((try? plant.queue()) ?? "")\n\(plant.log.suffix(3000))")
+        let outcomes = try Self.actions(w, change: "plant-a-2").filter { ["apply.succeeded", "apply.failed"].contains($0) }
+        #expect(outcomes.count == 1, "exactly one result: \(outcomes)")
+        if try Self.actions(w, change: "plant-a-2").contains("rollback.completed") {
+            #expect(Self.tree(root) == before, "rolled back: every file as it was")
+        }
+
         #expect(try w.run("audit", "verify").status == 0)
     }
 }

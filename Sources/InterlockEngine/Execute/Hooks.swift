@@ -2,21 +2,27 @@ import Foundation
 import InterlockModel
 
 /// Runs the `reload` and `health` commands of the components a change touched, in that order.
-struct Hooks: Sendable {
-    var site: String
-    var workingDirectory: String?
+public struct Hooks: Sendable {
+    public var site: String
+    public var workingDirectory: String?
     /// Extra environment (the target root for a files target).
-    var environment: [String: String]
+    public var environment: [String: String]
 
-    struct Failure: Error, CustomStringConvertible {
-        var component: String
-        var hook: String
-        var message: String
-        var description: String { "\(hook) of \(component) failed: \(message)" }
+    public init(site: String, workingDirectory: String?, environment: [String: String]) {
+        self.site = site
+        self.workingDirectory = workingDirectory
+        self.environment = environment
+    }
+
+    public struct Failure: Error, CustomStringConvertible {
+        public var component: String
+        public var hook: String
+        public var message: String
+        public var description: String { "\(hook) of \(component) failed: \(message)" }
     }
 
     /// The reload and health commands of the components in `desired` that `plan` touches.
-    static func commands(for plan: Plan, desired: CompiledSite) -> [(component: String, hook: String, command: CommandSpec)] {
+    public static func commands(for plan: Plan, desired: CompiledSite) -> [(component: String, hook: String, command: CommandSpec)] {
         let touched = Set(plan.operations.map(\.policyPath).filter { $0.hasPrefix("components/") })
         var result: [(String, String, CommandSpec)] = []
         for hook in ["reload", "health"] {
@@ -32,7 +38,7 @@ struct Hooks: Sendable {
     }
 
     /// Runs one hook; throws with the program's stderr when it fails or times out.
-    func run(component: String, hook: String, command: CommandSpec) throws -> String {
+    public func run(component: String, hook: String, command: CommandSpec) throws -> String {
         var environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         environment["INTERLOCK_SITE"] = site
         environment["INTERLOCK_COMPONENT"] = component

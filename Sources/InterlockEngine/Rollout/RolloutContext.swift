@@ -17,7 +17,7 @@ public struct RolloutContext: Sendable {
     }
 
     /// A wave gate that plans earlier-wave sites on demand (once each).
-    func gate(planning: SitePlanning, state: DesiredState) -> WaveGate {
+    public func gate(planning: SitePlanning, state: DesiredState) -> WaveGate {
         let cache = PlanCache(planning: planning, state: state)
         return WaveGate(config: config, store: store, graph: graph, currentPlan: { cache.plan($0) })
     }

@@ -38,6 +38,7 @@ public struct AgentContext: RequestContext {
 /// everything else with the client certificate issued at enrolment (mutual TLS). docs/agent.md describes it.
 public final class AgentListener: Sendable {
     public let administration: AgentAdministration
+    /// The gate clock (simulated in a rehearsal): only for gates. Certificates, contacts and reports use real time.
     public let clock: any InterlockClock
     /// The reconcile loop: the desired state it last loaded, and a pass on demand when an agent reports.
     public let loop: ReconcileLoop?
@@ -78,7 +79,7 @@ public final class AgentListener: Sendable {
             let address = context.remoteAddress
             let enrolment: AgentEnrolment
             do {
-                enrolment = try await offload { [administration = self.administration, now = self.clock.now()] in
+                enrolment = try await offload { [administration = self.administration, now = Date()] in
                     try administration.request(token: body.token, csr: body.csr, address: address, now: now)
                 }
             } catch let error as AgentError {
@@ -97,7 +98,7 @@ public final class AgentListener: Sendable {
         agent.post("sites/:site/hello") { request, context in
             let certificate = try await self.authenticate(context, site: try context.parameters.require("site"), action: "hello")
             let hello = try await Self.decode(request, AgentProtocol.Hello.self)
-            let now = self.clock.now()
+            let now = Date()
             try await offload { [store = self.store, address = context.remoteAddress] in
                 try store.recordContact(serial: certificate.serial, at: now, from: address)
             }
@@ -105,21 +106,6 @@ public final class AgentListener: Sendable {
             let renewAfter = certificate.notBefore.addingTimeInterval(certificate.notAfter.timeIntervalSince(certificate.notBefore) * 2 / 3)
             return try Self.json(AgentProtocol.HelloAnswer(site: certificate.site, serverTime: now, serial: certificate.serial,
                                                            notAfter: certificate.notAfter, renewAfter: renewAfter))
-        }
-        agent.get("sites/:site/desired") { request, context in
-            let site = try context.parameters.require("site")
-            let certificate = try await self.authenticate(context, site: site, action: "desired")
-            let query = FormFields.query(request)
-            let known = query["known"] ?? ""
-            let wait = min(Self.maximumWait, max(0, query["wait"].flatMap(Double.init) ?? 25))
-            try await self.touch(certificate, context)
-            let deadline = Date().addingTimeInterval(wait)
-            while true {
-                let desired = try self.desired(site: site)
-                if desired.version != known { return try Self.json(desired) }
-                if Date() >= deadline { return Response(status: .noContent) }
-                try await Task.sleep(for: .milliseconds(250))
-            }
         }
         agent.post("sites/:site/observations") { request, context in
             let site = try context.parameters.require("site")
@@ -131,7 +117,7 @@ public final class AgentListener: Sendable {
             } catch {
                 throw ServerError(.badRequest, "the report is not the JSON this route takes (docs/agent.md): \(error)")
             }
-            let now = self.clock.now()
+            let now = Date()
             let store = self.store
             try await self.touch(certificate, context)
             if report.resources == nil {
@@ -151,12 +137,13 @@ public final class AgentListener: Sendable {
             self.loop?.trigger()
             return try Self.json(AgentProtocol.ReportAnswer(stored: true))
         }
+        addApplyRoutes(agent)
         agent.post("sites/:site/renew") { request, context in
             let current = try await self.authenticate(context, site: try context.parameters.require("site"), action: "renew")
             let body = try await Self.decode(request, AgentProtocol.RenewRequest.self)
             let renewed: AgentCertificate
             do {
-                renewed = try await offload { [administration = self.administration, now = self.clock.now()] in
+                renewed = try await offload { [administration = self.administration, now = Date()] in
                     try administration.renew(for: current, csr: body.csr, now: now)
                 }
             } catch let error as AgentError {
@@ -169,7 +156,7 @@ public final class AgentListener: Sendable {
 
     /// When the agent was last heard from (for "agent offline").
     func touch(_ certificate: AgentCertificate, _ context: AgentContext) async throws {
-        let now = clock.now()
+        let now = Date()
         try await offload { [store = self.store, address = context.remoteAddress] in
             try store.recordContact(serial: certificate.serial, at: now, from: address)
         }
@@ -213,7 +200,7 @@ public final class AgentListener: Sendable {
         let serial = AgentAuthority.serialText(presented.serialNumber)
         let known = try await offload { [store = self.store] in try store.certificate(serial: serial) }
         let fingerprint = AgentAuthority.certificateFingerprint(presented)
-        let now = clock.now()
+        let now = Date()
         func refuse(_ status: HTTPResponse.Status, _ message: String, site certificateSite: String?) async throws -> Never {
             let actor = known.map(AgentAdministration.actor(of:))
                 ?? AuditActor(id: "agent:unknown", name: "unknown agent", role: "unauthenticated", authentication: "mtls (certificate \(serial.prefix(16)))")
