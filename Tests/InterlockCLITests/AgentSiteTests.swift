@@ -166,7 +166,7 @@ import Testing
         try w.replace(w.repo + "/sites/plant-a/site.yaml", "mqtt.plant-a.example.internal", "mqtt2.plant-a.example.internal")
         try w.commit("New broker and OPC UA port")
         plant.agent.map { kill($0.processIdentifier, SIGKILL); $0.waitUntilExit() }
-        try plant.startAgent(environment: ["INTERLOCK_TEST_PAUSE_AFTER_OPERATION_MS": "600"])
+        try plant.startAgent(environment: ["INTERLOCK_TEST_PAUSE_AFTER_OPERATION_MS": "2000"])
         let second = try await ReplicaFaultTests.waitUntil(60) { try plant.queue().contains("plant-a-2  waiting") }
         #expect(second, "\((try? plant.queue()) ?? "")")
         #expect(try w.runAs("mgr-plant-a", ["approve", "plant-a-2", "--reason", "broker move", "--repo", w.repo]).status == 0)
@@ -174,7 +174,7 @@ import Testing
         #expect(halfway, "the agent started writing: \(plant.log.suffix(3000))")
         plant.agent.map { kill($0.processIdentifier, SIGKILL); $0.waitUntilExit() }
         #expect(try !Self.actions(w, change: "plant-a-2").contains { ["apply.succeeded", "apply.failed"].contains($0) },
-                "while the agent is away the record says neither applied nor failed")
+                "while the agent is away the record says neither applied nor failed: \((try? Self.actions(w, change: "plant-a-2")) ?? [])")
         try plant.startAgent()
         let settled = try await ReplicaFaultTests.waitUntil(60) {
             try Self.actions(w, change: "plant-a-2").contains { ["apply.succeeded", "rollback.completed", "rollback.failed"].contains($0) }
