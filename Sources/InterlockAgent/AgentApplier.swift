@@ -20,24 +20,10 @@ struct AgentApplier {
 
     func observe() throws -> LiveState { try FilesDriver(site: site, root: root).observe(desiredPaths: desiredPaths) }
 
-    enum Observed: Equatable {
-        case allOld, allNew
-        case mixed([String])
-    }
+    typealias Observed = Executor.Observed
 
-    /// How the plan's resources stand at the site.
-    func compare(_ live: LiveState) -> Observed {
-        var old = 0, new = 0
-        var changed: [String] = []
-        for op in plan.operations {
-            let hash = live.resources[op.path].map(\.contentHash)
-            if hash == op.beforeHash { old += 1 } else { changed.append(op.path) }
-            if hash == op.afterHash { new += 1 }
-        }
-        if old == plan.operations.count { return .allOld }
-        if new == plan.operations.count { return .allNew }
-        return .mixed(changed)
-    }
+    /// How the plan's resources stand at the site (the executor's comparison).
+    func compare(_ live: LiveState) -> Observed { Executor.compare(plan, with: live) }
 
     func result(_ change: String, _ outcome: String, reason: String?, applied: [String] = [], hooks: [AgentProtocol.Result.HookRun] = [],
                 live: LiveReport? = nil, notAsBefore: [String] = [], recovered: Bool = false) -> AgentProtocol.Result {
@@ -114,7 +100,7 @@ struct AgentApplier {
         case .allNew:
             return result(change, "failed", reason: failure + (rollbackError.map { " (rollback: \($0))" } ?? ""), applied: applied, hooks: runs,
                           notAsBefore: plan.operations.map(\.path), recovered: recovered)
-        case nil:
+        case .unknown, nil:
             return result(change, "failed", reason: failure + "; the site could not be observed after the rollback", applied: applied, hooks: runs,
                           notAsBefore: plan.operations.map(\.path), recovered: recovered)
         }

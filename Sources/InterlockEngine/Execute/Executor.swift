@@ -231,6 +231,11 @@ public struct Executor: Sendable {
         guard case .planned(_, let live, _) = planning.plan(site, in: state) else {
             return .unknown("the site could not be observed")
         }
+        return Self.compare(plan, with: live)
+    }
+
+    /// How the resources of `plan` stand in `live`: all as before it, all as it wrote them, or mixed.
+    public static func compare(_ plan: Plan, with live: LiveState) -> Observed {
         var old = 0, new = 0
         var changed: [String] = []
         for op in plan.operations {

@@ -97,12 +97,9 @@ public final class AgentListener: Sendable {
         }
         agent.post("sites/:site/hello") { request, context in
             let certificate = try await self.authenticate(context, site: try context.parameters.require("site"), action: "hello")
-            let hello = try await Self.decode(request, AgentProtocol.Hello.self)
+            _ = try await Self.decode(request, AgentProtocol.Hello.self)
             let now = Date()
-            try await offload { [store = self.store, address = context.remoteAddress] in
-                try store.recordContact(serial: certificate.serial, at: now, from: address)
-            }
-            _ = hello
+            try await self.touch(certificate, context)
             let renewAfter = certificate.notBefore.addingTimeInterval(certificate.notAfter.timeIntervalSince(certificate.notBefore) * 2 / 3)
             return try Self.json(AgentProtocol.HelloAnswer(site: certificate.site, serverTime: now, serial: certificate.serial,
                                                            notAfter: certificate.notAfter, renewAfter: renewAfter))
