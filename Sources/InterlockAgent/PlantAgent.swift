@@ -341,6 +341,14 @@ public final class PlantAgent: Sendable {
         return try? AgentProtocol.decoder().decode(Inflight.self, from: data)
     }
 
+    /// This host's clock as the agent reads it to decide whether to start. Test hook:
+    /// `INTERLOCK_TEST_AGENT_CLOCK_OFFSET_SECONDS` moves it, so that a test can show the refusal of a skewed agent
+    /// (a skewed clock can only make the agent refuse: the server checks the gates again when it claims).
+    static func clock() -> Date {
+        let offset = ProcessInfo.processInfo.environment["INTERLOCK_TEST_AGENT_CLOCK_OFFSET_SECONDS"].flatMap(Double.init) ?? 0
+        return Date().addingTimeInterval(offset.isFinite ? offset : 0)
+    }
+
     /// Changes this agent refused to start, and when (not refused again for ten minutes).
     private static let refusedRecently = RefusalMemory()
 
@@ -355,7 +363,7 @@ public final class PlantAgent: Sendable {
     /// A ready change of the site: checked against this host's clock and the window, claimed, applied, reported.
     func handle(_ work: AgentProtocol.Work, client: HTTPClient, site: String) async throws {
         guard !Self.refusedRecently.contains(work.change + work.planID) else { return }
-        let now = Date()
+        let now = Self.clock()
         let skew = now.timeIntervalSince(work.serverTime)
         var refusal: (kind: String, reason: String)?
         if abs(skew) > options.clockTolerance {
@@ -454,7 +462,7 @@ public final class PlantAgent: Sendable {
             throw Stop(message: "\(certificatePath) is not an agent certificate of Interlock: remove it and enrol again")
         }
         try await withClient(certificate: true) { client in
-            let answer = try await send(client, .POST, "sites/\(site)/hello", body: AgentProtocol.Hello(agentTime: Date(), agentVersion: Self.version))
+            let answer = try await send(client, .POST, "sites/\(site)/hello", body: AgentProtocol.Hello(agentTime: Self.clock(), agentVersion: Self.version))
             switch answer.status {
             case 200:
                 let hello = try AgentProtocol.decoder().decode(AgentProtocol.HelloAnswer.self, from: answer.body)

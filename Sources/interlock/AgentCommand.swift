@@ -27,7 +27,7 @@ struct AgentCommand: ParsableCommand {
 /// What the administrative agent commands share: the state directory's store and the agent authority in it.
 struct AgentAdminContext {
     let context: QueueContext
-    let administration: AgentAdministration
+    var administration: AgentAdministration
 
     init(instance: InstanceOptions, repository: RepositoryOptions, target: TargetOptions) throws {
         context = try QueueContext(instance: instance, repository: repository, target: target)
@@ -115,13 +115,23 @@ struct AgentApproveCommand: ParsableCommand {
     @Argument(help: "The enrolment, e.g. enr-0123456789abcdef.")
     var enrolment: String
 
+    @Option(name: .long, help: "How long the first certificate is valid: 1m to 398d (default 30d). The agent renews it after two thirds of that; renewed certificates are valid 30 days.")
+    var validity: String = "30d"
+
     @OptionGroup var signer: SignerOptions
     @OptionGroup var instance: InstanceOptions
     @OptionGroup var repository: RepositoryOptions
     @OptionGroup var target: TargetOptions
 
+    func validate() throws {
+        guard let seconds = Duration.seconds(validity), seconds >= 60, seconds <= 398 * 86400 else {
+            throw ValidationError("--validity must be a duration from 1m to 398d, such as 12h or 30d (asked: '\(validity)')")
+        }
+    }
+
     func run() throws {
-        let admin = try AgentAdminContext(instance: instance, repository: repository, target: target)
+        var admin = try AgentAdminContext(instance: instance, repository: repository, target: target)
+        admin.administration.certificateValidity = Duration.seconds(validity)!
         guard let found = try admin.context.store.enrolment(id: enrolment) else {
             Terminal.error("there is no agent enrolment \(enrolment) (see 'interlock agent list')")
             throw ExitCode(1)

@@ -105,7 +105,10 @@ import Testing
         // Only an admin approves: the operator who made the token may not.
         let byOperator = try w.runAs("ops", ["agent", "approve", idA, "--repo", w.repo])
         #expect(byOperator.status == 1 && byOperator.stderr.contains("not an admin"))
-        #expect(try w.runAs("it-admin", ["agent", "approve", idA, "--repo", w.repo], password: "ops-pass-1").status == 0)
+        // Plant A's first certificate lives one minute: the agent renews it at once (after two thirds of it).
+        #expect(try w.runAs("it-admin", ["agent", "approve", idA, "--validity", "10s", "--repo", w.repo], password: "ops-pass-1").status == 64)
+        let approvedA = Date()
+        #expect(try w.runAs("it-admin", ["agent", "approve", idA, "--validity", "1m", "--repo", w.repo], password: "ops-pass-1").status == 0)
         #expect(try w.runAs("it-admin", ["agent", "approve", idB, "--repo", w.repo], password: "ops-pass-1").status == 0)
         #expect(try w.runAs("it-admin", ["agent", "approve", idB, "--repo", w.repo], password: "ops-pass-1").status == 1, "an enrolment is decided once")
         let contact = try await ReplicaFaultTests.waitUntil(60) { try list().components(separatedBy: "last contact").count == 3 }
@@ -113,6 +116,12 @@ import Testing
 
         // The agents' identities: the server decided the site; the key never left the plant host.
         let certificateA = w.root + "/agent-a/certificate.pem", keyA = w.root + "/agent-a/key.pem"
+        let issued = try Self.https("GET", listener + "/agent/v1/enrolments/\(idA)", ca: ca).body
+        let firstA = try #require((try? JSONSerialization.jsonObject(with: Data(issued.utf8)) as? [String: Any])?["certificate"] as? String, "\(issued)")
+        let firstCopy = w.root + "/first-certificate-a.pem"
+        try firstA.write(toFile: firstCopy, atomically: true, encoding: .utf8)
+        let renewed = try await ReplicaFaultTests.waitUntil(30) { try String(contentsOfFile: certificateA, encoding: .utf8) != firstA }
+        #expect(renewed, "the agent renewed its short-lived certificate: \((try? String(contentsOfFile: logA, encoding: .utf8)) ?? "")")
         let keyMode = try FileManager.default.attributesOfItem(atPath: keyA)[.posixPermissions] as? Int
         #expect(keyMode == 0o600)
         let hello = "{\"agentTime\": \"2026-12-05T12:00:00Z\", \"agentVersion\": \"test\"}"
@@ -144,10 +153,17 @@ import Testing
         #expect(((try? String(contentsOfFile: logB, encoding: .utf8)) ?? "").contains("was revoked"))
         #expect(agentA.isRunning, "Plant A's agent is not affected")
 
+        // Plant A's first certificate, once its minute is over: refused (in the handshake, or by the server).
+        try await Task.sleep(nanoseconds: UInt64(max(0, 62 - Date().timeIntervalSince(approvedA)) * 1e9))
+        let expired = try Self.https("POST", listener + "/agent/v1/sites/plant-a/hello", ca: ca, certificate: firstCopy, key: keyA, json: hello)
+        #expect(expired.status == 0 || (expired.status == 403 && expired.body.contains("not valid now")), "\(expired.status) \(expired.body)")
+        #expect(try Self.https("POST", listener + "/agent/v1/sites/plant-a/hello", ca: ca, certificate: certificateA, key: keyA, json: hello).status == 200,
+                "the renewed certificate is accepted")
+
         // The audit log tells all of it, and verifies.
         let actions = try ReplicaFaultTests.records(w).compactMap { $0["action"] as? String }
         for action in ["agent.enrolment.created", "agent.enrolment.requested", "agent.enrolment.refused", "agent.approve.refused",
-                       "agent.enrolment.approved", "agent.access.denied", "agent.certificate.revoked"] {
+                       "agent.enrolment.approved", "agent.access.denied", "agent.certificate.revoked", "agent.certificate.renewed"] {
             #expect(actions.contains(action), "\(action) recorded")
         }
         let denied = try ReplicaFaultTests.records(w).filter { $0["action"] as? String == "agent.access.denied" }

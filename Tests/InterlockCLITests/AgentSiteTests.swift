@@ -188,4 +188,120 @@ import Testing
 
         #expect(try w.run("audit", "verify").status == 0)
     }
+
+    /// The id of the site's change that waits (for a signature or a window), if any.
+    static func waiting(_ plant: Plant) throws -> String? {
+        let line = try plant.queue().split(separator: "\n").first { $0.hasPrefix(plant.site + "-") && $0.contains(" waiting") }
+        return line?.split(separator: " ").first.map(String.init)
+    }
+
+    static func json(_ text: String) -> [String: Any] {
+        (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any] ?? [:]
+    }
+
+    /// What the hostile and unlucky cases come to, in one plant: the server dies while the agent finishes an
+    /// apply (the result arrives exactly once when it is back); a cloned certificate loses the second claim; drift
+    /// made at the plant between approval and apply is refused; an agent an hour off refuses to apply. (An expired
+    /// certificate: AgentEnrolmentTests.)
+    @Test(.timeLimit(.minutes(8))) func theServerGoingAwayAClonedCertificateDriftAndClockSkewAreHandled() async throws {
+        let plant = try await Plant(site: "plant-a", serverEnvironment: CommandLineTests.insideWindow,
+                                    agentEnvironment: ["INTERLOCK_TEST_PAUSE_AFTER_OPERATION_MS": "300"], lease: 5)
+        defer { plant.stop() }
+        let w = plant.w
+        let root = plant.agentTargets + "/plant-a"
+        let outbox = plant.agentState + "/outbox"
+        let planned = try await ReplicaFaultTests.waitUntil(60) { try plant.queue().contains("plant-a-1  waiting") }
+        #expect(planned, "\((try? plant.queue()) ?? "")\n\(plant.log.suffix(3000))")
+
+        // 1. The server is killed while the agent applies: the agent finishes, keeps the result in its outbox, and
+        //    delivers it once the server is back — recorded exactly once.
+        #expect(try w.runAs("mgr-plant-a", ["approve", "plant-a-1", "--reason", "first deployment", "--repo", w.repo]).status == 0)
+        let writing = try await ReplicaFaultTests.waitUntil(60) { !Self.tree(root).isEmpty }
+        #expect(writing, "the agent started writing: \(plant.log.suffix(3000))")
+        try await plant.restartServer {
+            try await ReplicaFaultTests.waitUntil(60) { FileManager.default.fileExists(atPath: outbox + "/plant-a-1.json") }
+        }
+        #expect(try !Self.actions(w, change: "plant-a-1").contains("apply.succeeded"), "nothing recorded while the server was away")
+        let delivered = try await ReplicaFaultTests.waitUntil(90) { try Self.actions(w, change: "plant-a-1").contains("apply.succeeded") }
+        #expect(delivered, "\(plant.log.suffix(4000))")
+        let emptied = try await ReplicaFaultTests.waitUntil(30) { !FileManager.default.fileExists(atPath: outbox + "/plant-a-1.json") }
+        #expect(emptied, "the outbox lets go of a result once the server has it")
+        #expect(try Self.actions(w, change: "plant-a-1").filter { $0 == "apply.succeeded" }.count == 1)
+        #expect(!FileManager.default.fileExists(atPath: outbox + "/refused"), "no result was refused")
+        #expect(FileManager.default.fileExists(atPath: root + "/flows/energy-monitoring.json"))
+
+        // 2. A cloned certificate (the agent's files copied to another host): of two claims, the second loses.
+        //    (The agent reports the new commit's live state, then stops: the change waits for it.)
+        try w.replace(w.repo + "/sites/plant-a/site.yaml", "opcua_port: 4840", "opcua_port: 4841")
+        try w.commit("OPC UA port 4841")
+        let second = try await ReplicaFaultTests.waitUntil(60) { try Self.waiting(plant) != nil }
+        let change = try #require(try Self.waiting(plant), "\(second) \((try? plant.queue()) ?? "")")
+        plant.agent.map { kill($0.processIdentifier, SIGKILL); $0.waitUntilExit() }
+        #expect(try w.runAs("mgr-plant-a", ["approve", change, "--reason", "port move", "--repo", w.repo]).status == 0)
+        let certificate = plant.agentState + "/certificate.pem", key = plant.agentState + "/key.pem"
+        var work: [String: Any] = [:]
+        let handedOver = try await ReplicaFaultTests.waitUntil(30) {
+            let poll = try AgentEnrolmentTests.https("GET", plant.listener + "/agent/v1/sites/plant-a/poll?wait=2", ca: plant.ca, certificate: certificate, key: key)
+            work = Self.json(poll.body)["work"] as? [String: Any] ?? [:]
+            return work["change"] as? String == change
+        }
+        #expect(handedOver, "the approved change is handed over on the poll")
+        let planID = try #require(work["planID"] as? String)
+        let claim = "{\"planID\": \"\(planID)\", \"agentTime\": \"\(ISO8601DateFormatter().string(from: Date()))\"}"
+        let first = try AgentEnrolmentTests.https("POST", plant.listener + "/agent/v1/sites/plant-a/changes/\(change)/claim", ca: plant.ca,
+                                                  certificate: certificate, key: key, json: claim)
+        let clone = try AgentEnrolmentTests.https("POST", plant.listener + "/agent/v1/sites/plant-a/changes/\(change)/claim", ca: plant.ca,
+                                                  certificate: certificate, key: key, json: claim)
+        #expect(first.status == 200, "\(first.body)")
+        #expect(clone.status == 409 && clone.body.contains("not ready"), "\(clone.status) \(clone.body)")
+        #expect(try Self.actions(w, change: change).filter { $0 == "apply.started" }.count == 1)
+        // The holder of the first claim gives it up (nothing written): the change is superseded and planned again.
+        let token = try #require(Self.json(first.body)["token"] as? Int)
+        let aborted = "{\"change\": \"\(change)\", \"planID\": \"\(planID)\", \"token\": \(token), \"outcome\": \"aborted\", \"reason\": \"test: the clone gives up\","
+            + " \"applied\": [], \"hooks\": [], \"notAsBefore\": [], \"recovered\": false, \"finishedAt\": \"\(ISO8601DateFormatter().string(from: Date()))\"}"
+        let gaveUp = try AgentEnrolmentTests.https("POST", plant.listener + "/agent/v1/sites/plant-a/changes/\(change)/result", ca: plant.ca,
+                                                   certificate: certificate, key: key, json: aborted)
+        #expect(gaveUp.status == 200, "\(gaveUp.body)")
+        let again = try AgentEnrolmentTests.https("POST", plant.listener + "/agent/v1/sites/plant-a/changes/\(change)/result", ca: plant.ca,
+                                                  certificate: certificate, key: key, json: aborted)
+        #expect(again.status == 200 && again.body.contains("already-recorded"), "the same result twice is harmless: \(again.body)")
+        let conflicting = aborted.replacingOccurrences(of: "\"aborted\"", with: "\"applied\"")
+        let conflict = try AgentEnrolmentTests.https("POST", plant.listener + "/agent/v1/sites/plant-a/changes/\(change)/result", ca: plant.ca,
+                                                     certificate: certificate, key: key, json: conflicting)
+        #expect(conflict.status == 409, "a conflicting result: \(conflict.status) \(conflict.body)")
+
+        // 3. Drift made at the plant between approval and apply: the agent re-observes, refuses, writes nothing.
+        let third = try await ReplicaFaultTests.waitUntil(60) { try Self.waiting(plant).map { $0 != change } ?? false }
+        let replanned = try #require(try Self.waiting(plant), "\(third) \((try? plant.queue()) ?? "")")
+        #expect(try w.runAs("mgr-plant-a", ["approve", replanned, "--reason", "port move, again", "--repo", w.repo]).status == 0)
+        let handEdit = Data("{\"edited\": \"at the plant, after the approval\"}\n".utf8)
+        try handEdit.write(to: URL(fileURLWithPath: root + "/flows/energy-monitoring.json"))
+        let before = Self.tree(root)
+        let ready = try await ReplicaFaultTests.waitUntil(30) { try plant.queue().contains("\(replanned)  ready") }
+        #expect(ready, "\((try? plant.queue()) ?? "")")
+        try plant.startAgent()
+        let refused = try await ReplicaFaultTests.waitUntil(60) { try Self.actions(w, change: replanned).contains("apply.aborted") }
+        #expect(refused, "\(plant.log.suffix(3000))")
+        #expect(try !Self.actions(w, change: replanned).contains("apply.succeeded"))
+        #expect(Self.tree(root) == before, "nothing was written over the drift")
+        let drift = try ReplicaFaultTests.records(w, change: replanned).filter { $0["action"] as? String == "drift.detected" }
+        #expect(drift.contains { ($0["resource"] as? String)?.contains("energy-monitoring") == true }, "the drift is in the record")
+
+        // 4. An agent whose clock is an hour ahead refuses to apply, and says so in the record.
+        plant.agent.map { kill($0.processIdentifier, SIGKILL); $0.waitUntilExit() }
+        let fourth = try await ReplicaFaultTests.waitUntil(60) { try Self.waiting(plant).map { $0 != replanned } ?? false }
+        let skewed = try #require(try Self.waiting(plant), "\(fourth) \((try? plant.queue()) ?? "")")
+        #expect(try w.runAs("mgr-plant-a", ["approve", skewed, "--reason", "revert the hand edit and move the port", "--repo", w.repo]).status == 0)
+        let skewedReady = try await ReplicaFaultTests.waitUntil(30) { try plant.queue().contains("\(skewed)  ready") }
+        #expect(skewedReady, "\((try? plant.queue()) ?? "")")
+        try plant.startAgent(environment: ["INTERLOCK_TEST_AGENT_CLOCK_OFFSET_SECONDS": "3600"])
+        let skewRefused = try await ReplicaFaultTests.waitUntil(60) { try Self.actions(w, change: skewed).contains("apply.refused") }
+        #expect(skewRefused, "\(((try? String(contentsOfFile: plant.agentLog, encoding: .utf8)) ?? "").suffix(3000))")
+        let refusal = try ReplicaFaultTests.records(w, change: skewed).first { $0["action"] as? String == "apply.refused" }
+        #expect((refusal?["details"] as? [String: Any])?["kind"] as? String == "clock-skew")
+        #expect((refusal?["actor"] as? [String: Any])?["id"] as? String == "agent:plant-a")
+        #expect(try !Self.actions(w, change: skewed).contains("apply.started"), "not claimed")
+        #expect(Self.tree(root) == before, "nothing written by the skewed agent")
+        #expect(try w.run("audit", "verify").status == 0)
+    }
 }
