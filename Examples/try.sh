@@ -17,7 +17,7 @@ work="$(mktemp -d "${TMPDIR:-/tmp}/interlock-example.XXXXXX")"
 repo="$work/desired-state"
 export INTERLOCK_STATE_DIR="$work/state"
 cp -r "$here" "$repo"
-rm -f "$repo/try.sh"
+rm -f "$repo/try.sh" "$repo/try-agent.sh"
 git -C "$repo" -c init.defaultBranch=main init -q
 git -C "$repo" add -A
 git -C "$repo" -c user.name="Flow Manager" -c user.email=flows@example.com -c commit.gpgsign=false \
@@ -161,6 +161,11 @@ step interlock audit log --site plant-a --limit 25
 step interlock audit verify --public-key "$work/auditor-copy.pub"
 "$interlock" audit verify --public-key "$work/auditor-copy.pub"
 echo "(the auditors' copy of the first key follows the recorded move to the signing helper, which the old key endorsed)"
+
+# The same Plant A once more, on a fresh state, reached through a plant agent (mutual TLS, outbound only).
+printf '\n\033[1m# Plant A reached through its agent: Examples/try-agent.sh\033[0m\n'
+env -u INTERLOCK_STATE_DIR -u INTERLOCK_TARGET_BASE -u INTERLOCK_CONFIG -u INTERLOCK_NOW -u INTERLOCK_REHEARSAL -u INTERLOCK_SIGNER \
+    "$here/try-agent.sh" "$interlock"
 
 echo
 echo "The example repository is at $repo, Plant A's files under $INTERLOCK_TARGET_BASE/plant-a."

@@ -304,3 +304,33 @@ extension SQLiteStore: ChangeStore {
         }
     }
 }
+
+extension SQLiteStore: ChangeNotifying {
+    /// How often the queue's signature is read to notice another process's approval, rejection or queue change.
+    public static let changeWatchInterval: Duration = .milliseconds(250)
+
+    /// SQLite has no notifications between processes: every ``changeWatchInterval`` this reads a signature of the
+    /// queue (the newest approval and the newest change to any change request, two index lookups) and calls
+    /// `onChange` when it moved — so an approval given with the CLI wakes `serve` at once, as `pg_notify` does.
+    public func watchChanges(_ onChange: @escaping @Sendable () -> Void) -> Task<Void, Never> {
+        let pool = pool
+        return Task {
+            var last: String?
+            while !Task.isCancelled {
+                let signature = try? await pool.read { db in
+                    try String.fetchOne(db, sql: """
+                        SELECT coalesce((SELECT max(rowid) FROM change_approval), 0) || '/' ||
+                               coalesce((SELECT max(updated_at) FROM change_request), '') || '/' ||
+                               coalesce((SELECT max(rowid) FROM change_request), 0)
+                        """)
+                }
+                // The first reading counts as a change too, as a (re)connection does for PostgreSQL.
+                if let signature, signature != last {
+                    last = signature
+                    onChange()
+                }
+                try? await Task.sleep(for: SQLiteStore.changeWatchInterval)
+            }
+        }
+    }
+}

@@ -9,6 +9,9 @@ import InterlockStore
 /// claim (compare-and-set, with the gates checked again), the lease it renews while applying, a refusal, and the
 /// result. Every record is written by the server in the one chain, with the agent as the actor.
 extension AgentListener {
+    /// How often a waiting long poll looks whether a reconcile pass ran.
+    static let pollTick: Duration = .milliseconds(100)
+
     func addApplyRoutes(_ agent: RouterGroup<AgentContext>) {
         agent.get("sites/:site/poll") { request, context in
             let site = try context.parameters.require("site")
@@ -18,20 +21,21 @@ extension AgentListener {
             let wait = min(Self.maximumWait, max(0, query["wait"].flatMap(Double.init) ?? 25))
             try await self.touch(certificate, context)
             let deadline = Date().addingTimeInterval(wait)
-            var checkedPass = -1
+            var checkedPass: Int?
             while true {
-                let desired = try self.desired(site: site)
-                var work: AgentProtocol.Work?
-                // Gates open only in a reconcile pass: the queue is read again only after one.
-                if let passes = self.loop?.observations.passes, passes != checkedPass {
+                // The desired state and the gates change only in a reconcile pass: a waiting poll looks again only
+                // after one (an approval, a report or a claim triggers one at once), so an idle agent costs a timer.
+                let passes = self.loop?.observations.passes ?? 0
+                if passes != checkedPass {
                     checkedPass = passes
-                    work = try await offload { try self.work(site: site, desired: desired) }
-                }
-                if desired.version != known || work != nil {
-                    return try Self.json(AgentProtocol.Poll(desired: desired.version != known ? desired : nil, work: work, serverTime: Date()))
+                    let desired = try await offload { try self.desired(site: site) }
+                    let work = try await offload { try self.work(site: site, desired: desired) }
+                    if desired.version != known || work != nil {
+                        return try Self.json(AgentProtocol.Poll(desired: desired.version != known ? desired : nil, work: work, serverTime: Date()))
+                    }
                 }
                 if Date() >= deadline { return Response(status: .noContent) }
-                try await Task.sleep(for: .milliseconds(100))
+                try await Task.sleep(for: Self.pollTick)
             }
         }
         agent.post("sites/:site/changes/:change/claim") { request, context in

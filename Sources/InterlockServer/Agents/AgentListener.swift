@@ -43,6 +43,8 @@ public final class AgentListener: Sendable {
     /// The reconcile loop: the desired state it last loaded, and a pass on demand when an agent reports.
     public let loop: ReconcileLoop?
     let failures = FailureAggregator(window: 600)
+    /// Each site's desired resources as of a reconcile pass: compiled once per pass, not once per waiting agent.
+    let desiredCache = Locked<[String: (pass: Int, desired: AgentProtocol.Desired)]>([:])
     public static let version = "0.1.0"
     /// The longest a long poll is held open.
     public static let maximumWait: Double = 55
@@ -161,6 +163,15 @@ public final class AgentListener: Sendable {
 
     /// What the agent of `site` observes against: the desired resources of the state the loop last loaded.
     func desired(site name: String) throws -> AgentProtocol.Desired {
+        // The pass is read before the state it loaded: a cached entry is at worst one pass old, never newer.
+        let pass = loop?.observations.passes ?? -1
+        if let cached = desiredCache.withLock({ $0[name] }), cached.pass == pass { return cached.desired }
+        let desired = try compileDesired(site: name)
+        desiredCache.withLock { $0[name] = (pass, desired) }
+        return desired
+    }
+
+    func compileDesired(site name: String) throws -> AgentProtocol.Desired {
         guard let loaded = loop?.observations.loaded else {
             throw ServerError(.serviceUnavailable, "the server has not read the desired state yet; try again shortly")
         }
