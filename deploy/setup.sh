@@ -3,7 +3,7 @@
 # and for the tests of the example MQTT command driver: mosquitto, mosquitto-clients and python3;
 # for the web console's browser test: chromium and chromium-driver (.ci/run adds Selenium from PyPI);
 # for the PostgreSQL store's tests: Debian's postgresql server (the tests start throwaway clusters of their own);
-# for the plant agents' tests: faketime (a skewed clock) and openssl (a certificate from another authority).
+# for the plant agents' tests: openssl (a certificate from another authority); rsync, a peer in Benchmarks/agents.sh.
 # Safe to run again: it installs nothing when everything is present.
 set -euo pipefail
 
@@ -22,12 +22,12 @@ command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
 # The PostgreSQL store's tests start real throwaway clusters (Tests/postgres/cluster.sh): initdb, pg_ctl, psql.
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
-# The plant agent's test of a skewed clock runs the agent under libfaketime; the TLS tests use openssl.
-command -v faketime >/dev/null 2>&1 || missing+=(faketime)
+# The plant agents' TLS tests use openssl; the agents' benchmark compares report bytes with rsync.
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+command -v rsync >/dev/null 2>&1 || missing+=(rsync)
 
 if [ "${#missing[@]}" -eq 0 ]; then
-    echo "setup: libgit2 $(pkg-config --modversion libgit2), git, mosquitto, python3, chromium, postgresql, faketime and openssl are present"
+    echo "setup: libgit2 $(pkg-config --modversion libgit2), git, mosquitto, python3, chromium, postgresql, openssl and rsync are present"
     exit 0
 fi
 

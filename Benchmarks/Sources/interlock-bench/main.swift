@@ -5,6 +5,7 @@
 //   interlock-bench run --size S --repo DIR --work DIR [--runs N] [--ops a,b,…]
 //   interlock-bench op NAME --size S --repo DIR --work DIR [--runs N]     (one operation; prints one JSON line)
 //   interlock-bench stores --work DIR [--postgres URL] [--writers N] [--seconds S]   (concurrent durable audit appends)
+//   interlock-bench agent-report --work DIR [--files N] [--changed N]   (bytes a plant agent sends to report a site)
 import Foundation
 import InterlockGit
 
@@ -23,6 +24,7 @@ let usage = """
            interlock-bench run --size S --repo DIR --work DIR [--runs N] [--ops a,b,...]
            interlock-bench op NAME --size S --repo DIR --work DIR [--runs N]
            interlock-bench stores --work DIR [--postgres URL] [--writers N] [--seconds S]
+           interlock-bench agent-report --work DIR [--files N] [--changed N]
     operations: \(Operation.allCases.map(\.rawValue).joined(separator: ", "))
     """
 
@@ -96,6 +98,15 @@ case "stores":
             seconds: Double(option("seconds", in: arguments) ?? "") ?? 5)
     } catch {
         fail("stores: \(error)")
+    }
+
+case "agent-report":
+    guard let work = option("work", in: arguments) else { fail(usage) }
+    do {
+        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+        try AgentReportBench.run(work: work, files: Int(option("files", in: arguments) ?? "") ?? 1000, changed: Int(option("changed", in: arguments) ?? "") ?? 3)
+    } catch {
+        fail("agent-report: \(error)")
     }
 
 default:

@@ -9,9 +9,6 @@ import InterlockStore
 /// claim (compare-and-set, with the gates checked again), the lease it renews while applying, a refusal, and the
 /// result. Every record is written by the server in the one chain, with the agent as the actor.
 extension AgentListener {
-    /// How often a waiting long poll looks whether a reconcile pass ran.
-    static let pollTick: Duration = .milliseconds(100)
-
     func addApplyRoutes(_ agent: RouterGroup<AgentContext>) {
         agent.get("sites/:site/poll") { request, context in
             let site = try context.parameters.require("site")
@@ -24,7 +21,8 @@ extension AgentListener {
             var checkedPass: Int?
             while true {
                 // The desired state and the gates change only in a reconcile pass: a waiting poll looks again only
-                // after one (an approval, a report or a claim triggers one at once), so an idle agent costs a timer.
+                // after one (an approval, a report or a claim triggers one at once), so an idle agent costs a continuation
+                // (PassWaiters).
                 let passes = self.loop?.observations.passes ?? 0
                 if passes != checkedPass {
                     checkedPass = passes
@@ -35,7 +33,7 @@ extension AgentListener {
                     }
                 }
                 if Date() >= deadline { return Response(status: .noContent) }
-                try await Task.sleep(for: Self.pollTick)
+                await self.passWaiters.wait(after: passes, until: deadline)
             }
         }
         agent.post("sites/:site/changes/:change/claim") { request, context in

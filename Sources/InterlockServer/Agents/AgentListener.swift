@@ -45,6 +45,8 @@ public final class AgentListener: Sendable {
     let failures = FailureAggregator(window: 600)
     /// Each site's desired resources as of a reconcile pass: compiled once per pass, not once per waiting agent.
     let desiredCache = Locked<[String: (pass: Int, desired: AgentProtocol.Desired)]>([:])
+    /// The long polls waiting for the next reconcile pass.
+    let passWaiters: PassWaiters
     public static let version = "0.1.0"
     /// The longest a long poll is held open.
     public static let maximumWait: Double = 55
@@ -55,6 +57,7 @@ public final class AgentListener: Sendable {
         self.administration = administration
         self.clock = clock
         self.loop = loop
+        passWaiters = PassWaiters(passes: { loop?.observations.passes ?? 0 })
     }
 
     var store: any StateStore { administration.store }
