@@ -52,7 +52,9 @@ extension WebServer {
         let loaded = try? await currentState()
         let now = instance.clock.now()
         let active = try await activeChanges()
+        let presence = await agentPresence(loaded?.state.sites ?? [])
         let sites: [[String: Any]] = (loaded?.state.sites ?? []).map { site in
+            let agent = presence[site.name]
             let json = siteJSON(site, state: loaded!.state, now: now, active: [])
             let observation = observations.site(site.name)
             let condition = observation?.condition
@@ -72,7 +74,11 @@ extension WebServer {
                 "status": condition?.rawValue ?? "not observed yet", "statusClass": condition.map(ConsoleViews.conditionClass),
                 "statusDetail": detail, "window": json["window"]?.objectValue?["text"]?.stringValue,
                 "freeze": json["freeze"]?.stringValue, "approval": approval, "target": site.targetDescription,
-                "active": (active[site.name] ?? []).map { ["id": $0.id, "status": $0.status.rawValue, "statusClass": ConsoleViews.statusClass($0.status)] },
+                "active": (active[site.name] ?? []).map { change in
+                    agent?.displayStatus(of: change).map { ["id": change.id, "status": $0.status, "statusClass": "warn"] }
+                        ?? ["id": change.id, "status": change.status.rawValue, "statusClass": ConsoleViews.statusClass(change.status)]
+                },
+                "agent": agent.map { $0.text() }, "agentClass": agent.map(Self.presenceClass),
                 "drift": (observation?.drift ?? []).map { ["summary": $0.summary] }, "hasDrift": !(observation?.drift ?? []).isEmpty,
             ])
         }
@@ -81,6 +87,22 @@ extension WebServer {
             "lastPass": observations.lastPass.map { ConsoleViews.utc($0) },
             "loadError": observations.loadError,
         ]), principal: principal, nav: "Sites")
+    }
+
+    /// The presence of the agents of those of `sites` reached through their agent (an unreadable registry: none shown).
+    func agentPresence(_ sites: [Site]) async -> [String: AgentPresence] {
+        let names = sites.filter { $0.reach == .agent }.map(\.name)
+        guard !names.isEmpty else { return [:] }
+        let certificates = (try? await offload { [instance = self.instance] in try instance.store.certificates(site: nil) }) ?? []
+        return Dictionary(uniqueKeysWithValues: names.map { ($0, AgentPresence.of(site: $0, certificates: certificates)) })
+    }
+
+    static func presenceClass(_ presence: AgentPresence) -> String {
+        switch presence.state {
+        case .online: "ok"
+        case .offline: "bad"
+        case .none: "warn"
+        }
     }
 
     // MARK: - Queue
@@ -95,15 +117,17 @@ extension WebServer {
             try instance.store.changes(sites: siteFilter.map { [$0] } ?? [], statuses: all ? [] : ChangeStatus.active, limit: all ? 50 : nil)
         }
         let now = instance.clock.now()
+        let presence = await agentPresence(loaded.state.sites)
         let rows: [[String: Any]] = changes.map { change in
+            let unknown = presence[change.site]?.displayStatus(of: change)
             var waiting: [String] = []
             if change.status.isActive, let site = loaded.state.site(named: change.site) {
                 waiting = gates(change, site: site, state: loaded.state, at: now).waitingFor
             }
             return ConsoleViews.view([
-                "id": change.id, "status": change.status.rawValue, "statusClass": ConsoleViews.statusClass(change.status), "site": change.site,
-                "planShort": change.plan.shortID, "summary": change.plan.summary, "waitingFor": waiting,
-                "statusReason": change.statusReason, "commitSummary": change.commitSummary, "author": change.author.map { "by \($0.name)" },
+                "id": change.id, "status": unknown?.status ?? change.status.rawValue, "statusClass": unknown == nil ? ConsoleViews.statusClass(change.status) : "warn",
+                "site": change.site, "planShort": change.plan.shortID, "summary": change.plan.summary, "waitingFor": waiting,
+                "statusReason": unknown?.note ?? change.statusReason, "commitSummary": change.commitSummary, "author": change.author.map { "by \($0.name)" },
             ])
         }
         let empty = all ? "No change requests yet."
@@ -215,9 +239,10 @@ extension WebServer {
                 "stale": a.planID != change.plan.id,
             ])
         }
+        let unknown = await agentPresence(site.map { [$0] } ?? [])[change.site]?.displayStatus(of: change)
         let data = ConsoleViews.view([
-            "id": change.id, "status": change.status.rawValue, "statusClass": ConsoleViews.statusClass(change.status),
-            "statusReason": change.statusReason, "site": change.site, "siteName": site?.displayName ?? change.site,
+            "id": change.id, "status": unknown?.status ?? change.status.rawValue, "statusClass": unknown == nil ? ConsoleViews.statusClass(change.status) : "warn",
+            "statusReason": unknown?.note ?? change.statusReason, "site": change.site, "siteName": site?.displayName ?? change.site,
             "timezone": site?.timezone ?? "UTC", "planId": change.plan.id, "planShort": change.plan.shortID, "summary": change.plan.summary,
             "commit": change.plan.commit.map { String($0.prefix(10)) }, "commitSummary": change.commitSummary, "author": change.author?.name,
             "createdLocal": ConsoleViews.local(change.createdAt, zone: zone), "createdUTC": ConsoleViews.utc(change.createdAt),

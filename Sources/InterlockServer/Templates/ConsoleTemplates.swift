@@ -77,6 +77,7 @@ enum ConsoleTemplates {
             <dt>Active changes</dt><dd>{{#active}}<a href="/changes/{{id}}">{{id}}</a> <span class="badge {{statusClass}}">{{status}}</span> {{/active}}{{^active}}none{{/active}}</dd>
             <dt>Approval</dt><dd>{{approval}}</dd>
             <dt>Target</dt><dd><code>{{target}}</code></dd>
+            {{#agent}}<dt>Agent</dt><dd class="{{agentClass}}" id="agent-{{name}}">{{agent}}</dd>{{/agent}}
           </dl>
           {{#hasDrift}}
           <h3>Changed outside Interlock</h3>
