@@ -111,7 +111,10 @@ import Testing
         #expect(try w.runAs("it-admin", ["agent", "approve", idA, "--validity", "1m", "--repo", w.repo], password: "ops-pass-1").status == 0)
         #expect(try w.runAs("it-admin", ["agent", "approve", idB, "--repo", w.repo], password: "ops-pass-1").status == 0)
         #expect(try w.runAs("it-admin", ["agent", "approve", idB, "--repo", w.repo], password: "ops-pass-1").status == 1, "an enrolment is decided once")
-        let contact = try await ReplicaFaultTests.waitUntil(60) { try list().components(separatedBy: "last contact").count == 3 }
+        let contact = try await ReplicaFaultTests.waitUntil(60) {
+            let lines = try list().split(separator: "\n")
+            return ["plant-a", "plant-b"].allSatisfy { site in lines.contains { $0.contains("\(site)  valid until") && $0.contains("last contact") } }
+        }
         #expect(contact, "both agents are in contact: \((try? list()) ?? "")\n\((try? String(contentsOfFile: logA, encoding: .utf8)) ?? "")")
 
         // The agents' identities: the server decided the site; the key never left the plant host.
