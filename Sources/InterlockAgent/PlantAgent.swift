@@ -164,6 +164,13 @@ public final class PlantAgent: Sendable {
                 let site = try await heartbeat(key)
                 backoff.reset()
                 try await withClient(certificate: true) { client in
+                    // A crash after the result reached the outbox and before the in-flight file was removed: the
+                    // result stands (it is sent next); the site is not recovered a second time.
+                    if let inflight = loadInflight(),
+                       FileManager.default.fileExists(atPath: outboxDirectory + "/\(inflight.change).json")
+                        || FileManager.default.fileExists(atPath: outboxDirectory + "/refused/\(inflight.change).json") {
+                        try? FileManager.default.removeItem(atPath: inflightPath)
+                    }
                     try await flushOutbox(client, site: site)
                     if let inflight = loadInflight() { try await recover(inflight, client: client, site: site) }
                     let wait = min(25, max(1, options.interval))
@@ -342,11 +349,16 @@ public final class PlantAgent: Sendable {
     }
 
     /// This host's clock as the agent reads it to decide whether to start. Test hook:
-    /// `INTERLOCK_TEST_AGENT_CLOCK_OFFSET_SECONDS` moves it, so that a test can show the refusal of a skewed agent
+    /// `INTERLOCK_TEST_AGENT_CLOCK_OFFSET_SECONDS` moves it in debug builds (release builds ignore it), so that a test
+    /// can show the refusal of a skewed agent
     /// (a skewed clock can only make the agent refuse: the server checks the gates again when it claims).
     static func clock() -> Date {
+        #if DEBUG
         let offset = ProcessInfo.processInfo.environment["INTERLOCK_TEST_AGENT_CLOCK_OFFSET_SECONDS"].flatMap(Double.init) ?? 0
         return Date().addingTimeInterval(offset.isFinite ? offset : 0)
+        #else
+        return Date()
+        #endif
     }
 
     /// Changes this agent refused to start, and when (not refused again for ten minutes).
@@ -380,7 +392,10 @@ public final class PlantAgent: Sendable {
         }
         let claimed = try await send(client, .POST, "sites/\(site)/changes/\(work.change)/claim", body: AgentProtocol.Claim(planID: work.planID, agentTime: now))
         guard claimed.status == 200 else {
+            // Refused (claimed already, gates closed, a newer commit): the server re-plans; poll again after a pause
+            // rather than at once.
             logger.warning("\(work.change) not claimed: \(claimed.message)")
+            try await Task.sleep(nanoseconds: UInt64(max(1, min(options.interval, 15)) * 1e9))
             return
         }
         let lease = try AgentProtocol.decoder().decode(AgentProtocol.Lease.self, from: claimed.body)

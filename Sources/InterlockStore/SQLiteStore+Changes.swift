@@ -310,8 +310,9 @@ extension SQLiteStore: ChangeNotifying {
     public static let changeWatchInterval: Duration = .milliseconds(250)
 
     /// SQLite has no notifications between processes: every ``changeWatchInterval`` this reads a signature of the
-    /// queue (the newest approval and the newest change to any change request, two index lookups) and calls
-    /// `onChange` when it moved — so an approval given with the CLI wakes `serve` at once, as `pg_notify` does.
+    /// signatures (the newest approval by rowid, and the number of rejected changes through the status index) and
+    /// calls `onChange` when it moved — so an approval or rejection given with the CLI wakes `serve` at once, as
+    /// `pg_notify` does. A reconcile pass never signs, so its own writes do not wake it again.
     public func watchChanges(_ onChange: @escaping @Sendable () -> Void) -> Task<Void, Never> {
         let pool = pool
         return Task {
@@ -320,8 +321,7 @@ extension SQLiteStore: ChangeNotifying {
                 let signature = try? await pool.read { db in
                     try String.fetchOne(db, sql: """
                         SELECT coalesce((SELECT max(rowid) FROM change_approval), 0) || '/' ||
-                               coalesce((SELECT max(updated_at) FROM change_request), '') || '/' ||
-                               coalesce((SELECT max(rowid) FROM change_request), 0)
+                               coalesce((SELECT count(*) FROM change_request WHERE status = 'rejected'), 0)
                         """)
                 }
                 // The first reading counts as a change too, as a (re)connection does for PostgreSQL.

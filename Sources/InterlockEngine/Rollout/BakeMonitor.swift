@@ -28,7 +28,9 @@ public struct BakeMonitor: Sendable {
         for wave in rollout.config.waves {
             guard let bake = wave.bake else { continue }
             for name in wave.sites {
-                guard let site = state.site(named: name),
+                // A site reached through its agent: its health commands run in the plant (by the agent, after each
+                // apply), never on the server, which may not even reach the plant's network.
+                guard let site = state.site(named: name), site.reach == .server,
                       let change = try rollout.store.changes(sites: [name], statuses: [.applied], limit: 1).first,
                       change.updatedAt.addingTimeInterval(TimeInterval(bake.seconds)) > now
                 else { continue }

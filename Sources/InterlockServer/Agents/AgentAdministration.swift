@@ -88,7 +88,11 @@ public struct AgentAdministration: Sendable {
 
     /// Revokes every valid certificate of `site` (or only `serial`). Returns what was revoked.
     public func revoke(site: String?, serial: String?, actor: AuditActor, reason: String?, now: Date = Date()) throws -> [AgentCertificate] {
-        let candidates = try store.certificates(site: site).filter { $0.revokedAt == nil && (serial == nil || $0.serial == serial) }
+        // A serial stands for the agent it was issued to: every valid certificate of the same enrolment (its renewals
+        // and the one it renewed) goes with it, so an older or newer copy cannot go on speaking for the site.
+        let all = try store.certificates(site: site)
+        let enrolments = Set(all.filter { serial == nil || $0.serial == serial }.map(\.enrolmentID))
+        let candidates = all.filter { $0.revokedAt == nil && (serial == nil || enrolments.contains($0.enrolmentID)) }
         guard !candidates.isEmpty else {
             throw AgentRegistryError(.notFound, serial.map { "no valid agent certificate has the serial \($0)" } ?? "the site \(site ?? "") has no valid agent certificate")
         }

@@ -39,6 +39,7 @@ extension AgentListener {
         agent.post("sites/:site/changes/:change/claim") { request, context in
             let site = try context.parameters.require("site"), id = try context.parameters.require("change")
             let certificate = try await self.authenticate(context, site: site, action: "claim")
+            try await self.touch(certificate, context)
             let body = try await Self.decode(request, AgentProtocol.Claim.self)
             let lease = try await offload { try self.claim(site: site, changeID: id, planID: body.planID, certificate: certificate) }
             self.loop?.trigger()
@@ -46,7 +47,8 @@ extension AgentListener {
         }
         agent.post("sites/:site/changes/:change/lease") { request, context in
             let site = try context.parameters.require("site"), id = try context.parameters.require("change")
-            _ = try await self.authenticate(context, site: site, action: "lease")
+            let certificate = try await self.authenticate(context, site: site, action: "lease")
+            try await self.touch(certificate, context)
             let body = try await Self.decode(request, AgentProtocol.Lease.self)
             let store = self.store
             let renewed = try await offload { () -> ChangeLease? in
@@ -76,6 +78,7 @@ extension AgentListener {
         agent.post("sites/:site/changes/:change/result") { request, context in
             let site = try context.parameters.require("site"), id = try context.parameters.require("change")
             let certificate = try await self.authenticate(context, site: site, action: "result")
+            try await self.touch(certificate, context)
             let body = try await FormFields.collectBody(request, limit: Self.maximumReport)
             let result: AgentProtocol.Result
             do {
@@ -107,6 +110,9 @@ extension AgentListener {
     func work(site: String, desired: AgentProtocol.Desired) throws -> AgentProtocol.Work? {
         guard let change = try store.changes(sites: [site], statuses: [.ready], limit: nil).min(by: { $0.createdAt < $1.createdAt }),
               let loaded = loop?.observations.loaded, let siteDefinition = loaded.state.site(named: site) else { return nil }
+        // The desired resources handed over with the work must be those the plan was computed from: a poll that
+        // falls between a new commit's load and its re-plan waits for the next pass.
+        guard change.plan.commit == nil || (loaded.commitID == change.plan.commit && desired.commit == change.plan.commit) else { return nil }
         let compilation = loaded.state.compile(site: siteDefinition)
         // `serve --hooks skip` holds for the agents too (and is recorded on the claim).
         let runHooks = loop?.instance.runHooks ?? true

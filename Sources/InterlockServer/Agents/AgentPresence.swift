@@ -2,7 +2,8 @@ import Foundation
 import InterlockEngine
 import InterlockStore
 
-/// How a site reached through its agent stands, from its agent's last contact (a hello or a poll, real time):
+/// How a site reached through its agent stands, from its agent's last contact (a hello, poll, report, claim, lease
+/// renewal or result; real time):
 /// online, offline when silent for three of the longest polls, or without an agent at all. A change its agent had
 /// started while it is offline is shown as *unknown* — never as applied or failed, which only the agent can say.
 public struct AgentPresence: Sendable, Equatable {
@@ -19,9 +20,9 @@ public struct AgentPresence: Sendable, Equatable {
     public var lastContact: Date?
     public var serial: String?
 
-    /// The site's presence from its certificates that are not revoked (the most recent contact of any of them).
+    /// The site's presence from its certificates that are neither revoked nor expired (the most recent contact of any).
     public static func of(site: String, certificates: [AgentCertificate], now: Date = Date()) -> AgentPresence {
-        let current = certificates.filter { $0.site == site && $0.revokedAt == nil }
+        let current = certificates.filter { $0.site == site && $0.revokedAt == nil && $0.notAfter > now }
         guard !current.isEmpty else { return AgentPresence(state: .none) }
         let latest = current.filter { $0.lastContact != nil }.max { $0.lastContact! < $1.lastContact! }
         guard let latest, let contact = latest.lastContact else { return AgentPresence(state: .offline, serial: current.first?.serial) }
