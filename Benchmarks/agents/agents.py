@@ -259,20 +259,35 @@ print(json.load(urllib.request.urlopen(sys.argv[1], context=c))["desired"]["vers
     known = probe.stdout.strip()
     asyncio.run(hold(AGENTS, agent_client(agent_port, context, "plant-a", known), "interlock serve, agent long polls", server.pid))
 
-    # Peer: Mosquitto with a TLS listener and as many idle MQTT clients.
-    mdir = os.path.join(work, "mosquitto")
-    os.makedirs(mdir, exist_ok=True)
+    # Peer: Mosquitto with a TLS listener and as many idle MQTT clients. Its files go to a directory of their own
+    # under the system's temporary directory: started as root, mosquitto drops to its own user, which must reach them.
+    import tempfile
+    mdir = tempfile.mkdtemp(prefix="interlock-bench-mosquitto-")
+    os.chmod(mdir, 0o755)
     subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
                     "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", f"{mdir}/key.pem", "-out", f"{mdir}/cert.pem"], check=True, capture_output=True)
-    for name in ("key.pem", "cert.pem"):  # mosquitto drops root for its own user, which must read them
+    for name in ("key.pem", "cert.pem"):
         os.chmod(f"{mdir}/{name}", 0o644)
-    os.chmod(mdir, 0o755)
     mport = free_port()
     open(f"{mdir}/mosquitto.conf", "w").write(f"listener {mport} 127.0.0.1\nallow_anonymous true\ncertfile {mdir}/cert.pem\nkeyfile {mdir}/key.pem\nmax_connections -1\n")
     mosquitto = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-    broker = subprocess.Popen([mosquitto, "-c", f"{mdir}/mosquitto.conf"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if not os.path.exists(mosquitto):
+        print("  peer: mosquitto skipped (not installed; deploy/setup.sh installs it)")
+        return
+    broker = subprocess.Popen([mosquitto, "-c", f"{mdir}/mosquitto.conf"], stdout=subprocess.DEVNULL, stderr=open(f"{mdir}/mosquitto.log", "w"))
     processes.append(broker)
-    time.sleep(1)
+    def listening():
+        try:
+            socket.create_connection(("127.0.0.1", mport), timeout=0.5).close()
+            return True
+        except OSError:
+            return False
+    deadline = time.time() + 10
+    while time.time() < deadline and broker.poll() is None and not listening():
+        time.sleep(0.1)
+    if broker.poll() is not None or not listening():
+        print("  peer: mosquitto skipped (it did not start: " + open(f"{mdir}/mosquitto.log").read().strip()[-300:] + ")")
+        return
     mcontext = ssl.create_default_context(cafile=f"{mdir}/cert.pem")
     asyncio.run(hold(AGENTS, mqtt_client(mport, mcontext), "peer: mosquitto, idle MQTT/TLS clients", broker.pid))
 

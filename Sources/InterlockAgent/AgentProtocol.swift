@@ -21,13 +21,14 @@ public enum AgentProtocol {
     public struct EnrolmentState: Codable, Sendable {
         public var enrolment: String
         public var site: String
-        /// `requested` (waiting for an admin), `approved` or `rejected`.
+        /// `open` (the token not used yet), `requested` (waiting for an admin), `approved` or `rejected`.
         public var status: String
         /// SHA-256 of the agent's public key, hex: an admin compares it with what the agent printed before approving.
         public var keyFingerprint: String
         /// The client certificate (PEM), once approved.
         public var certificate: String?
-        /// The agent authority's certificate (PEM): the agent keeps it to check renewed certificates.
+        /// Reserved for the agent authority's certificate (PEM); the server does not send it yet (the agent is given
+        /// the authority's certificate with `--server-ca`).
         public var authority: String?
         public init(enrolment: String, site: String, status: String, keyFingerprint: String, certificate: String? = nil, authority: String? = nil) {
             self.enrolment = enrolment
@@ -83,8 +84,8 @@ public enum AgentProtocol {
         }
     }
 
-    /// `GET /agent/v1/sites/{site}/desired?known=VERSION&wait=SECONDS`: what the agent observes against. Answered at
-    /// once when the version differs from `known`, else held up to `wait` seconds (at most 55) and answered 204.
+    /// What the agent observes against, in the answer to `GET /agent/v1/sites/{site}/poll?known=VERSION&wait=SECONDS`
+    /// when the version differs from `known` (see ``Poll``).
     public struct Desired: Codable, Sendable {
         public struct Item: Codable, Sendable, Hashable {
             public var path: String
