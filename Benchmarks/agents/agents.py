@@ -130,6 +130,21 @@ def enrol_agent(instance, agent_port):
     return agent, agent_state, ca
 
 
+def approve_waiting(instance, label):
+    """Approves the change waiting for plant-a. A change planned before the agent's report of the previous apply
+    arrived is superseded by the re-plan that report causes (the record says so); then the new one is approved."""
+    for _ in range(20):
+        change = wait_until(90, f"{label}: a waiting change", instance.waiting)
+        r = subprocess.run([interlock, "approve", change, "--as", "mgr-plant-a", "--password-stdin", "--reason", "benchmark", "--repo", instance.repo],
+                           env=instance.env, input="interlock-demo\n", capture_output=True, text=True)
+        if r.returncode == 0:
+            return change
+        if "superseded" not in r.stderr:
+            raise SystemExit(f"interlock approve {change} failed ({r.returncode}): {r.stderr}")
+        time.sleep(0.2)
+    raise SystemExit(f"{label}: every waiting change was superseded before it could be approved")
+
+
 def approval_to_start(instance, label):
     """ROUNDS changes, each approved inside the window: seconds from the approval record to apply.started."""
     latencies = []
@@ -140,8 +155,7 @@ def approval_to_start(instance, label):
             open(site, "w").write(text)
             instance.commit(f"OPC UA port {4841 + index}")
             instance.run("reconcile", "--repo", instance.repo)  # as a push webhook would: plan the commit now
-        change = wait_until(90, f"{label}: a waiting change", instance.waiting)
-        instance.run("approve", change, "--as", "mgr-plant-a", "--password-stdin", "--reason", "benchmark", "--repo", instance.repo, stdin="interlock-demo\n")
+        change = approve_waiting(instance, label)
         records = wait_until(60, f"{label}: {change} applied",
                              lambda: (lambda r: r if any(x["action"] == "apply.succeeded" for x in r) else None)(instance.records(change)))
         approved = next(stamp(r) for r in records if r["action"] == "change.approved")

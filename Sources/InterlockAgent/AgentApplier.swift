@@ -31,6 +31,15 @@ struct AgentApplier {
                              live: live, notAsBefore: notAsBefore, recovered: recovered, finishedAt: Date())
     }
 
+    /// The result with what the site holds now attached (when it can be observed and nothing is attached yet), so the
+    /// server records the live state after the apply with the outcome and never plans against the state before it.
+    func observed(_ result: AgentProtocol.Result) -> AgentProtocol.Result {
+        guard result.live == nil, let live = try? observe() else { return result }
+        var result = result
+        result.live = LiveReport(live: live, desiredVersion: desiredVersion, desiredHashes: desiredHashes)
+        return result
+    }
+
     /// Runs the reload and health commands in order; the runs, and whether they all succeeded.
     func runHooks() -> (runs: [AgentProtocol.Result.HookRun], failure: String?) {
         let runner = Hooks(site: site, workingDirectory: root, environment: ["INTERLOCK_TARGET_ROOT": root])

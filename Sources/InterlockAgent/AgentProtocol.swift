@@ -235,7 +235,8 @@ public enum AgentProtocol {
         /// The resources the driver wrote, in order.
         public var applied: [String]
         public var hooks: [HookRun]
-        /// For `aborted`: what the agent observed instead.
+        /// What the agent observed at the site after the outcome (for `aborted`: what it found instead of the state
+        /// the plan was computed against). The server stores it as the site's live state with the outcome.
         public var live: LiveReport?
         /// For `failed`: the paths that are not as they were.
         public var notAsBefore: [String]

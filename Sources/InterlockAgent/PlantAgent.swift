@@ -419,7 +419,7 @@ public final class PlantAgent: Sendable {
                     _ = try? await send(client, .POST, "sites/\(site)/changes/\(work.change)/lease", body: lease)
                 }
             }
-            result = await Task.detached { applier.write(change: work.change) }.value
+            result = await Task.detached { applier.observed(applier.write(change: work.change)) }.value
             renewal.cancel()
         }
         try await deliver(result!, client: client, site: site)
@@ -433,6 +433,7 @@ public final class PlantAgent: Sendable {
         try? FileManager.default.removeItem(atPath: inflightPath)
         logger.notice("\(result.change): \(result.outcome)\(result.reason.map { " — \($0)" } ?? "")")
         try await flushOutbox(client, site: site)
+        CrashPoint.reached("agent-result-delivered")
     }
 
     /// Sends every result still in the outbox; each is removed once the server has it (and the driver's journal of it
@@ -466,7 +467,7 @@ public final class PlantAgent: Sendable {
     func recover(_ inflight: Inflight, client: HTTPClient, site: String) async throws {
         let applier = try applier(inflight.work, token: inflight.token, site: site)
         logger.warning("\(inflight.change) was being applied when this agent stopped: observing the site to record what is really there")
-        let result = await Task.detached { applier.recover(change: inflight.change) }.value
+        let result = await Task.detached { applier.observed(applier.recover(change: inflight.change)) }.value
         try await deliver(result, client: client, site: site)
     }
 

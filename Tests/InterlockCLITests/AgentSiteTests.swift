@@ -136,7 +136,9 @@ import Testing
     }
 
     @Test(.timeLimit(.minutes(6))) func aPlantAppliesThroughItsAgentAndCrashesLeaveOneTruthfulResult() async throws {
-        let plant = try await Plant(site: "plant-a", serverEnvironment: CommandLineTests.insideWindow, lease: 5)
+        // The first agent is killed right after its first result reached the server, before it could report again.
+        let plant = try await Plant(site: "plant-a", serverEnvironment: CommandLineTests.insideWindow,
+                                    agentEnvironment: ["INTERLOCK_TEST_CRASH_AT": "agent-result-delivered:1"], lease: 5)
         defer { plant.stop() }
         let w = plant.w
         let planned = try await ReplicaFaultTests.waitUntil(60) { try plant.queue().contains("plant-a-1  waiting") }
@@ -158,6 +160,14 @@ import Testing
         if let text = started["timestamp"] as? String, let at = ISO8601DateFormatter.withFractions.date(from: text) {
             print("agent apply started \(String(format: "%.2f", at.timeIntervalSince(approvedAt))) s after the approval command began")
         }
+        // The result carried what the agent saw after the apply: the server plans against that, not against the
+        // report from before the apply (which would queue the same 27 files again), though the agent is gone.
+        let agentGone = try await ReplicaFaultTests.waitUntil(30) { plant.agent?.isRunning == false }
+        #expect(agentGone, "the crash point after the result stopped the agent")
+        try await Task.sleep(nanoseconds: 5_000_000_000)  // two reconcile passes (--interval 2)
+        #expect(try Self.waiting(plant) == nil, "nothing to do after the apply: \((try? plant.queue()) ?? "")")
+        let after = try w.run("plan", "--site", "plant-a", "--repo", w.repo)
+        #expect(after.status == 0 && !after.stdout.contains("+ flows/"), "\(after.stdout)")
 
         // A change whose apply the agent is killed in the middle of (SIGKILL): restarted, it finds the site half
         // written, rolls it back from its journal, and reports exactly one result.

@@ -237,7 +237,10 @@ extension AgentListener {
         let fence = LeaseFence(changeID: change.id, token: result.token)
         do {
             let updated = try store.transition(changeID: change.id, from: [.applying], to: final, reason: reason, events: events, baseline: baseline, fence: fence)
-            if final == .superseded, let live = result.live, (try? live.liveState()) != nil {
+            // What the agent saw after the outcome becomes the site's live state at once: the next plan (the pass this
+            // result triggers, or a commit pushed a moment later) is computed against the state after the apply, not
+            // before it — a plan from the older report would be superseded by the agent's next report, approvals and all.
+            if let live = result.live, (try? live.liveState()) != nil {
                 try store.saveObservation(site: site, report: live, at: Date(), serial: certificate.serial)
             }
             return AgentProtocol.ResultAnswer(status: "recorded", change: updated.id, changeStatus: updated.status.rawValue)
