@@ -235,14 +235,15 @@ extension AgentListener {
             }
         }
         let fence = LeaseFence(changeID: change.id, token: result.token)
+        // What the agent saw after the outcome becomes the site's live state before the outcome is recorded: no pass
+        // (this result triggers one) and no commit pushed a moment later is planned against the report from before
+        // the apply — that plan would queue the applied files again and be superseded by the agent's next report,
+        // approvals and all. While the change is still `applying` nobody plans the site anew.
+        if let live = result.live, (try? live.liveState()) != nil {
+            try store.saveObservation(site: site, report: live, at: Date(), serial: certificate.serial)
+        }
         do {
             let updated = try store.transition(changeID: change.id, from: [.applying], to: final, reason: reason, events: events, baseline: baseline, fence: fence)
-            // What the agent saw after the outcome becomes the site's live state at once: the next plan (the pass this
-            // result triggers, or a commit pushed a moment later) is computed against the state after the apply, not
-            // before it — a plan from the older report would be superseded by the agent's next report, approvals and all.
-            if let live = result.live, (try? live.liveState()) != nil {
-                try store.saveObservation(site: site, report: live, at: Date(), serial: certificate.serial)
-            }
             return AgentProtocol.ResultAnswer(status: "recorded", change: updated.id, changeStatus: updated.status.rawValue)
         } catch let error as ChangeStoreError where error.code == .fenced {
             throw ServerError(.conflict, "the result's lease token \(result.token) does not hold \(change.id): \(error.message)")
