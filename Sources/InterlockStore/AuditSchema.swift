@@ -16,7 +16,7 @@ enum AuditSchema {
     static let checkpointColumns = "sequence, head_hash, timestamp, key_id, signature"
 
     /// The names of all migrations, oldest first.
-    static let migrationNames = ["v1-audit", "v2-audit-checkpoints", "v3-change-queue", "v4-rollout", "v5-trusted-rules", "v6-leases", "v7-console-sessions", "v8-agents"]
+    static let migrationNames = ["v1-audit", "v2-audit-checkpoints", "v3-change-queue", "v4-rollout", "v5-trusted-rules", "v6-leases", "v7-console-sessions", "v8-agents", "v9-carried-approvals"]
 
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
@@ -212,6 +212,12 @@ enum AuditSchema {
                     reported_at REAL NOT NULL,
                     serial TEXT NOT NULL
                 );
+                """)
+        }
+        migrator.registerMigration("v9-carried-approvals") { db in
+            try db.execute(sql: """
+                ALTER TABLE change_approval ADD COLUMN carried_from_change TEXT;
+                ALTER TABLE change_approval ADD COLUMN carried_from_plan TEXT;
                 """)
         }
         return migrator

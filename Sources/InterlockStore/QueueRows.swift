@@ -12,6 +12,19 @@ enum QueueRows {
             after: event.after, reason: event.reason, result: event.success ? .success : .failure, error: event.error, details: event.details)
     }
 
+    /// The `change.superseded` record of a change replaced by another plan: its successor, and whose signatures lapse.
+    static func lapsed(_ old: ChangeRequest, by id: String, plan: Plan) -> AuditEvent {
+        let signers = old.approvals.filter { $0.planID == old.plan.id }
+        var details = ["supersededBy": id]
+        if !signers.isEmpty { details["lapsed"] = signers.map(\.approver.id).joined(separator: ",") }
+        let lapse = signers.isEmpty ? "it had no approvals"
+            : "the approval(s) of \(signers.map(\.approver.name).joined(separator: ", ")) lapse: they signed plan \(old.plan.shortID), and \(id) is not the same work (operations, live state, gate or rules differ); it needs its own signatures"
+        return AuditEvent(
+            actor: AuditEvent.system, role: "reconciler", authentication: "system", category: .plan, action: "change.superseded",
+            site: old.site, changeID: old.id, planID: old.plan.id, commit: old.plan.commit, before: old.status.rawValue, after: "superseded",
+            reason: "a newer plan \(plan.shortID) replaces it (\(id)); \(lapse)", details: details)
+    }
+
     static func json<T: Encodable>(_ value: [T]) throws -> String? {
         guard !value.isEmpty else { return nil }
         let encoder = JSONEncoder()

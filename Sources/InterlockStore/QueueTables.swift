@@ -33,7 +33,7 @@ public enum QueueTables {
         ], order: "site, number"),
         Table(name: "change_approval", columns: [
             ("change_id", .text), ("plan_id", .text), ("approver_id", .text), ("approver_name", .text), ("approver_email", .text),
-            ("role", .text), ("meaning", .text), ("reason", .text), ("approved_at", .text),
+            ("role", .text), ("meaning", .text), ("reason", .text), ("approved_at", .text), ("carried_from_change", .text), ("carried_from_plan", .text),
         ], order: "change_id, approver_id"),
         Table(name: "rollout_override", columns: [
             ("commit_id", .text), ("action", .text), ("user_id", .text), ("user_name", .text), ("reason", .text), ("decided_at", .text),

@@ -83,15 +83,19 @@ extension SQLiteStore: ChangeStore {
                 e.changeID = e.changeID ?? id
                 return e
             }
+            var carried: [Approval] = []
             for old in active {
                 try db.execute(
                     sql: "UPDATE change_request SET status = 'superseded', status_reason = ?, updated_at = ? WHERE id = ?",
                     arguments: ["superseded by \(id) (plan \(new.plan.shortID))", now, old.id])
                 superseded = old
-                allEvents.insert(AuditEvent(
-                    actor: AuditEvent.system, role: "reconciler", authentication: "system", category: .plan, action: "change.superseded",
-                    site: new.site, changeID: old.id, planID: old.plan.id, commit: old.plan.commit, before: old.status.rawValue, after: "superseded",
-                    reason: "a newer plan \(new.plan.shortID) replaces it; approvals do not carry over", details: ["supersededBy": id]), at: 0)
+                if let carry = new.carry, carry.fromChangeID == old.id, carry.fromPlanID == old.plan.id {
+                    let outcome = carry.outcome(old: old, newID: id, newPlan: new.plan)
+                    carried = outcome.carried
+                    allEvents.insert(contentsOf: outcome.events, at: 0)
+                } else {
+                    allEvents.insert(QueueRows.lapsed(old, by: id, plan: new.plan), at: 0)
+                }
             }
             try db.execute(
                 sql: """
@@ -102,6 +106,9 @@ extension SQLiteStore: ChangeStore {
                 arguments: [id, new.site, number, new.plan.id, new.plan.commit, new.plan.stored.canonicalJSON, new.gate.rawValue,
                             new.author?.id, new.author?.name, new.author?.email, new.commitSummary, now, now,
                             try QueueRows.json(new.commits), try QueueRows.json(new.ruleChanges)])
+            for approval in carried {
+                try Self.insert(approval, changeID: id, in: db)
+            }
             _ = try appendRecords(allEvents.map(QueueRows.entry), in: db)
             let created = try Self.fetchChanges(db, sql: "WHERE id = ?", [id])[0]
             return EnqueueResult(change: created, created: true, superseded: superseded)
@@ -140,17 +147,23 @@ extension SQLiteStore: ChangeStore {
             guard change.plan.id == approval.planID else {
                 throw ChangeStoreError(.conflict, "the approval names plan \(approval.planID.prefix(19)) but change \(changeID) is plan \(change.plan.shortID)")
             }
-            try db.execute(
-                sql: """
-                    INSERT OR REPLACE INTO change_approval (change_id, plan_id, approver_id, approver_name, approver_email, role, meaning, reason, approved_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """,
-                arguments: [changeID, approval.planID, approval.approver.id, approval.approver.name, approval.approver.email,
-                            approval.role, approval.meaning, approval.reason, AuditTimestamp.format(approval.at)])
+            try Self.insert(approval, changeID: changeID, in: db)
             try db.execute(sql: "UPDATE change_request SET updated_at = ? WHERE id = ?", arguments: [AuditTimestamp.format(clock.now()), changeID])
             _ = try appendRecords(events.map(QueueRows.entry), in: db)
             return try Self.fetchChanges(db, sql: "WHERE id = ?", [changeID])[0]
         }
+    }
+
+    static func insert(_ approval: Approval, changeID: String, in db: Database) throws {
+        try db.execute(
+            sql: """
+                INSERT OR REPLACE INTO change_approval (change_id, plan_id, approver_id, approver_name, approver_email, role, meaning, reason, approved_at,
+                    carried_from_change, carried_from_plan)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+            arguments: [changeID, approval.planID, approval.approver.id, approval.approver.name, approval.approver.email,
+                        approval.role, approval.meaning, approval.reason, AuditTimestamp.format(approval.at),
+                        approval.carriedFromChange, approval.carriedFromPlan])
     }
 
     public func transition(changeID: String, from: Set<ChangeStatus>, to: ChangeStatus, reason: String?, events: [AuditEvent]) throws -> ChangeRequest {
@@ -282,13 +295,14 @@ extension SQLiteStore: ChangeStore {
             let id: String = row["id"]
             let plan = try Plan(stored: try Value.parseJSON(row["plan"] as String))
             let approvals = try Row.fetchAll(db, sql: """
-                SELECT plan_id, approver_id, approver_name, approver_email, role, meaning, reason, approved_at
+                SELECT plan_id, approver_id, approver_name, approver_email, role, meaning, reason, approved_at, carried_from_change, carried_from_plan
                 FROM change_approval WHERE change_id = ? ORDER BY approved_at
                 """, arguments: [id]).map { a in
                 Approval(
                     approver: Person(id: a["approver_id"], name: a["approver_name"], email: a["approver_email"]),
                     role: a["role"], meaning: a["meaning"], reason: a["reason"], planID: a["plan_id"],
-                    at: AuditTimestamp.parse(a["approved_at"]) ?? .distantPast)
+                    at: AuditTimestamp.parse(a["approved_at"]) ?? .distantPast,
+                    carriedFromChange: a["carried_from_change"], carriedFromPlan: a["carried_from_plan"])
             }
             let authorID: String? = row["author_id"]
             return ChangeRequest(

@@ -107,7 +107,9 @@ enum ChangeText {
     static func gateLines(_ gates: GateStatus, change: ChangeRequest, site: Site) -> [String] {
         var lines: [String] = []
         if gates.requiredApprovals > 0 {
-            let names = change.approvals.filter { $0.planID == change.plan.id }.map { "\($0.approver.name) (\($0.meaning))" }
+            let names = change.approvals.filter { $0.planID == change.plan.id }.map {
+                "\($0.approver.name) (\($0.meaning)\($0.carriedFromChange.map { ", signed on \($0), carried over: only the commit differs" } ?? ""))"
+            }
             let mark = gates.approvalsSatisfied ? Terminal.styled("✓", .green) : Terminal.styled("…", .yellow)
             lines.append("\(mark) approval: \(gates.approvers.count) of \(gates.requiredApprovals)\(names.isEmpty ? " — approvers: \(site.approval.approvers.joined(separator: ", "))" : ": " + names.joined(separator: "; "))")
         }
@@ -149,7 +151,8 @@ enum ChangeText {
             }),
             "approvals": .array(change.approvals.map { a in
                 .object(["approver": .string(a.approver.id), "name": .string(a.approver.name), "role": .string(a.role), "meaning": .string(a.meaning),
-                         "reason": .string(a.reason), "planId": .string(a.planID), "at": .string(ISO8601DateFormatter().string(from: a.at))])
+                         "reason": .string(a.reason), "planId": .string(a.planID), "at": .string(ISO8601DateFormatter().string(from: a.at)),
+                         "carriedFrom": a.carriedFromChange.map { .object(["change": .string($0), "planId": a.carriedFromPlan.map(Value.string) ?? .null]) } ?? .null])
             }),
         ]
     }

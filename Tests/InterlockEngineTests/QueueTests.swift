@@ -35,6 +35,33 @@ import InterlockTestSupport
         #expect(try f.actions().contains("change.superseded"))
     }
 
+    @Test(arguments: StoreKind.allCases) func aPlanThatDiffersOnlyByItsCommitKeepsItsSignaturesInBothStores(store: StoreKind) throws {
+        let f = try QueueFixture(store: store)
+        try f.reconcile()
+        let first = try f.approve(try #require(try f.active("plant-a")), as: "mgr-plant-a")
+        let plan = first.plan
+        let again = Plan(site: plan.site, commit: "1111111111111111111111111111111111111111", liveFingerprint: plan.liveFingerprint,
+                         desiredFingerprint: plan.desiredFingerprint, operations: plan.operations, drift: plan.drift)
+        let carry = try #require(ApprovalCarry.candidate(active: first, plan: again, gate: first.gate, ruleChanges: first.ruleChanges,
+                                                          allowAuthor: false, commits: [], author: QueueFixture.author))
+        let result = try f.store.enqueue(NewChange(site: "plant-a", plan: again, gate: first.gate, author: QueueFixture.author, commitSummary: "unrelated",
+                                                   carry: carry), events: [])
+        #expect(result.change.approvers == ["mgr-plant-a"])
+        #expect(result.change.approvals.first?.carriedFromChange == first.id && result.change.approvals.first?.carriedFromPlan == plan.id)
+        #expect(try f.store.change(id: result.change.id)?.approvals.first?.carriedFromChange == first.id, "stored, not only returned")
+        #expect(try f.actions().contains("change.approval.carried"))
+
+        // Another live state: no carry is offered, and a stale carry (the plan it names moved on) carries nothing.
+        let moved = Plan(site: plan.site, commit: again.commit, liveFingerprint: "sha256:" + String(repeating: "9", count: 64),
+                         desiredFingerprint: plan.desiredFingerprint, operations: plan.operations, drift: plan.drift)
+        #expect(ApprovalCarry.candidate(active: result.change, plan: moved, gate: first.gate, ruleChanges: [], allowAuthor: false, commits: [], author: nil) == nil)
+        let stale = ApprovalCarry(fromChangeID: result.change.id, fromPlanID: plan.id, allowAuthor: false, commits: [], author: nil)
+        let third = try f.store.enqueue(NewChange(site: "plant-a", plan: moved, gate: first.gate, author: nil, commitSummary: nil, carry: stale), events: [])
+        #expect(third.change.approvals.isEmpty)
+        let lapsed = try f.store.records(matching: .all).last { $0.action == "change.superseded" && $0.changeID == result.change.id }
+        #expect(lapsed?.details["lapsed"] == "mgr-plant-a" && lapsed?.details["supersededBy"] == third.change.id)
+    }
+
     @Test(arguments: StoreKind.allCases) func authorMayNotApproveAndAnApproverCountsOnce(store: StoreKind) throws {
         let f = try QueueFixture(store: store)
         try f.reconcile()

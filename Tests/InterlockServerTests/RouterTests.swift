@@ -120,6 +120,32 @@ struct RouterTests {
         }
     }
 
+    @Test func aCarriedSignatureNamesWhereItWasGivenAndTheReplacedChangeLinksItsSuccessor() async throws {
+        let fixture = try ServerFixture()
+        let store = fixture.instance.store
+        let first = try #require(try store.change(id: "plant-a-1"))
+        let anna = Person(id: "mgr-plant-a", name: "Anna Berger", email: "anna.berger@example.com")
+        _ = try store.approve(changeID: first.id, approval: Approval(approver: anna, role: "plant manager", meaning: "approved as plant manager of plant-a",
+                                                                   reason: "reviewed", planID: first.plan.id, at: Date()),
+                              events: [AuditEvent(actor: anna, role: "plant manager", authentication: "local-password", category: .approval,
+                                                  action: "change.approved", site: "plant-a", changeID: first.id, planID: first.plan.id, reason: "reviewed")])
+        let signed = try #require(try store.change(id: "plant-a-1"))
+        let plan = signed.plan
+        let again = Plan(site: plan.site, commit: String(repeating: "2", count: 40), liveFingerprint: plan.liveFingerprint,
+                         desiredFingerprint: plan.desiredFingerprint, operations: plan.operations, drift: plan.drift)
+        let carry = try #require(ApprovalCarry.candidate(active: signed, plan: again, gate: signed.gate, ruleChanges: signed.ruleChanges,
+                                                          allowAuthor: false, commits: [], author: nil))
+        let second = try store.enqueue(NewChange(site: "plant-a", plan: again, gate: signed.gate, author: nil, commitSummary: "Plant B only", carry: carry), events: [])
+        try await fixture.app.test(.router) { client in
+            let browser = try await client.signIn("mgr-plant-a")
+            let new = String(buffer: try await client.execute(uri: "/changes/\(second.change.id)", method: .get, headers: browser.headers).body)
+            #expect(new.contains("signed on <a href=\"/changes/plant-a-1\">plant-a-1</a>") && new.contains("carried over: only the commit differs"), "\(new)")
+            #expect(new.contains("<td class=\"authentication\">local-password</td>"), "authenticated on the change it was given on")
+            let old = String(buffer: try await client.execute(uri: "/changes/plant-a-1", method: .get, headers: browser.headers).body)
+            #expect(old.contains("Replaced by <a href=\"/changes/\(second.change.id)\">") && old.contains("The signatures of Anna Berger carried over"), "\(old)")
+        }
+    }
+
     @Test func plantAManagerSeesTheApproveFormForPlantAButNotForPlantB() async throws {
         let fixture = try ServerFixture()
         try await fixture.app.test(.router) { client in

@@ -50,13 +50,19 @@ public enum ApprovalRules {
     /// Whether a commit identity is `user`: the same e-mail address (case and `+tag` ignored), the user id as e-mail
     /// or login, or the same printed name (case and spacing ignored).
     static func isSamePerson(_ user: InstanceConfiguration.User, _ person: Person) -> Bool {
+        isSamePerson(signer: Person(id: user.id, name: user.name, email: user.email), person)
+    }
+
+    /// Whether a commit identity is the person who signed (`signer` as an approval records them: user id, name and
+    /// e-mail), by the same tests as ``isSamePerson(_:_:)``.
+    static func isSamePerson(signer: Person, _ person: Person) -> Bool {
         let personEmail = (person.email ?? (person.id.contains("@") ? person.id : nil)).map(normalizedEmail)
-        if let email = user.email.map(normalizedEmail), let personEmail, email == personEmail { return true }
-        if let personEmail, personEmail == normalizedEmail(user.id) || personEmail.split(separator: "@").first.map(String.init) == user.id.lowercased() {
+        if let email = signer.email.map(normalizedEmail), let personEmail, email == personEmail { return true }
+        if let personEmail, personEmail == normalizedEmail(signer.id) || personEmail.split(separator: "@").first.map(String.init) == signer.id.lowercased() {
             return true
         }
-        if person.id.lowercased() == user.id.lowercased() { return true }
-        let a = normalizedName(user.name), b = normalizedName(person.name)
+        if person.id.lowercased() == signer.id.lowercased() { return true }
+        let a = normalizedName(signer.name), b = normalizedName(person.name)
         return !a.isEmpty && a == b
     }
 

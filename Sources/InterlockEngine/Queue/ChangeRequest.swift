@@ -110,13 +110,20 @@ public struct Approval: Sendable, Hashable {
     public var reason: String
     public var planID: String
     public var at: Date
+    /// Set when the signature was given on another change whose plan differed from this one only by its commit
+    /// (same site, operations and live state) and carried over to this one: that change and the plan signed.
+    public var carriedFromChange: String?
+    public var carriedFromPlan: String?
 
-    public init(approver: Person, role: String, meaning: String, reason: String, planID: String, at: Date) {
+    public init(approver: Person, role: String, meaning: String, reason: String, planID: String, at: Date,
+                carriedFromChange: String? = nil, carriedFromPlan: String? = nil) {
         self.approver = approver
         self.role = role
         self.meaning = meaning
         self.reason = reason
         self.planID = planID
         self.at = at
+        self.carriedFromChange = carriedFromChange
+        self.carriedFromPlan = carriedFromPlan
     }
 }

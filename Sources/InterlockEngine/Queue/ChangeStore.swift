@@ -105,8 +105,11 @@ public struct NewChange: Sendable, Hashable {
     public var commitSummary: String?
     public var commits: [CommitIdentity]
     public var ruleChanges: [RuleChange]
+    /// The signatures of the change this one supersedes may carry over (its plan differs only by the commit).
+    public var carry: ApprovalCarry?
 
-    public init(site: String, plan: Plan, gate: Gate, author: Person?, commitSummary: String?, commits: [CommitIdentity] = [], ruleChanges: [RuleChange] = []) {
+    public init(site: String, plan: Plan, gate: Gate, author: Person?, commitSummary: String?, commits: [CommitIdentity] = [], ruleChanges: [RuleChange] = [],
+                carry: ApprovalCarry? = nil) {
         self.site = site
         self.plan = plan
         self.gate = gate
@@ -114,6 +117,7 @@ public struct NewChange: Sendable, Hashable {
         self.commitSummary = commitSummary
         self.commits = commits
         self.ruleChanges = ruleChanges
+        self.carry = carry
     }
 }
 

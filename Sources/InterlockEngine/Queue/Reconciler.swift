@@ -155,10 +155,15 @@ public struct Reconciler: Sendable {
                 before: drift.expectedHash, after: drift.actualHash ?? "vanished",
                 details: ["kind": drift.kind.rawValue, "summary": drift.summary, "timezone": site.timezone]))
         }
+        let carry = ApprovalCarry.candidate(active: active, plan: plan, gate: gate, ruleChanges: rules.changes,
+                                            allowAuthor: rules.site.approval.allowAuthor, commits: commits, author: commit.author)
         let result = try store.enqueue(
             NewChange(site: site.name, plan: plan, gate: gate, author: commit.author, commitSummary: commit.summary, commits: commits,
-                      ruleChanges: rules.changes), events: events)
-        if let superseded = result.superseded { notes.append("\(superseded.id) superseded by \(result.change.id)") }
+                      ruleChanges: rules.changes, carry: carry), events: events)
+        if let superseded = result.superseded {
+            let carried = result.change.approvals.filter { $0.carriedFromChange != nil }.count
+            notes.append("\(superseded.id) superseded by \(result.change.id)" + (carried > 0 ? " (same operations and live state: \(carried) approval(s) carried over)" : ""))
+        }
         if result.created {
             notes.append("queued \(result.change.id): plan \(plan.shortID) \(plan.summary), gate \(gate.rawValue)")
             if let headline = RuleChange.headline(rules.changes) { notes.append("\(result.change.id) \(headline)") }

@@ -22,7 +22,8 @@ public enum JSONShapes {
             "createdAt": time(change.createdAt), "updatedAt": time(change.updatedAt), "emergency": .bool(change.emergency),
             "approvals": .array(change.approvals.map { a in
                 .object(["approver": .string(a.approver.id), "name": .string(a.approver.name), "role": .string(a.role), "meaning": .string(a.meaning),
-                         "reason": .string(a.reason), "planId": .string(a.planID), "at": time(a.at)])
+                         "reason": .string(a.reason), "planId": .string(a.planID), "at": time(a.at),
+                         "carriedFrom": a.carriedFromChange.map { .object(["change": .string($0), "planId": optional(a.carriedFromPlan)]) } ?? .null])
             }),
             "ruleChanges": .array(change.ruleChanges.map { .object(["kind": .string($0.kind.rawValue), "field": .string($0.field), "old": .string($0.old), "new": .string($0.new)]) }),
             "commits": .array(change.commits.map { c in

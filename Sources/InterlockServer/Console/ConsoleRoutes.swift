@@ -224,11 +224,16 @@ extension WebServer {
                 "lines": lines, "hasLines": !lines.isEmpty,
             ])
         }
+        // A carried signature was given (and authenticated) on the change it came from.
+        let signedOn = Set([change.id] + change.approvals.compactMap(\.carriedFromChange))
         let signatureRecords = (try? await offload { [instance = self.instance] in
-            try instance.store.records(matching: AuditQuery(action: .exact("change.approved"), changeID: change.id))
+            try signedOn.flatMap { try instance.store.records(matching: AuditQuery(action: .exact("change.approved"), changeID: $0)) }
         }) ?? []
+        let supersededRecord = change.status == .superseded ? (try? await offload { [instance = self.instance] in
+            try instance.store.records(matching: AuditQuery(action: .exact("change.superseded"), changeID: change.id)).last
+        }) ?? nil : nil
         func authentication(_ a: Approval) -> String {
-            let record = signatureRecords.last { $0.actor.id == a.approver.id && $0.planID == a.planID }
+            let record = signatureRecords.last { $0.actor.id == a.approver.id && $0.planID == (a.carriedFromPlan ?? a.planID) }
             return record?.actor.authentication ?? "not recorded"
         }
         let approvals: [[String: Any]] = change.approvals.map { a in
@@ -236,9 +241,14 @@ extension WebServer {
                 "authentication": authentication(a),
                 "name": a.approver.name, "id": a.approver.id, "meaning": a.meaning, "reason": a.reason,
                 "local": ConsoleViews.local(a.at, zone: zone), "utc": ConsoleViews.utc(a.at), "plan": String(a.planID.dropFirst(7).prefix(12)),
-                "stale": a.planID != change.plan.id,
+                "stale": a.planID != change.plan.id, "carriedFrom": a.carriedFromChange,
+                "carriedPlan": a.carriedFromPlan.map { String($0.dropFirst(7).prefix(12)) },
             ])
         }
+        // A superseded change names its successor, and whether its signatures carried over to it or lapsed.
+        let successor = supersededRecord?.details["supersededBy"]
+        let carriedOver = supersededRecord?.details["carried"].map { ids in change.approvals.filter { ids.split(separator: ",").contains(Substring($0.approver.id)) }.map(\.approver.name) } ?? []
+        let lapsed = supersededRecord?.details["lapsed"].map { ids in change.approvals.filter { ids.split(separator: ",").contains(Substring($0.approver.id)) }.map(\.approver.name) } ?? []
         let unknown = await agentPresence(site.map { [$0] } ?? [])[change.site]?.displayStatus(of: change)
         let data = ConsoleViews.view([
             "id": change.id, "status": unknown?.status ?? change.status.rawValue, "statusClass": unknown == nil ? ConsoleViews.statusClass(change.status) : "warn",
@@ -247,6 +257,8 @@ extension WebServer {
             "commit": change.plan.commit.map { String($0.prefix(10)) }, "commitSummary": change.commitSummary, "author": change.author?.name,
             "createdLocal": ConsoleViews.local(change.createdAt, zone: zone), "createdUTC": ConsoleViews.utc(change.createdAt),
             "gate": change.gate.rawValue, "gates": gates, "ready": ready, "approvals": approvals, "hasApprovals": !approvals.isEmpty,
+            "successor": successor, "carriedOver": carriedOver.isEmpty ? nil : carriedOver.joined(separator: ", "),
+            "lapsed": lapsed.isEmpty ? nil : lapsed.joined(separator: ", "), "lapsedWhy": supersededRecord?.details["lapsedWhy"],
             "canSign": canApprove || canReject, "canApprove": canApprove, "canReject": canReject, "signNote": signNote,
             "signerName": principal.user.name, "csrf": principal.session?.csrfToken, "signError": signError,
             "approveMeaning": site.map { ApprovalRules.meaning(of: principal.user, site: $0, approving: true) },

@@ -144,6 +144,9 @@ enum ConsoleTemplates {
         <p class="crumbs"><a href="/queue">Queue</a> › <a href="/queue?site={{site}}">{{site}}</a> › {{id}}</p>
         <h1>{{id}} <span class="badge {{statusClass}}" id="change-status">{{status}}</span></h1>
         {{#statusReason}}<p class="meta">{{statusReason}}</p>{{/statusReason}}
+        {{#successor}}<p class="meta" id="successor">Replaced by <a href="/changes/{{successor}}">{{successor}}</a>.
+        {{#carriedOver}}The signatures of {{carriedOver}} carried over to it: it has the same operations and live state, only the commit differs.{{/carriedOver}}
+        {{#lapsed}}<strong>The signatures of {{lapsed}} lapsed</strong>{{#lapsedWhy}} ({{lapsedWhy}}){{/lapsedWhy}}: {{successor}} needs its own.{{/lapsed}}</p>{{/successor}}
         <dl class="facts">
           <dt>Site</dt><dd>{{siteName}} ({{site}}, {{timezone}})</dd>
           <dt>Plan</dt><dd><code id="plan-id">{{planId}}</code> — {{summary}}</dd>
@@ -186,7 +189,7 @@ enum ConsoleTemplates {
         <section class="card" id="signatures">
         <h2>Signatures</h2>
         <table class="list"><thead><tr><th>Signed by</th><th>Meaning</th><th>Reason</th><th>Time</th><th>Authenticated by</th><th>Plan</th></tr></thead><tbody>
-        {{#approvals}}<tr><td>{{name}} <small>({{id}})</small></td><td>{{meaning}}</td><td>{{reason}}</td><td>{{local}} <small>({{utc}})</small></td><td class="authentication">{{authentication}}</td><td><code>{{plan}}</code>{{#stale}} <small>(another plan)</small>{{/stale}}</td></tr>{{/approvals}}
+        {{#approvals}}<tr><td>{{name}} <small>({{id}})</small></td><td>{{meaning}}</td><td>{{reason}}</td><td>{{local}} <small>({{utc}})</small></td><td class="authentication">{{authentication}}</td><td><code>{{plan}}</code>{{#stale}} <small>(another plan)</small>{{/stale}}{{#carriedFrom}} <small class="carried">(signed on <a href="/changes/{{carriedFrom}}">{{carriedFrom}}</a>, plan <code>{{carriedPlan}}</code>; carried over: only the commit differs)</small>{{/carriedFrom}}</td></tr>{{/approvals}}
         </tbody></table>
         </section>
         {{/hasApprovals}}

@@ -216,6 +216,10 @@ enum PostgresSchema {
             )
             """,
         ]),
+        ("pg-v6-carried-approvals", [
+            "ALTER TABLE change_approval ADD COLUMN carried_from_change TEXT",
+            "ALTER TABLE change_approval ADD COLUMN carried_from_plan TEXT",
+        ]),
     ]
 
     static var migrationNames: [String] { migrations.map(\.name) }

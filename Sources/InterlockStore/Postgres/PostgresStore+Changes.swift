@@ -118,15 +118,19 @@ extension PostgresStore: RolloutStore, ChangeNotifying {
                 e.changeID = e.changeID ?? id
                 return e
             }
+            var carried: [Approval] = []
             for old in active {
                 try connection.query(
                     "UPDATE change_request SET status = 'superseded', status_reason = $1, updated_at = $2 WHERE id = $3",
                     [.text("superseded by \(id) (plan \(new.plan.shortID))"), .text(now), .text(old.id)])
                 superseded = old
-                allEvents.insert(AuditEvent(
-                    actor: AuditEvent.system, role: "reconciler", authentication: "system", category: .plan, action: "change.superseded",
-                    site: new.site, changeID: old.id, planID: old.plan.id, commit: old.plan.commit, before: old.status.rawValue, after: "superseded",
-                    reason: "a newer plan \(new.plan.shortID) replaces it; approvals do not carry over", details: ["supersededBy": id]), at: 0)
+                if let carry = new.carry, carry.fromChangeID == old.id, carry.fromPlanID == old.plan.id {
+                    let outcome = carry.outcome(old: old, newID: id, newPlan: new.plan)
+                    carried = outcome.carried
+                    allEvents.insert(contentsOf: outcome.events, at: 0)
+                } else {
+                    allEvents.insert(QueueRows.lapsed(old, by: id, plan: new.plan), at: 0)
+                }
             }
             try connection.query(
                 """
@@ -137,6 +141,9 @@ extension PostgresStore: RolloutStore, ChangeNotifying {
                 [.text(id), .text(new.site), .integer(number), .text(new.plan.id), .text(new.plan.commit), .text(new.plan.stored.canonicalJSON),
                  .text(new.gate.rawValue), .text(new.author?.id), .text(new.author?.name), .text(new.author?.email), .text(new.commitSummary),
                  .text(now), .text(now), .text(try QueueRows.json(new.commits)), .text(try QueueRows.json(new.ruleChanges))])
+            for approval in carried {
+                try Self.insert(approval, changeID: id, in: connection)
+            }
             _ = try appendRecords(allEvents.map(QueueRows.entry), in: connection)
             let created = try Self.fetchChanges(connection, where: "id = $1", [.text(id)])[0]
             return EnqueueResult(change: created, created: true, superseded: superseded)
@@ -176,20 +183,26 @@ extension PostgresStore: RolloutStore, ChangeNotifying {
             guard change.plan.id == approval.planID else {
                 throw ChangeStoreError(.conflict, "the approval names plan \(approval.planID.prefix(19)) but change \(changeID) is plan \(change.plan.shortID)")
             }
-            try connection.query(
-                """
-                INSERT INTO change_approval (change_id, plan_id, approver_id, approver_name, approver_email, role, meaning, reason, approved_at)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-                ON CONFLICT (change_id, approver_id) DO UPDATE SET plan_id = EXCLUDED.plan_id, approver_name = EXCLUDED.approver_name,
-                    approver_email = EXCLUDED.approver_email, role = EXCLUDED.role, meaning = EXCLUDED.meaning, reason = EXCLUDED.reason,
-                    approved_at = EXCLUDED.approved_at
-                """,
-                [.text(changeID), .text(approval.planID), .text(approval.approver.id), .text(approval.approver.name), .text(approval.approver.email),
-                 .text(approval.role), .text(approval.meaning), .text(approval.reason), .text(AuditTimestamp.format(approval.at))])
+            try Self.insert(approval, changeID: changeID, in: connection)
             try connection.query("UPDATE change_request SET updated_at = $1 WHERE id = $2", [.text(AuditTimestamp.format(clock.now())), .text(changeID)])
             _ = try appendRecords(events.map(QueueRows.entry), in: connection)
             return try Self.fetchChanges(connection, where: "id = $1", [.text(changeID)])[0]
         }
+    }
+
+    static func insert(_ approval: Approval, changeID: String, in connection: PostgresSessionConnection) throws {
+        try connection.query(
+            """
+            INSERT INTO change_approval (change_id, plan_id, approver_id, approver_name, approver_email, role, meaning, reason, approved_at,
+                carried_from_change, carried_from_plan)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+            ON CONFLICT (change_id, approver_id) DO UPDATE SET plan_id = EXCLUDED.plan_id, approver_name = EXCLUDED.approver_name,
+                approver_email = EXCLUDED.approver_email, role = EXCLUDED.role, meaning = EXCLUDED.meaning, reason = EXCLUDED.reason,
+                approved_at = EXCLUDED.approved_at, carried_from_change = EXCLUDED.carried_from_change, carried_from_plan = EXCLUDED.carried_from_plan
+            """,
+            [.text(changeID), .text(approval.planID), .text(approval.approver.id), .text(approval.approver.name), .text(approval.approver.email),
+             .text(approval.role), .text(approval.meaning), .text(approval.reason), .text(AuditTimestamp.format(approval.at)),
+             .text(approval.carriedFromChange), .text(approval.carriedFromPlan)])
     }
 
     public func transition(changeID: String, from: Set<ChangeStatus>, to: ChangeStatus, reason: String?, events: [AuditEvent]) throws -> ChangeRequest {
@@ -372,13 +385,13 @@ extension PostgresStore: RolloutStore, ChangeNotifying {
             let id = try row.text(0) ?? ""
             let plan = try Plan(stored: try Value.parseJSON(try row.text(2) ?? ""))
             let approvals = try connection.query("""
-                SELECT plan_id, approver_id, approver_name, approver_email, role, meaning, reason, approved_at
+                SELECT plan_id, approver_id, approver_name, approver_email, role, meaning, reason, approved_at, carried_from_change, carried_from_plan
                 FROM change_approval WHERE change_id = $1 ORDER BY approved_at
                 """, [.text(id)]).map { a in
                 Approval(
                     approver: Person(id: try a.text(1) ?? "", name: try a.text(2) ?? "", email: try a.text(3)),
                     role: try a.text(4) ?? "", meaning: try a.text(5) ?? "", reason: try a.text(6) ?? "", planID: try a.text(0) ?? "",
-                    at: AuditTimestamp.parse(try a.text(7) ?? "") ?? .distantPast)
+                    at: AuditTimestamp.parse(try a.text(7) ?? "") ?? .distantPast, carriedFromChange: try a.text(8), carriedFromPlan: try a.text(9))
             }
             let authorID = try row.text(6)
             let authorName = try row.text(7)
