@@ -18,7 +18,7 @@ enum QueueRows {
         var details = ["supersededBy": id]
         if !signers.isEmpty { details["lapsed"] = signers.map(\.approver.id).joined(separator: ",") }
         let lapse = signers.isEmpty ? "it had no approvals"
-            : "the approval(s) of \(signers.map(\.approver.name).joined(separator: ", ")) lapse: they signed plan \(old.plan.shortID), and \(id) is not the same work (operations, live state, gate or rules differ); it needs its own signatures"
+            : "the approval(s) of \(signers.map(\.approver.name).joined(separator: ", ")) lapse: they signed plan \(old.plan.shortID), not plan \(plan.shortID); \(id) needs its own signatures"
         return AuditEvent(
             actor: AuditEvent.system, role: "reconciler", authentication: "system", category: .plan, action: "change.superseded",
             site: old.site, changeID: old.id, planID: old.plan.id, commit: old.plan.commit, before: old.status.rawValue, after: "superseded",

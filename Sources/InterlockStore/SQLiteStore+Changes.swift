@@ -89,7 +89,7 @@ extension SQLiteStore: ChangeStore {
                     sql: "UPDATE change_request SET status = 'superseded', status_reason = ?, updated_at = ? WHERE id = ?",
                     arguments: ["superseded by \(id) (plan \(new.plan.shortID))", now, old.id])
                 superseded = old
-                if let carry = new.carry, carry.fromChangeID == old.id, carry.fromPlanID == old.plan.id {
+                if let carry = new.carry, carry.applies(to: old, new: new) {
                     let outcome = carry.outcome(old: old, newID: id, newPlan: new.plan)
                     carried = outcome.carried
                     allEvents.insert(contentsOf: outcome.events, at: 0)

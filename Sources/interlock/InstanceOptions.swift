@@ -188,7 +188,7 @@ struct QueueContext {
     }
 
     func reconciler(_ state: DesiredState) -> Reconciler {
-        Reconciler(planning: planning, store: store, clock: clock, rollout: rollout(state))
+        Reconciler(planning: planning, store: store, clock: clock, rollout: rollout(state), signers: configuration.users)
     }
 
     /// Signs a checkpoint of the audit log's head when a signing key exists.

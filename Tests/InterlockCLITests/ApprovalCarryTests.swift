@@ -29,7 +29,13 @@ import Testing
     @Test func anUnrelatedCommitKeepsTheSignatureAndOneThatChangesTheWorkOrIsTheSignersOwnDoesNot() throws {
         let w = try Workspace()
         #expect(try w.run("init").status == 0)
+        // Plant A's rules become trusted with its first deployment; then a change of its own waits for a signature.
+        #expect(try w.deployDirectly("plant-a").status == 0)
+        try w.replace(w.repo + "/sites/plant-a/site.yaml", "opcua_port: 4840", "opcua_port: 4841")
+        try w.commit("Plant A's OPC UA server moves to port 4841")
         #expect(try w.run("reconcile", "--repo", w.repo).status == 0)
+        // Plant B was never deployed: nothing is trusted there yet, so its signature never carries.
+        #expect(try w.runAs("mgr-plant-b", ["approve", "plant-b-1", "--reason", "first deployment", "--repo", w.repo]).status == 0)
         let first = try #require(try Self.change(w, site: "plant-a"))
         let firstID = try #require(first["id"] as? String)
         #expect(try w.runAs("mgr-plant-a", ["approve", firstID, "--reason", "reviewed the broker and the flows", "--repo", w.repo]).status == 0)
@@ -51,6 +57,9 @@ import Testing
         #expect((firstSuperseded["reason"] as? String)?.contains("1 approval(s) carry over to \(secondID)") == true, "\(firstSuperseded)")
         let queue = try w.run("queue", "--repo", w.repo).stdout
         #expect(queue.contains("signed on \(firstID), carried over"), "\(queue)")
+        let plantB = try #require(try Self.change(w, site: "plant-b"))
+        #expect(plantB["id"] as? String != "plant-b-1" && Self.approvers(plantB).isEmpty, "before a first deployment nothing carries: \(plantB)")
+        #expect((try Self.superseded(w, "plant-b-1")?["reason"] as? String)?.contains("the approval(s) of Maria Lopez lapse") == true)
 
         // The same kind of commit, but written by Anna herself: Plant A does not let authors approve, so it lapses.
         try w.replace(w.repo + "/sites/plant-b/site.yaml", "  lines: 4\n", "  lines: 5\n")
@@ -67,8 +76,8 @@ import Testing
 
         // Jonas signs; then a commit that changes Plant A's own values: other operations, the signature lapses.
         #expect(try w.runAs("deputy-plant-a", ["approve", thirdID, "--reason", "reviewed", "--repo", w.repo]).status == 0)
-        try w.replace(w.repo + "/sites/plant-a/site.yaml", "opcua_port: 4840", "opcua_port: 4841")
-        try w.commit("Plant A's OPC UA server moves to port 4841")
+        try w.replace(w.repo + "/sites/plant-a/site.yaml", "opcua_port: 4841", "opcua_port: 4842")
+        try w.commit("Plant A's OPC UA server moves to port 4842")
         #expect(try w.run("reconcile", "--repo", w.repo).status == 0)
         let fourth = try #require(try Self.change(w, site: "plant-a"))
         let fourthID = try #require(fourth["id"] as? String)

@@ -37,29 +37,56 @@ import InterlockTestSupport
 
     @Test(arguments: StoreKind.allCases) func aPlanThatDiffersOnlyByItsCommitKeepsItsSignaturesInBothStores(store: StoreKind) throws {
         let f = try QueueFixture(store: store)
-        try f.reconcile()
+        try f.prepareBrokerChange()  // plant-a deployed, then a broker change waits
         let first = try f.approve(try #require(try f.active("plant-a")), as: "mgr-plant-a")
         let plan = first.plan
+        // The rules as trusted after a recorded apply (a baseline of plant-a's rules files).
+        let files = try #require(RulesFiles(site: "plant-a", in: f.engine.state))
+        let rules = GateRules.combine(proposed: f.engine.site("plant-a"), proposedConfig: f.engine.state.config,
+                                      baseline: SiteBaseline(site: "plant-a", changeID: "plant-a-0", commit: nil, files: files, appliedAt: Date()))
         let again = Plan(site: plan.site, commit: "1111111111111111111111111111111111111111", liveFingerprint: plan.liveFingerprint,
                          desiredFingerprint: plan.desiredFingerprint, operations: plan.operations, drift: plan.drift)
-        let carry = try #require(ApprovalCarry.candidate(active: first, plan: again, gate: first.gate, ruleChanges: first.ruleChanges,
-                                                          allowAuthor: false, commits: [], author: QueueFixture.author))
+        let carry = try #require(ApprovalCarry.candidate(active: first, plan: again, gate: first.gate, rules: rules, users: f.users, commits: [],
+                                                          author: QueueFixture.author))
+        #expect(carry.refusals["flow-engineer"]?.contains("wrote") == true, "the author of the commit may not sign it at plant-a")
         let result = try f.store.enqueue(NewChange(site: "plant-a", plan: again, gate: first.gate, author: QueueFixture.author, commitSummary: "unrelated",
-                                                   carry: carry), events: [])
+                                                   ruleChanges: first.ruleChanges, carry: carry), events: [])
         #expect(result.change.approvers == ["mgr-plant-a"])
         #expect(result.change.approvals.first?.carriedFromChange == first.id && result.change.approvals.first?.carriedFromPlan == plan.id)
         #expect(try f.store.change(id: result.change.id)?.approvals.first?.carriedFromChange == first.id, "stored, not only returned")
         #expect(try f.actions().contains("change.approval.carried"))
 
-        // Another live state: no carry is offered, and a stale carry (the plan it names moved on) carries nothing.
-        let moved = Plan(site: plan.site, commit: again.commit, liveFingerprint: "sha256:" + String(repeating: "9", count: 64),
+        // A signer who is no longer a user of the instance: the signature lapses, and the record says why.
+        let third = Plan(site: plan.site, commit: "2222222222222222222222222222222222222222", liveFingerprint: plan.liveFingerprint,
                          desiredFingerprint: plan.desiredFingerprint, operations: plan.operations, drift: plan.drift)
-        #expect(ApprovalCarry.candidate(active: result.change, plan: moved, gate: first.gate, ruleChanges: [], allowAuthor: false, commits: [], author: nil) == nil)
-        let stale = ApprovalCarry(fromChangeID: result.change.id, fromPlanID: plan.id, allowAuthor: false, commits: [], author: nil)
-        let third = try f.store.enqueue(NewChange(site: "plant-a", plan: moved, gate: first.gate, author: nil, commitSummary: nil, carry: stale), events: [])
-        #expect(third.change.approvals.isEmpty)
+        let withoutAnna = try #require(ApprovalCarry.candidate(active: result.change, plan: third, gate: first.gate, rules: rules,
+                                                                users: f.users.filter { $0.id != "mgr-plant-a" }, commits: [], author: nil))
+        let after = try f.store.enqueue(NewChange(site: "plant-a", plan: third, gate: first.gate, author: nil, commitSummary: nil,
+                                                  ruleChanges: first.ruleChanges, carry: withoutAnna), events: [])
+        #expect(after.change.approvals.isEmpty)
         let lapsed = try f.store.records(matching: .all).last { $0.action == "change.superseded" && $0.changeID == result.change.id }
-        #expect(lapsed?.details["lapsed"] == "mgr-plant-a" && lapsed?.details["supersededBy"] == third.change.id)
+        #expect(lapsed?.details["lapsedWhy"]?.contains("no longer a user") == true, "\(String(describing: lapsed))")
+
+        // Another live state: no carry is offered, and a carry whose plans are not the same work carries nothing.
+        let moved = Plan(site: plan.site, commit: third.commit, liveFingerprint: "sha256:" + String(repeating: "9", count: 64),
+                         desiredFingerprint: plan.desiredFingerprint, operations: plan.operations, drift: plan.drift)
+        #expect(ApprovalCarry.candidate(active: after.change, plan: moved, gate: first.gate, rules: rules, users: f.users, commits: [], author: nil) == nil)
+        let forged = ApprovalCarry(fromChangeID: after.change.id, fromPlanID: third.id, refusals: [:], users: ["mgr-plant-a"])
+        #expect(!forged.applies(to: after.change, new: NewChange(site: "plant-a", plan: moved, gate: first.gate, author: nil, commitSummary: nil,
+                                                                  ruleChanges: first.ruleChanges)))
+    }
+
+    @Test(arguments: StoreKind.allCases) func beforeAFirstDeploymentNoSignatureCarries(store: StoreKind) throws {
+        let f = try QueueFixture(store: store)
+        try f.reconcile()
+        let first = try f.approve(try #require(try f.active("plant-a")), as: "mgr-plant-a")
+        let plan = first.plan
+        let again = Plan(site: plan.site, commit: "1111111111111111111111111111111111111111", liveFingerprint: plan.liveFingerprint,
+                         desiredFingerprint: plan.desiredFingerprint, operations: plan.operations, drift: plan.drift)
+        let rules = try GateRules.resolve(f.engine.site("plant-a"), store: f.store)
+        #expect(rules.baseline == nil)
+        #expect(ApprovalCarry.candidate(active: first, plan: again, gate: first.gate, rules: rules, users: f.users, commits: [], author: nil) == nil,
+                "the commit brings its own rules before a first deployment: a signature under another commit's rules does not carry")
     }
 
     @Test(arguments: StoreKind.allCases) func authorMayNotApproveAndAnApproverCountsOnce(store: StoreKind) throws {

@@ -72,7 +72,6 @@ struct IncrementalLoadTests {
 }
 
 private extension ServerFixture {
-    var repo: String { base + "/repo" }
     var flowFile: String { repo + "/flows/energy-monitoring.yaml" }
 
     /// Writes the energy flow `text` with its meters sampled every `interval` instead of 5 s, and commits it.

@@ -133,9 +133,9 @@ struct RouterTests {
         let plan = signed.plan
         let again = Plan(site: plan.site, commit: String(repeating: "2", count: 40), liveFingerprint: plan.liveFingerprint,
                          desiredFingerprint: plan.desiredFingerprint, operations: plan.operations, drift: plan.drift)
-        let carry = try #require(ApprovalCarry.candidate(active: signed, plan: again, gate: signed.gate, ruleChanges: signed.ruleChanges,
-                                                          allowAuthor: false, commits: [], author: nil))
-        let second = try store.enqueue(NewChange(site: "plant-a", plan: again, gate: signed.gate, author: nil, commitSummary: "Plant B only", carry: carry), events: [])
+        let carry = ApprovalCarry(fromChangeID: signed.id, fromPlanID: signed.plan.id, refusals: [:], users: ["mgr-plant-a"])
+        let second = try store.enqueue(NewChange(site: "plant-a", plan: again, gate: signed.gate, author: nil, commitSummary: "Plant B only",
+                                                 ruleChanges: signed.ruleChanges, carry: carry), events: [])
         try await fixture.app.test(.router) { client in
             let browser = try await client.signIn("mgr-plant-a")
             let new = String(buffer: try await client.execute(uri: "/changes/\(second.change.id)", method: .get, headers: browser.headers).body)
@@ -143,6 +143,50 @@ struct RouterTests {
             #expect(new.contains("<td class=\"authentication\">local-password</td>"), "authenticated on the change it was given on")
             let old = String(buffer: try await client.execute(uri: "/changes/plant-a-1", method: .get, headers: browser.headers).body)
             #expect(old.contains("Replaced by <a href=\"/changes/\(second.change.id)\">") && old.contains("The signatures of Anna Berger carried over"), "\(old)")
+        }
+    }
+
+    @Test func theChangePageHasThePlanBeforeTheSignFormAndTellsTheWholeStoryWithLinksToEachRecord() async throws {
+        let fixture = try ServerFixture()
+        try await fixture.app.test(.router) { client in
+            let anna = try await client.signIn("mgr-plant-a")
+            let page = String(buffer: try await client.execute(uri: "/changes/plant-a-1", method: .get, headers: anna.headers).body)
+            let plan = try #require(page.range(of: "id=\"plan\"")), sign = try #require(page.range(of: "id=\"sign\""))
+            #expect(plan.lowerBound < sign.lowerBound, "one reads the plan before the form to sign it")
+            #expect(page.contains("id=\"timeline\"") && page.contains("<strong>change.queued</strong>"), "the change's story")
+            #expect(!page.contains("href=\"/audit/records/"), "a plant manager does not read the audit log: record numbers, no links")
+            #expect(page.contains("Head of the audit chain") && page.contains("Skip to the content"))
+
+            let auditor = try await client.signIn("audit-office")
+            let story = String(buffer: try await client.execute(uri: "/changes/plant-a-1", method: .get, headers: auditor.headers).body)
+            let link = try #require(story.range(of: "href=\"/audit/records/"))
+            let sequence = story[link.upperBound...].prefix { $0.isNumber }
+            let record = try await client.execute(uri: "/audit/records/\(sequence)", method: .get, headers: auditor.headers)
+            #expect(record.status == .ok)
+            let html = String(buffer: record.body)
+            #expect(html.contains("Audit record \(sequence)") && html.contains("matches its content") && html.contains("href=\"/changes/plant-a-1\""), "\(html)")
+            #expect(try await client.execute(uri: "/audit/records/999999", method: .get, headers: auditor.headers).status == .notFound)
+            #expect(try await client.execute(uri: "/audit/records/x", method: .get, headers: auditor.headers).status == .notFound)
+            #expect(try await client.execute(uri: "/audit/records/\(sequence)", method: .get, headers: anna.headers).status == .forbidden)
+            let list = String(buffer: try await client.execute(uri: "/audit", method: .get, headers: auditor.headers).body)
+            #expect(list.contains("<a href=\"/audit/records/1\">1</a>") && list.contains("<a href=\"/changes/plant-a-1\">plant-a-1</a>"))
+        }
+    }
+
+    @Test func theAuthorOfACommitIsToldWhyTheyCannotApproveIt() async throws {
+        let fixture = try ServerFixture()
+        // Anna writes a Plant A commit; the pass queues it as plant-a-2.
+        let site = fixture.repo + "/sites/plant-a/site.yaml"
+        try String(contentsOfFile: site, encoding: .utf8).replacingOccurrences(of: "opcua_port: 4840", with: "opcua_port: 4841")
+            .write(toFile: site, atomically: true, encoding: .utf8)
+        try ServerFixture.git(["commit", "-qam", "OPC UA port 4841", "--author=Anna Berger <mgr-plant-a@example.com>"], in: fixture.repo)
+        fixture.loop.pass()
+        let change = try #require(try fixture.instance.store.changes(sites: ["plant-a"], statuses: ChangeStatus.active, limit: nil).first)
+        try await fixture.app.test(.router) { client in
+            let anna = try await client.signIn("mgr-plant-a")
+            let page = String(buffer: try await client.execute(uri: "/changes/\(change.id)", method: .get, headers: anna.headers).body)
+            #expect(!page.contains("id=\"approve-form\""))
+            #expect(page.contains("You wrote commit") && page.contains("another approver must sign"), "\(page)")
         }
     }
 
@@ -179,6 +223,8 @@ struct RouterTests {
             let wrongPassword = try await client.execute(uri: "/changes/plant-a-1/approve", method: .post, headers: headers, body: body)
             #expect(wrongPassword.status == .forbidden)
             #expect(String(buffer: wrongPassword.body).contains("the password does not match"))
+            #expect(String(buffer: wrongPassword.body).contains(">first deployment reviewed</textarea>"), "the typed reason survives a wrong password")
+            #expect(!String(buffer: wrongPassword.body).contains("not-my-password"), "the password never comes back")
             (headers, body) = browser.form(["csrf": browser.csrf, "plan": plan, "reason": "", "password": "anna-secret-1"])
             let noReason = try await client.execute(uri: "/changes/plant-a-1/approve", method: .post, headers: headers, body: body)
             #expect(noReason.status == .badRequest)

@@ -97,6 +97,9 @@ final class ServerFixture: @unchecked Sendable {
         return WebServer(instance: other, loop: loop)
     }
 
+    /// The desired-state repository (a git working tree).
+    var repo: String { base + "/repo" }
+
     func actions() throws -> [String] { try instance.store.records(matching: .all).map(\.action) }
     func records(_ action: String) throws -> [AuditRecord] { try instance.store.records(matching: AuditQuery(action: .exact(action))) }
 }

@@ -159,6 +159,8 @@ public struct GateRules: Sendable {
         let text = switch target {
         case .files(let root): "files \(root)"
         case .command(let spec): "command \(spec.arguments.joined(separator: " "))"
+            + (spec.environment.isEmpty ? "" : " env " + spec.environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))
+            + (spec.timeout.map { " timeout \($0)" } ?? "")
         }
         return reach == .agent ? text + " via agent" : text
     }

@@ -12,54 +12,61 @@ public struct ApprovalCarry: Sendable, Hashable {
     /// meanwhile, nothing carries).
     public var fromChangeID: String
     public var fromPlanID: String
-    /// Whether authors may approve at the site (the rules both plans are gated by).
-    public var allowAuthor: Bool
-    /// The commits the new change carries: a signer who wrote or committed one of them may not keep a signature when
-    /// authors may not approve.
-    public var commits: [CommitIdentity]
-    /// The author of the new change's commit.
-    public var author: Person?
+    /// Why each user of the trusted configuration may not sign the new change (a user who may is not listed): the
+    /// checks of a signature given now — still a user, an approver acting for the site and listed among its
+    /// approvers, not an author of a commit it carries where authors may not approve.
+    public var refusals: [String: String]
+    /// The users of the trusted configuration.
+    public var users: Set<String>
 
-    public init(fromChangeID: String, fromPlanID: String, allowAuthor: Bool, commits: [CommitIdentity], author: Person?) {
+    public init(fromChangeID: String, fromPlanID: String, refusals: [String: String], users: Set<String>) {
         self.fromChangeID = fromChangeID
         self.fromPlanID = fromPlanID
-        self.allowAuthor = allowAuthor
-        self.commits = commits
-        self.author = author
+        self.refusals = refusals
+        self.users = users
     }
 
-    /// The carry for the site's active change when `plan` differs from its plan only by the commit; nil otherwise.
-    public static func candidate(active: ChangeRequest?, plan: Plan, gate: Gate, ruleChanges: [RuleChange], allowAuthor: Bool,
+    /// The carry for the site's active change when `plan` differs from its plan only by the commit, under rules
+    /// that were already trusted (a recorded baseline: before a site's first deployment the commit brings its own
+    /// rules, which a signature given under another commit's rules must not be counted against); nil otherwise.
+    public static func candidate(active: ChangeRequest?, plan: Plan, gate: Gate, rules: GateRules, users: [InstanceConfiguration.User],
                                  commits: [CommitIdentity], author: Person?) -> ApprovalCarry? {
         guard let active, active.status == .waiting || active.status == .ready, !active.emergency,
-              active.plan.id != plan.id, active.plan.site == plan.site,
-              !active.approvals.filter({ $0.planID == active.plan.id }).isEmpty,
-              sameWork(active.plan, plan), active.gate == gate, active.ruleChanges == ruleChanges
+              active.plan.id != plan.id, active.plan.site == plan.site, rules.baseline != nil, !rules.unrecordedHistory,
+              sameWork(active.plan, plan), active.gate == gate, active.ruleChanges == rules.changes
         else { return nil }
-        return ApprovalCarry(fromChangeID: active.id, fromPlanID: active.plan.id, allowAuthor: allowAuthor, commits: commits, author: author)
+        // The new change as it will be queued, for the checks of a signature given on it now.
+        let new = ChangeRequest(id: "\(plan.site)-next", site: plan.site, plan: plan, gate: gate, status: .waiting, author: author,
+                                commitSummary: nil, createdAt: Date(), updatedAt: Date(), commits: commits, ruleChanges: rules.changes)
+        var refusals: [String: String] = [:]
+        for user in users {
+            do {
+                _ = try ApprovalRules.authorize(userID: user.id, users: users, rules: rules, change: new, approving: true)
+            } catch {
+                refusals[user.id] = error.message
+            }
+        }
+        return ApprovalCarry(fromChangeID: active.id, fromPlanID: active.plan.id, refusals: refusals, users: Set(users.map(\.id)))
     }
 
-    /// Same live state, same operations (paths, actions, contents), same drift being reverted.
+    /// Same live state, same operations (paths, actions, contents, modes), same drift being reverted.
     public static func sameWork(_ a: Plan, _ b: Plan) -> Bool {
         a.liveFingerprint == b.liveFingerprint && a.operations.map(\.identity) == b.operations.map(\.identity)
             && a.drift.map(\.path) == b.drift.map(\.path)
     }
 
+    /// Whether this carry is for `old` as the store reads it in the transaction that supersedes it by `new`.
+    public func applies(to old: ChangeRequest, new: NewChange) -> Bool {
+        old.id == fromChangeID && old.plan.id == fromPlanID && Self.sameWork(old.plan, new.plan) && old.gate == new.gate
+            && old.ruleChanges == new.ruleChanges && !old.emergency
+    }
+
     /// Why `approval` does not carry over; nil when it does.
     public func lapse(_ approval: Approval) -> String? {
-        guard !allowAuthor else { return nil }
-        for commit in commits {
-            if ApprovalRules.isSamePerson(signer: approval.approver, commit.author) {
-                return "\(approval.approver.name) wrote commit \(commit.id.prefix(10)), which the new change carries (allowAuthor is false)"
-            }
-            if ApprovalRules.isSamePerson(signer: approval.approver, commit.committer) {
-                return "\(approval.approver.name) committed \(commit.id.prefix(10)), which the new change carries (allowAuthor is false)"
-            }
+        guard users.contains(approval.approver.id) else {
+            return "\(approval.approver.name) (\(approval.approver.id)) is no longer a user of this instance"
         }
-        if let author, ApprovalRules.isSamePerson(signer: approval.approver, author) {
-            return "\(approval.approver.name) wrote the new change's commit (allowAuthor is false)"
-        }
-        return nil
+        return refusals[approval.approver.id]
     }
 
     /// What the store writes when it supersedes `old` by `newID` (plan `newPlan`): the approvals to insert for the new
@@ -85,22 +92,26 @@ public struct ApprovalCarry: Sendable, Hashable {
             details["lapsed"] = lapsed.map(\.0.approver.id).joined(separator: ",")
             details["lapsedWhy"] = lapsed.map(\.1).joined(separator: "; ")
         }
+        var parts: [String] = []
+        if !carried.isEmpty { parts.append("\(carried.count) approval(s) carry over to \(newID)") }
+        if !lapsed.isEmpty { parts.append("\(lapsed.count) lapse: \(lapsed.map(\.1).joined(separator: "; "))") }
+        if parts.isEmpty { parts.append("it had no approvals") }
         let reason = "a newer plan \(newPlan.shortID) (commit \(newPlan.commit.map { String($0.prefix(10)) } ?? "working tree")) with the same operations and live state replaces it; "
-            + (carried.isEmpty ? "" : "\(carried.count) approval(s) carry over to \(newID)")
-            + (carried.isEmpty || lapsed.isEmpty ? "" : "; ")
-            + (lapsed.isEmpty ? "" : "\(lapsed.count) lapse: \(lapsed.map(\.1).joined(separator: "; "))")
+            + parts.joined(separator: "; ")
         var events = [AuditEvent(
             actor: AuditEvent.system, role: "reconciler", authentication: "system", category: .plan, action: "change.superseded",
             site: old.site, changeID: old.id, planID: old.plan.id, commit: old.plan.commit, before: old.status.rawValue, after: "superseded",
             reason: reason, details: details)]
         for approval in carried {
+            let signedChange = approval.carriedFromChange ?? old.id
+            let signedPlan = approval.carriedFromPlan ?? old.plan.id
             events.append(AuditEvent(
                 actor: AuditEvent.system, role: "reconciler", authentication: "system", category: .approval, action: "change.approval.carried",
                 site: old.site, changeID: newID, planID: newPlan.id, commit: newPlan.commit, before: old.plan.id, after: newPlan.id,
-                reason: "\(approval.approver.name) signed \(old.id) (plan \(old.plan.shortID)); \(newID) has the same operations and live state, only the commit differs",
+                reason: "\(approval.approver.name) signed \(signedChange) (plan \(String(signedPlan.dropFirst(7).prefix(12)))); \(newID) has the same operations and live state as \(old.id), only the commit differs, and \(approval.approver.name) may still sign it",
                 details: ["approver": approval.approver.id, "approverName": approval.approver.name, "meaning": approval.meaning,
                           "approvedAt": approval.at.formatted(.iso8601), "from": old.id, "fromPlan": old.plan.id,
-                          "signedChange": approval.carriedFromChange ?? old.id, "signedPlan": approval.carriedFromPlan ?? old.plan.id]))
+                          "signedChange": signedChange, "signedPlan": signedPlan]))
         }
         return (carried, lapsed, events)
     }

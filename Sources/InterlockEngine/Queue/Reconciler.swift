@@ -10,12 +10,17 @@ public struct Reconciler: Sendable {
     public var clock: any InterlockClock
     /// The rollout waves to respect; nil: none.
     public var rollout: RolloutContext?
+    /// The users of the trusted instance configuration: a signature carries over to a plan that differs only by its
+    /// commit only if its signer may still sign the new change. Nil: signatures never carry over.
+    public var signers: [InstanceConfiguration.User]?
 
-    public init(planning: SitePlanning, store: any ChangeStore, clock: any InterlockClock, rollout: RolloutContext? = nil) {
+    public init(planning: SitePlanning, store: any ChangeStore, clock: any InterlockClock, rollout: RolloutContext? = nil,
+                signers: [InstanceConfiguration.User]? = nil) {
         self.planning = planning
         self.store = store
         self.clock = clock
         self.rollout = rollout
+        self.signers = signers
     }
 
     /// What the pass did at one site.
@@ -155,8 +160,9 @@ public struct Reconciler: Sendable {
                 before: drift.expectedHash, after: drift.actualHash ?? "vanished",
                 details: ["kind": drift.kind.rawValue, "summary": drift.summary, "timezone": site.timezone]))
         }
-        let carry = ApprovalCarry.candidate(active: active, plan: plan, gate: gate, ruleChanges: rules.changes,
-                                            allowAuthor: rules.site.approval.allowAuthor, commits: commits, author: commit.author)
+        let carry = signers.flatMap { users in
+            ApprovalCarry.candidate(active: active, plan: plan, gate: gate, rules: rules, users: users, commits: commits, author: commit.author)
+        }
         let result = try store.enqueue(
             NewChange(site: site.name, plan: plan, gate: gate, author: commit.author, commitSummary: commit.summary, commits: commits,
                       ruleChanges: rules.changes, carry: carry), events: events)

@@ -124,8 +124,10 @@ extension WebServer {
                 object["target"] = .string(self.instance.planning.absoluteTarget(of: site))
                 object["rulesFrom"] = .string(Self.rulesOrigin(self.rules(for: site)))
             }
+            // A carried signature was given (and authenticated) on the change it came from.
+            let signedOn = Set([change.id] + change.approvals.compactMap(\.carriedFromChange)).sorted()
             let signatures = (try? await offload { [instance = self.instance] in
-                try instance.store.records(matching: AuditQuery(action: .exact("change.approved"), changeID: change.id))
+                try signedOn.flatMap { try instance.store.records(matching: AuditQuery(action: .exact("change.approved"), changeID: $0)) }
             }) ?? []
             object["signatures"] = .array(signatures.map { record in
                 .object(["approver": .string(record.actor.id), "name": .string(record.actor.name), "authentication": .string(record.actor.authentication),

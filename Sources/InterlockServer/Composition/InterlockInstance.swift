@@ -109,7 +109,7 @@ public final class InterlockInstance: Sendable {
 
     /// The reconciler for `state`, with its rollout waves.
     public func reconciler(_ state: DesiredState) -> Reconciler {
-        Reconciler(planning: planning, store: store, clock: clock, rollout: rollout?(state))
+        Reconciler(planning: planning, store: store, clock: clock, rollout: rollout?(state), signers: configuration.users)
     }
 
     /// Signs a checkpoint of the audit log's head when a signing key exists (after `interlock init`).

@@ -29,13 +29,16 @@ extension WebServer {
                     _ = try await self.sign(changeID: id, approving: approving, reason: form.text("reason"), password: form["password"],
                                             plan: form.text("plan"), principal: principal, address: context.remoteAddress)
                 } catch let error as ServerError where error.status != .notFound {
-                    return try await self.changePage(id, principal: principal, flash: nil, signError: error.message, status: error.status)
+                    // What was typed stays (a wrong password does not cost the reason); the password never comes back.
+                    return try await self.changePage(id, principal: principal, flash: nil, signError: error.message, status: error.status,
+                                                     typed: (approving, form.text("reason") ?? ""))
                 }
                 return Responses.redirect("/changes/\(FormFields.encode(id))?signed=\(approving ? "approve" : "reject")")
             }
         }
         router.get("/audit") { request, context in try await self.auditPage(request, context, flash: nil) }
         router.get("/audit/export") { request, context in try await self.export(request, context) }
+        router.get("/audit/records/:sequence") { request, context in try await self.recordPage(request, context) }
         router.post("/audit/verify") { request, context in
             let principal = try await self.requireAuditReader(context, path: request.uri.path)
             let form = try await FormFields.body(request)
@@ -43,6 +46,39 @@ extension WebServer {
             _ = try await offload { [loop = self.loop] in try loop.verifyAuditLog() }
             return Responses.redirect("/audit")
         }
+    }
+
+    // MARK: - One audit record
+
+    /// One record with every field, its hashes and its place in the chain.
+    func recordPage(_ request: Request, _ context: ServerContext) async throws -> Response {
+        let principal = try await requireAuditReader(context, path: request.uri.path)
+        guard let sequence = Int64(try context.parameters.require("sequence")), sequence > 0 else {
+            throw ServerError(.notFound, "an audit record is named by its sequence number, e.g. /audit/records/42")
+        }
+        let (found, total) = try await offload { [instance = self.instance] in
+            (try instance.store.records(matching: AuditQuery(sequences: sequence...sequence)).first, try instance.store.count())
+        }
+        guard let r = found else { throw ServerError(.notFound, "the audit log has no record \(sequence) (it holds \(total))") }
+        let zone = r.details["timezone"].flatMap(TimeZone.init(identifier:)) ?? r.site.flatMap { name in
+            observations.loaded?.state.site(named: name)?.timeZone
+        }
+        let fields: [(String, String?)] = [
+            ("Sequence", "\(r.sequence) of \(total)"), ("Record id", r.id), ("Time (UTC)", ConsoleViews.utc(r.timestamp)),
+            ("Plant time", zone.map { ConsoleViews.local(r.timestamp, zone: $0) }),
+            ("Actor", "\(r.actor.name) (\(r.actor.id))"), ("Role", r.actor.role), ("Authenticated by", r.actor.authentication),
+            ("Source", "\(r.source.process) (pid \(r.source.pid)) on \(r.source.host)"), ("Category", r.category.rawValue), ("Action", r.action),
+            ("Site", r.site), ("Resource", r.resource), ("Plan", r.planID), ("Commit", r.commit), ("Before", r.before), ("After", r.after),
+            ("Result", r.result.rawValue), ("Reason", r.reason), ("Error", r.error),
+        ]
+        let data = ConsoleViews.view([
+            "sequence": String(r.sequence), "action": r.action, "change": r.changeID,
+            "fields": fields.compactMap { name, value in value.map { ["name": name, "value": $0] } },
+            "details": r.details.sorted { $0.key < $1.key }.map { ["key": $0.key, "value": $0.value] }, "hasDetails": !r.details.isEmpty,
+            "previousHash": r.previousHash, "hash": r.hash, "computedMatches": r.computedHash == r.hash,
+            "previous": r.sequence > 1 ? String(r.sequence - 1) : nil, "next": r.sequence < total ? String(r.sequence + 1) : nil,
+        ])
+        return views.page("record", title: "Audit record \(r.sequence)", data: data, principal: principal, flash: nil, nav: "Audit")
     }
 
     // MARK: - Sites
@@ -184,7 +220,8 @@ extension WebServer {
         return rules.unrecordedHistory ? "no trusted rules recorded: every change waits for approval and a window" : "this commit (the site's first deployment)"
     }
 
-    func changePage(_ id: String, principal: Principal, flash: ConsoleViews.Flash?, signError: String?, status: HTTPResponse.Status) async throws -> Response {
+    func changePage(_ id: String, principal: Principal, flash: ConsoleViews.Flash?, signError: String?, status: HTTPResponse.Status,
+                    typed: (approving: Bool, reason: String)? = nil) async throws -> Response {
         let (change, site) = try await self.change(id)
         let zone = site?.timeZone
         var gates: [[String: Any]] = []
@@ -209,6 +246,9 @@ extension WebServer {
         var signNote: String?
         if change.approvers.contains(principal.user.id) {
             signNote = "You have signed this plan."
+        } else if !canApprove, change.status == .waiting || change.status == .ready, let rules, !rules.site.approval.allowAuthor,
+                  let user = users.first(where: { $0.id == principal.user.id }), let (commit, how) = ApprovalRules.authored(by: user, change: change) {
+            signNote = "You \(how) commit \(commit.prefix(10)), which this change carries: another approver must sign (authors may not approve at \(change.site))."
         } else if !canApprove, !canReject, change.status.isActive, change.status != .applying {
             if !principal.user.actsFor(change.site) {
                 signNote = "You do not sign changes for \(change.site)."
@@ -245,6 +285,23 @@ extension WebServer {
                 "carriedPlan": a.carriedFromPlan.map { String($0.dropFirst(7).prefix(12)) },
             ])
         }
+        // The whole story of the change, from the one chain: every record that names it, oldest first.
+        let timelineLimit = 400
+        let story = (try? await offload { [instance = self.instance] in
+            (try instance.store.records(matching: AuditQuery(changeID: change.id, limit: timelineLimit + 1)))
+        }) ?? []
+        let head = (try? await offload { [instance = self.instance] in try instance.store.records(matching: AuditQuery(limit: 1, keepNewest: true)).last }) ?? nil
+        let last = story.count > timelineLimit ? (try? await offload { [instance = self.instance] in
+            try instance.store.records(matching: AuditQuery(changeID: change.id, limit: 1, keepNewest: true)).last
+        }) ?? nil : story.last
+        let timeline: [[String: Any]] = story.prefix(timelineLimit).map { r in
+            ConsoleViews.view([
+                "sequence": String(r.sequence), "local": ConsoleViews.local(r.timestamp, zone: zone), "utc": ConsoleViews.utc(r.timestamp),
+                "actor": r.actor.name, "actorID": r.actor.id, "authentication": r.actor.authentication, "action": r.action,
+                "resource": r.resource, "failed": r.result != .success,
+                "note": String((r.error ?? r.reason ?? r.details["summary"] ?? "").prefix(300)), "link": principal.mayReadAudit,
+            ])
+        }
         // A superseded change names its successor, and whether its signatures carried over to it or lapsed.
         let successor = supersededRecord?.details["supersededBy"]
         let carriedOver = supersededRecord?.details["carried"].map { ids in change.approvals.filter { ids.split(separator: ",").contains(Substring($0.approver.id)) }.map(\.approver.name) } ?? []
@@ -257,6 +314,10 @@ extension WebServer {
             "commit": change.plan.commit.map { String($0.prefix(10)) }, "commitSummary": change.commitSummary, "author": change.author?.name,
             "createdLocal": ConsoleViews.local(change.createdAt, zone: zone), "createdUTC": ConsoleViews.utc(change.createdAt),
             "gate": change.gate.rawValue, "gates": gates, "ready": ready, "approvals": approvals, "hasApprovals": !approvals.isEmpty,
+            "lastRecord": last.map { ["sequence": String($0.sequence), "hash": $0.hash] },
+            "chainHead": head.map { ["sequence": String($0.sequence), "hash": $0.hash, "at": ConsoleViews.utc(instance.clock.now())] },
+            "timeline": timeline, "hasTimeline": !timeline.isEmpty, "timelineMore": story.count > timelineLimit,
+            "typedApprove": typed.flatMap { $0.approving ? $0.reason : nil }, "typedReject": typed.flatMap { $0.approving ? nil : $0.reason },
             "successor": successor, "carriedOver": carriedOver.isEmpty ? nil : carriedOver.joined(separator: ", "),
             "lapsed": lapsed.isEmpty ? nil : lapsed.joined(separator: ", "), "lapsedWhy": supersededRecord?.details["lapsedWhy"],
             "canSign": canApprove || canReject, "canApprove": canApprove, "canReject": canReject, "signNote": signNote,

@@ -4,7 +4,7 @@
 enum ConsoleTemplates {
     static let all: [String: String] = [
         "layout": layout, "login": login, "sites": sites, "queue": queue, "change": change, "audit": audit, "error": error,
-        "rollout": rollout,
+        "rollout": rollout, "record": record,
     ]
 
     static let layout = """
@@ -17,6 +17,7 @@ enum ConsoleTemplates {
         <link rel="stylesheet" href="/static/console.css">
         </head>
         <body>
+        <a class="skip" href="#main">Skip to the content</a>
         <header class="top">
           <a class="brand" href="/sites">Interlock</a>
           {{#user}}
@@ -194,40 +195,6 @@ enum ConsoleTemplates {
         </section>
         {{/hasApprovals}}
 
-        {{#signNote}}<p class="flash" id="sign-note">{{signNote}}</p>{{/signNote}}
-        {{#canSign}}
-        <section class="card sign" id="sign">
-        <h2>Sign this change</h2>
-        <p>Your signature applies to plan <code>{{planShort}}</code> only. Re-enter your password to sign as <strong>{{signerName}}</strong>; the audit log records your printed name, the time, the meaning and your reason.</p>
-        {{#signError}}<p class="flash error" role="alert" id="sign-error">{{signError}}</p>{{/signError}}
-        <div class="forms">
-        {{#canApprove}}
-        <form method="post" action="/changes/{{id}}/approve" class="stack" id="approve-form">
-          <input type="hidden" name="csrf" value="{{csrf}}">
-          <input type="hidden" name="plan" value="{{planId}}">
-          <p class="meaning">Meaning: <strong>{{approveMeaning}}</strong></p>
-          <label for="approve-reason">Reason</label>
-          <textarea id="approve-reason" name="reason" required rows="3"></textarea>
-          <label for="approve-password">Password</label>
-          <input id="approve-password" name="password" type="password" autocomplete="current-password" required>
-          <button type="submit" class="approve" id="approve-button">Approve and sign</button>
-        </form>
-        {{/canApprove}}
-        {{#canReject}}
-        <form method="post" action="/changes/{{id}}/reject" class="stack" id="reject-form">
-          <input type="hidden" name="csrf" value="{{csrf}}">
-          <input type="hidden" name="plan" value="{{planId}}">
-          <p class="meaning">Meaning: <strong>{{rejectMeaning}}</strong></p>
-          <label for="reject-reason">Reason</label>
-          <textarea id="reject-reason" name="reason" required rows="3"></textarea>
-          <label for="reject-password">Password</label>
-          <input id="reject-password" name="password" type="password" autocomplete="current-password" required>
-          <button type="submit" class="reject" id="reject-button">Reject and sign</button>
-        </form>
-        {{/canReject}}
-        </div>
-        </section>
-        {{/canSign}}
 
 
         <section class="card" id="plan">
@@ -243,6 +210,62 @@ enum ConsoleTemplates {
         </article>
         {{/operations}}
         </section>
+
+        {{#signNote}}<p class="flash" id="sign-note">{{signNote}}</p>{{/signNote}}
+        {{#canSign}}
+        <section class="card sign" id="sign">
+        <h2>Sign this change</h2>
+        <p>You have read the plan above. Your signature applies to plan <code>{{planShort}}</code> only. Re-enter your password to sign as <strong>{{signerName}}</strong>; the audit log records your printed name, the time, the meaning and your reason.</p>
+        {{#signError}}<p class="flash error" role="alert" id="sign-error">{{signError}}</p>{{/signError}}
+        <div class="forms">
+        {{#canApprove}}
+        <form method="post" action="/changes/{{id}}/approve" class="stack" id="approve-form">
+          <input type="hidden" name="csrf" value="{{csrf}}">
+          <input type="hidden" name="plan" value="{{planId}}">
+          <p class="meaning">Meaning: <strong>{{approveMeaning}}</strong></p>
+          <label for="approve-reason">Reason</label>
+          <textarea id="approve-reason" name="reason" required rows="3">{{typedApprove}}</textarea>
+          <label for="approve-password">Password</label>
+          <input id="approve-password" name="password" type="password" autocomplete="current-password" required>
+          <button type="submit" class="approve" id="approve-button">Approve and sign</button>
+        </form>
+        {{/canApprove}}
+        {{#canReject}}
+        <form method="post" action="/changes/{{id}}/reject" class="stack" id="reject-form">
+          <input type="hidden" name="csrf" value="{{csrf}}">
+          <input type="hidden" name="plan" value="{{planId}}">
+          <p class="meaning">Meaning: <strong>{{rejectMeaning}}</strong></p>
+          <label for="reject-reason">Reason</label>
+          <textarea id="reject-reason" name="reason" required rows="3">{{typedReject}}</textarea>
+          <label for="reject-password">Password</label>
+          <input id="reject-password" name="password" type="password" autocomplete="current-password" required>
+          <button type="submit" class="reject" id="reject-button">Reject and sign</button>
+        </form>
+        {{/canReject}}
+        </div>
+        </section>
+        {{/canSign}}
+
+        <section class="card" id="integrity">
+        <h2>Record</h2>
+        <dl class="facts">
+          <dt>Last record of this change</dt><dd>{{#lastRecord}}#{{sequence}} <code>{{hash}}</code>{{/lastRecord}}{{^lastRecord}}none{{/lastRecord}}</dd>
+          <dt>Head of the audit chain</dt><dd>{{#chainHead}}#{{sequence}} <code>{{hash}}</code> at {{at}}{{/chainHead}}</dd>
+        </dl>
+        <p class="meta print-only">Printed from Interlock {{planShort}} · {{id}}. The hashes identify this change's records in the tamper-evident audit log; <code>interlock audit verify</code> checks the chain.</p>
+        </section>
+
+        {{#hasTimeline}}
+        <section class="card" id="timeline">
+        <h2>Timeline</h2>
+        <p class="meta">Every record of the audit log that names this change, oldest first, in plant time with UTC beside it.</p>
+        <ol class="timeline">
+        {{#timeline}}<li class="{{#failed}}failed{{/failed}}"><span class="when">{{local}} <small>({{utc}})</small></span> <strong>{{action}}</strong> by {{actor}} <small>({{actorID}}, {{authentication}})</small>{{#resource}} <code>{{resource}}</code>{{/resource}}{{#note}} — {{note}}{{/note}} {{#link}}<a href="/audit/records/{{sequence}}" class="record">#{{sequence}}</a>{{/link}}{{^link}}<small>#{{sequence}}</small>{{/link}}</li>
+        {{/timeline}}
+        </ol>
+        {{#timelineMore}}<p class="meta">More records follow: the audit log filtered by this change has them all.</p>{{/timelineMore}}
+        </section>
+        {{/hasTimeline}}
         """
 
     static let audit = """
@@ -275,11 +298,38 @@ enum ConsoleTemplates {
         <thead><tr><th>#</th><th>Time (UTC)</th><th>Plant time</th><th>Actor</th><th>Action</th><th>Site</th><th>Change / plan</th><th>Result</th><th>Reason / error</th></tr></thead>
         <tbody>
         {{#records}}
-        <tr class="{{resultClass}}"><td>{{sequence}}</td><td>{{utc}}</td><td>{{local}}</td><td>{{actor}} <small>{{role}}, {{authentication}}</small></td><td><code>{{action}}</code></td><td>{{site}}</td><td>{{change}} {{#plan}}<code>{{plan}}</code>{{/plan}}</td><td>{{result}}</td><td>{{note}}</td></tr>
+        <tr class="{{resultClass}}"><td><a href="/audit/records/{{sequence}}">{{sequence}}</a></td><td>{{utc}}</td><td>{{local}}</td><td>{{actor}} <small>{{role}}, {{authentication}}</small></td><td><code>{{action}}</code></td><td>{{site}}</td><td>{{#change}}<a href="/changes/{{change}}">{{change}}</a>{{/change}} {{#plan}}<code>{{plan}}</code>{{/plan}}</td><td>{{result}}</td><td>{{note}}</td></tr>
         {{/records}}
         </tbody>
         </table>
         {{/hasRecords}}
+        """
+
+    static let record = """
+        <p class="crumbs"><a href="/audit">Audit log</a> › record {{sequence}}</p>
+        <h1>Audit record {{sequence}}: <code>{{action}}</code></h1>
+        {{#change}}<p class="meta">Change <a href="/changes/{{change}}">{{change}}</a> · <a href="/audit?change={{change}}">every record of it</a></p>{{/change}}
+        <section class="card" id="record">
+        <dl class="facts">
+        {{#fields}}<dt>{{name}}</dt><dd>{{value}}</dd>
+        {{/fields}}
+        </dl>
+        </section>
+        {{#hasDetails}}
+        <section class="card" id="record-details">
+        <h2>Details</h2>
+        <table class="list"><tbody>{{#details}}<tr><th scope="row">{{key}}</th><td>{{value}}</td></tr>{{/details}}</tbody></table>
+        </section>
+        {{/hasDetails}}
+        <section class="card" id="chain">
+        <h2>Place in the chain</h2>
+        <dl class="facts">
+          <dt>Previous record's hash</dt><dd><code>{{previousHash}}</code></dd>
+          <dt>This record's hash</dt><dd><code id="record-hash">{{hash}}</code> {{#computedMatches}}<span class="badge ok">matches its content</span>{{/computedMatches}}{{^computedMatches}}<span class="badge bad">does not match its content</span>{{/computedMatches}}</dd>
+        </dl>
+        <p>{{#previous}}<a href="/audit/records/{{previous}}" rel="prev">‹ record {{previous}}</a>{{/previous}} {{#next}}<a href="/audit/records/{{next}}" rel="next">record {{next}} ›</a>{{/next}}</p>
+        <p class="meta">One record's hash shows its own content is intact; <a href="/audit">verifying the whole log</a> checks every link of the chain and the signed checkpoints.</p>
+        </section>
         """
 
     static let error = """

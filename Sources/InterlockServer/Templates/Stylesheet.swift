@@ -35,7 +35,7 @@ enum Stylesheet {
         tr.failure td { background: #fff4f3; }
         .filters { display: flex; flex-wrap: wrap; align-items: center; gap: .4rem .7rem; margin-bottom: 1rem; }
         .filters input, .filters select { min-width: 8rem; }
-        input, select, textarea, button { font: inherit; padding: .6rem .7rem; border: 1px solid #aab2c0; border-radius: 8px; min-height: 2.8rem; }
+        input, select, textarea, button { font: inherit; padding: .6rem .7rem; border: 1px solid #7a8394; border-radius: 8px; min-height: 2.8rem; }
         button { background: var(--accent); color: #fff; border: 0; cursor: pointer; padding: .6rem 1.1rem; }
         button.approve { background: var(--ok); } button.reject { background: var(--bad); }
         .signout button { background: #33425a; }
@@ -53,6 +53,23 @@ enum Stylesheet {
         code { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; font-size: .92em; overflow-wrap: anywhere; }
         .crumbs { color: var(--muted); }
         ul.drift li { color: var(--warn); }
+        .skip { position: absolute; left: -10000px; top: .5rem; background: #fff; color: var(--fg); padding: .6rem 1rem; border-radius: 6px; z-index: 10; }
+        .skip:focus { left: .5rem; }
+        ol.timeline { list-style: none; padding: 0; margin: 0; } ol.timeline li { padding: .3rem 0; border-bottom: 1px solid var(--line); }
+        ol.timeline li.failed { color: var(--bad); } ol.timeline .when { font-variant-numeric: tabular-nums; }
+        .print-only { display: none; }
+        @page { size: A4; margin: 16mm 14mm 18mm; @bottom-right { content: "page " counter(page) " of " counter(pages); font-size: 9pt; } }
+        @media print {
+          body { background: #fff; font-size: 10.5pt; }
+          header.top, .skip, footer, #sign, #sign-note, .filters, #verify form, .flash:not(#rehearsal) { display: none !important; }
+          main { max-width: none; padding: 0; }
+          .card { border: 1px solid #999; break-inside: auto; }
+          .card h2 { break-after: avoid; }
+          pre.diff { white-space: pre-wrap; overflow: visible; font-size: 8.5pt; }
+          a { color: inherit; text-decoration: none; }
+          .print-only { display: block; }
+          details > * { display: block; }
+        }
         @media (max-width: 700px) { dl { grid-template-columns: 1fr; } dt { margin-top: .4rem; } table.list { font-size: .9rem; } .signout { margin-left: 0; } }
         """
 }

@@ -124,7 +124,7 @@ extension PostgresStore: RolloutStore, ChangeNotifying {
                     "UPDATE change_request SET status = 'superseded', status_reason = $1, updated_at = $2 WHERE id = $3",
                     [.text("superseded by \(id) (plan \(new.plan.shortID))"), .text(now), .text(old.id)])
                 superseded = old
-                if let carry = new.carry, carry.fromChangeID == old.id, carry.fromPlanID == old.plan.id {
+                if let carry = new.carry, carry.applies(to: old, new: new) {
                     let outcome = carry.outcome(old: old, newID: id, newPlan: new.plan)
                     carried = outcome.carried
                     allEvents.insert(contentsOf: outcome.events, at: 0)
