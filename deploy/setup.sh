@@ -3,7 +3,8 @@
 # and for the tests of the example MQTT command driver: mosquitto, mosquitto-clients and python3;
 # for the web console's browser test: chromium and chromium-driver (.ci/run adds Selenium from PyPI);
 # for the PostgreSQL store's tests: Debian's postgresql server (the tests start throwaway clusters of their own);
-# for the plant agents' tests: openssl (a certificate from another authority); rsync, a peer in Benchmarks/agents.sh.
+# for the plant agents' tests: openssl (a certificate from another authority); rsync, a peer in Benchmarks/agents.sh;
+# for the browser test of the printed change record: poppler-utils (pdftotext).
 # Safe to run again: it installs nothing when everything is present.
 set -euo pipefail
 
@@ -25,9 +26,11 @@ compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql
 # The plant agents' TLS tests use openssl; the agents' benchmark compares report bytes with rsync.
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v rsync >/dev/null 2>&1 || missing+=(rsync)
+# The browser test prints a change record to PDF and reads it back with pdftotext.
+command -v pdftotext >/dev/null 2>&1 || missing+=(poppler-utils)
 
 if [ "${#missing[@]}" -eq 0 ]; then
-    echo "setup: libgit2 $(pkg-config --modversion libgit2), git, mosquitto, python3, chromium, postgresql, openssl and rsync are present"
+    echo "setup: libgit2 $(pkg-config --modversion libgit2), git, mosquitto, python3, chromium, postgresql, openssl, rsync and pdftotext are present"
     exit 0
 fi
 

@@ -24,15 +24,26 @@ struct PlanCommand: ParsableCommand {
     @Flag(name: .long, help: "Plan every site (the default when --site is not given).")
     var all = false
 
-    @Flag(name: .long, help: "Print the plans as JSON.")
+    @Flag(name: .long, help: "Print the plans as JSON (the same as --format json).")
     var json = false
+
+    enum Format: String, ExpressibleByArgument, CaseIterable {
+        case text, json, svg, html
+    }
+
+    @Option(name: .long, help: "Output: text (default); json; svg (the changed flows drawn, as one SVG document); html (a self-contained review page: the plans, the flow pictures, the commit).")
+    var format: Format = .text
 
     func run() throws {
         let started = Date()
         let (outline, commit) = try repository.readOutline(failureCode: 1)
         let sites = try SiteSelection.resolve(outline: outline, names: all ? [] : site)
         let planning = try target.planning(stateDirectory: repository.stateDirectory, driverDirectory: repository.driverDirectory)
-        let json = json
+        if format == .svg || format == .html {
+            try review(sites: sites, outline: outline, commit: commit, planning: planning)
+            return
+        }
+        let json = json || format == .json
 
         // Sites are planned on all cores and printed in order as they finish; each keeps only its rendering and
         // what the audit log records, so memory follows the sites in flight, not the fleet.
@@ -76,6 +87,25 @@ struct PlanCommand: ParsableCommand {
         }
         if failed { throw ExitCode(1) }
         if changes { throw ExitCode(2) }
+    }
+}
+
+extension PlanCommand {
+    /// `--format svg` and `--format html`: the plans gathered in order, then one document.
+    func review(sites: [Site], outline: DesiredStateOutline, commit: CommitInfo?, planning: SitePlanning) throws {
+        var outcomes: [SitePlanning.Outcome] = []
+        planning.plan(sites, in: outline, reduce: { $0 }, deliver: { outcomes.append($0) })
+        AuditTrail(stateDirectory: repository.stateDirectory, databaseURL: repository.databaseURL).observed(outcomes.compactMap(ObservedPlan.init))
+        KeptUntilExit.keep(outline)
+        let at = commit.map { "commit \($0.id.hex.prefix(10)) (\($0.summary))" } ?? "working tree"
+        switch format {
+        case .svg:
+            print(FlowPicture.document(PlanReview.pictures(outcomes)), terminator: "")
+        default:
+            print(PlanReview.html(outcomes, title: "Plan for \(repository.source) at \(at)", commit: commit, planning: planning))
+        }
+        if outcomes.contains(where: { if case .planned = $0 { false } else { true } }) { throw ExitCode(1) }
+        if outcomes.contains(where: { if case .planned(_, _, let plan) = $0 { !plan.isEmpty } else { false } }) { throw ExitCode(2) }
     }
 }
 

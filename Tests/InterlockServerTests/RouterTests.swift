@@ -156,6 +156,8 @@ struct RouterTests {
             #expect(page.contains("id=\"timeline\"") && page.contains("<strong>change.queued</strong>"), "the change's story")
             #expect(!page.contains("href=\"/audit/records/"), "a plant manager does not read the audit log: record numbers, no links")
             #expect(page.contains("Head of the audit chain") && page.contains("Skip to the content"))
+            #expect(page.contains("<svg class=\"flow-picture\"") && page.contains("class=\"brick added\"") && !page.contains("class=\"brick removed\""),
+                    "a first deployment draws every flow's bricks as added")
 
             let auditor = try await client.signIn("audit-office")
             let story = String(buffer: try await client.execute(uri: "/changes/plant-a-1", method: .get, headers: auditor.headers).body)

@@ -164,6 +164,18 @@ def main():
         page = driver.page_source
         assert "flows/energy-monitoring" in page and "2s" in page, "the readable diff names the flow and the new interval"
         driver.save_screenshot(os.path.join(ARTIFACTS, "change-before-approval.png"))
+        # The flow drawn: the brick whose interval changes is marked changed (glyph and dotted line, not only colour),
+        # and the picture reads the same to a viewer with deuteranopia (screenshot kept as an artifact).
+        changed = driver.find_elements(By.CSS_SELECTOR, "svg.flow-picture g.brick.changed")
+        assert changed, "the change page draws the flow with the changed brick marked"
+        assert "~" in changed[0].text or "~" in changed[0].get_attribute("innerHTML"), "a changed brick carries the ~ glyph"
+        assert driver.find_elements(By.CSS_SELECTOR, "svg.flow-picture g.brick.unchanged"), "unchanged bricks are drawn where they were"
+        driver.execute_script("document.querySelector('svg.flow-picture').scrollIntoView()")
+        driver.execute_cdp_cmd("Emulation.setEmulatedVisionDeficiency", {"type": "deuteranopia"})
+        driver.save_screenshot(os.path.join(ARTIFACTS, "change-flow-deuteranopia.png"))
+        driver.execute_cdp_cmd("Emulation.setEmulatedVisionDeficiency", {"type": "none"})
+        driver.save_screenshot(os.path.join(ARTIFACTS, "change-flow.png"))
+        print(f"ok: {a_change} draws its flow (changed brick marked by glyph and line style; deuteranopia screenshot kept)")
 
         driver.find_element(By.ID, "approve-reason").send_keys("Line 3 meter polling agreed with the energy team")
         driver.find_element(By.ID, "approve-password").send_keys(PASSWORD)
@@ -182,6 +194,21 @@ def main():
         assert "local-password" in signatures, "the page says how the signer was authenticated"
         assert "Rehearsal" in driver.find_element(By.ID, "rehearsal").text, "every page shows the simulated clock"
         print(f"ok: {a_change} approved by Anna Berger and applied")
+
+        # The printed change record: every section, the signature with printed name, meaning, time and reason, and
+        # the record's hash with the chain head; no navigation, no sign form; page numbers.
+        import base64, subprocess as sp
+        pdf_path = os.path.join(ARTIFACTS, f"{a_change}.pdf")
+        with open(pdf_path, "wb") as f:
+            f.write(base64.b64decode(driver.print_page()))
+        text = " ".join(sp.run(["pdftotext", pdf_path, "-"], capture_output=True, text=True, check=True).stdout.split())
+        for needed in ["Anna Berger", "approved as plant manager of plant-a", "Line 3 meter polling agreed with the energy team",
+                       "Head of the audit chain", "Last record of this change", "Timeline", "page 1 of"]:
+            assert needed in text, f"the printed record lacks {needed!r}"
+        last_hash = driver.find_element(By.ID, "integrity").text
+        assert any(len(w) == 64 and all(c in "0123456789abcdef" for c in w.replace("sha256:", "")) or w.startswith("sha256:") for w in last_hash.split()), last_hash
+        assert "Sign out" not in text and "Approve and sign" not in text, "no navigation and no form on paper"
+        print(f"ok: {a_change} prints as a change record ({pdf_path}): signature, hashes, page numbers")
 
         driver.get(f"{base}/changes/{b_change}")
         assert driver.find_element(By.ID, "change-status").text == "waiting"

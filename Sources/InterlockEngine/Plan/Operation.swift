@@ -32,6 +32,8 @@ public struct Operation: Sendable, Hashable {
     public var afterMode: UInt32?
     /// Desired bytes to write (nil for delete).
     public var content: Data?
+    /// For flows: the live content the operation replaces or removes, so the flow can be drawn before and after.
+    public var previousContent: Data?
     /// Human-readable detail: semantic changes for structured resources, a unified diff for text files.
     public var changes: [String]
     /// The operation overwrites a resource Interlock did not write (an existing file at that path).
@@ -42,8 +44,9 @@ public struct Operation: Sendable, Hashable {
     public init(
         action: Action, kind: Resource.Kind, path: String, policyPath: String, beforeHash: String?, afterHash: String?,
         beforeMode: UInt32? = nil, afterMode: UInt32? = nil, content: Data?, changes: [String] = [],
-        adoptsUnmanaged: Bool = false, revertsDrift: Bool = false
+        adoptsUnmanaged: Bool = false, revertsDrift: Bool = false, previousContent: Data? = nil
     ) {
+        self.previousContent = previousContent
         self.action = action
         self.kind = kind
         self.path = path

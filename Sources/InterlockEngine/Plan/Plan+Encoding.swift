@@ -36,6 +36,7 @@ extension Operation {
             "beforeMode": beforeMode.map { .int(Int($0)) } ?? .null, "afterMode": afterMode.map { .int(Int($0)) } ?? .null,
             "content": content.map { .string($0.base64EncodedString()) } ?? .null,
             "changes": .array(changes.map(Value.string)), "adoptsUnmanaged": .bool(adoptsUnmanaged), "revertsDrift": .bool(revertsDrift),
+            "previousContent": previousContent.map { .string($0.base64EncodedString()) } ?? .null,
         ])
     }
 
@@ -49,7 +50,8 @@ extension Operation {
             beforeHash: o["before"]?.stringValue, afterHash: o["after"]?.stringValue, beforeMode: mode("beforeMode"), afterMode: mode("afterMode"),
             content: o["content"]?.stringValue.flatMap { Data(base64Encoded: $0) },
             changes: (o["changes"]?.arrayValue ?? []).compactMap(\.stringValue),
-            adoptsUnmanaged: o["adoptsUnmanaged"] == .bool(true), revertsDrift: o["revertsDrift"] == .bool(true))
+            adoptsUnmanaged: o["adoptsUnmanaged"] == .bool(true), revertsDrift: o["revertsDrift"] == .bool(true),
+            previousContent: o["previousContent"]?.stringValue.flatMap { Data(base64Encoded: $0) })
     }
 }
 

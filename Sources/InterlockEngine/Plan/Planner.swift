@@ -31,7 +31,8 @@ public enum Planner {
                     action: .update, kind: resource.kind, path: resource.path, policyPath: resource.policyPath,
                     beforeHash: current.contentHash, afterHash: resource.contentHash, beforeMode: current.mode, afterMode: resource.mode,
                     content: resource.content, changes: changes,
-                    adoptsUnmanaged: !current.managed, revertsDrift: drifted.contains(resource.path)))
+                    adoptsUnmanaged: !current.managed, revertsDrift: drifted.contains(resource.path),
+                    previousContent: resource.kind == .flow ? current.content : nil))
             } else {
                 upserts.append(Operation(
                     action: .create, kind: resource.kind, path: resource.path, policyPath: resource.policyPath,
@@ -46,7 +47,8 @@ public enum Planner {
                 Operation(
                     action: .delete, kind: kind(of: resource.path), path: resource.path, policyPath: resource.path,
                     beforeHash: resource.contentHash, afterHash: nil, beforeMode: resource.mode, content: nil,
-                    changes: ["no longer in the desired state"], revertsDrift: false)
+                    changes: ["no longer in the desired state"], revertsDrift: false,
+                    previousContent: kind(of: resource.path) == .flow ? resource.content : nil)
             }
         let ordered = upserts.sorted(by: applyOrder) + deletes.sorted(by: applyOrder).reversed()
         return Plan(

@@ -235,7 +235,10 @@ extension ChangeRequest {
     /// The change with its plan's file contents dropped (everything else, the diff lines included, is kept).
     var withoutContents: ChangeRequest {
         var copy = self
-        for index in copy.plan.operations.indices { copy.plan.operations[index].content = nil }
+        for index in copy.plan.operations.indices {
+            copy.plan.operations[index].content = nil
+            copy.plan.operations[index].previousContent = nil
+        }
         return copy
     }
 }

@@ -256,9 +256,13 @@ extension WebServer {
                 signNote = "You are not among \(change.site)'s approvers for this change."
             }
         }
-        let operations: [[String: Any]] = change.plan.operations.map { op in
+        let operations: [[String: Any]] = change.plan.operations.enumerated().map { index, op in
             let lines = ConsoleViews.diffLines(op.changes)
+            // A flow is drawn before and after (server-rendered SVG, no script); the text list stays beside it.
+            let picture = op.kind == .flow ? FlowPicture.compare(old: op.previousContent, new: op.content) : nil
             return ConsoleViews.view([
+                "svg": picture.map { $0.svg(id: "flow-\(index + 1)") },
+                "pictureCaption": picture.map { "\($0.touchedBricks) brick(s) and \($0.touchedConnections) connection(s) change: + added, − removed (dashed), ~ changed (dotted); hover a brick for its type, version and description." },
                 "action": op.action.rawValue, "symbol": op.action.symbol, "path": op.path,
                 "policyPath": op.policyPath == op.path ? nil : op.policyPath, "adopts": op.adoptsUnmanaged, "revertsDrift": op.revertsDrift,
                 "lines": lines, "hasLines": !lines.isEmpty,

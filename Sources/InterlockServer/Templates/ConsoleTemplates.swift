@@ -1,5 +1,6 @@
 /// The web console's Mustache templates. Kept in the binary (one file to deploy); `{{x}}` is HTML-escaped,
-/// `{{{body}}}` only ever receives HTML rendered from these templates. No inline scripts or styles: the
+/// `{{{body}}}` only ever receives HTML rendered from these templates, `{{{svg}}}` only a flow picture made by
+/// `FlowPicture` (every text in it escaped). No inline scripts or styles: the
 /// Content-Security-Policy forbids them.
 enum ConsoleTemplates {
     static let all: [String: String] = [
@@ -205,6 +206,7 @@ enum ConsoleTemplates {
           <h3><span class="sym {{action}}">{{symbol}}</span> <code>{{path}}</code> {{#policyPath}}<small>({{policyPath}})</small>{{/policyPath}}
             {{#adopts}}<span class="badge warn">takes over a file Interlock did not write</span>{{/adopts}}
             {{#revertsDrift}}<span class="badge warn">reverts drift</span>{{/revertsDrift}}</h3>
+          {{#svg}}<figure class="flow">{{{svg}}}<figcaption>{{pictureCaption}}</figcaption></figure>{{/svg}}
           {{#hasLines}}<pre class="diff">{{#lines}}<span class="{{kind}}">{{text}}</span>
         {{/lines}}</pre>{{/hasLines}}
         </article>

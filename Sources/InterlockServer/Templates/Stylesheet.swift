@@ -58,6 +58,8 @@ enum Stylesheet {
         ol.timeline { list-style: none; padding: 0; margin: 0; } ol.timeline li { padding: .3rem 0; border-bottom: 1px solid var(--line); }
         ol.timeline li.failed { color: var(--bad); } ol.timeline .when { font-variant-numeric: tabular-nums; }
         .print-only { display: none; }
+        figure.flow { margin: .6rem 0; overflow-x: auto; } figure.flow figcaption { color: var(--muted); font-size: .9rem; }
+        svg.flow-picture { max-width: 100%; height: auto; }
         @page { size: A4; margin: 16mm 14mm 18mm; @bottom-right { content: "page " counter(page) " of " counter(pages); font-size: 9pt; } }
         @media print {
           body { background: #fff; font-size: 10.5pt; }
@@ -66,6 +68,7 @@ enum Stylesheet {
           .card { border: 1px solid #999; break-inside: auto; }
           .card h2 { break-after: avoid; }
           pre.diff { white-space: pre-wrap; overflow: visible; font-size: 8.5pt; }
+          figure.flow { break-inside: avoid; overflow: visible; }
           a { color: inherit; text-decoration: none; }
           .print-only { display: block; }
           details > * { display: block; }
