@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import InterlockEngine
 import InterlockModel
 import InterlockStore
 
@@ -126,12 +127,14 @@ enum AuditText {
         return String(text.prefix(10)) + " " + String(text.dropFirst(11).prefix(8)) + "Z"
     }
 
+    /// `2026-11-28 23:00:00 CET`: the plant's wall time with the zone's abbreviation, as everywhere else (never
+    /// `GMT+1`).
     static func local(_ date: Date, in zone: TimeZone) -> String {
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.timeZone = zone
-        formatter.dateFormat = "yyyy-MM-dd HH:mm:ss zzz"
-        return formatter.string(from: date)
+        formatter.dateFormat = "yyyy-MM-dd HH:mm:ss"
+        return formatter.string(from: date) + " " + SiteTimeZone(zone).abbreviation(at: date)
     }
 
     static func json(_ r: AuditRecord) -> Value {

@@ -280,7 +280,7 @@ import Testing
         #expect(fourthStatus == "applied" || fourthStatus == "rolled-back", "\(fourth.id) after the restart: \(fourthStatus ?? "no outcome")")
         try checkRecord(fourth.id, status: fourthStatus)
         for replica in replicas {
-            let ready = try await Self.waitUntil(30) { try Self.http("GET", replica.url + "/readyz").status == 200 }
+            let ready = try await Self.waitUntil(90) { try Self.http("GET", replica.url + "/readyz").status == 200 }
             #expect(ready, "\(replica.name) ready again after the restart")
         }
 

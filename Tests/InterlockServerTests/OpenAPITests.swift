@@ -61,6 +61,8 @@ struct OpenAPITests {
         Call(method: .get, template: "/api/v1/audit/export", uri: "/api/v1/audit/export?format=xml", token: auditor),
         Call(method: .get, template: "/api/v1/audit/verify", uri: "/api/v1/audit/verify", token: auditor),
         Call(method: .post, template: "/api/v1/reconcile", uri: "/api/v1/reconcile", token: viewer, body: "{}"),
+        // Not configured in the fixture: 404 (GitWebhookTests exercises it configured, end to end).
+        Call(method: .post, template: "/api/v1/hooks/git", uri: "/api/v1/hooks/git", token: nil, body: "{}"),
     ]
 
     @Test func everyDocumentedRouteExistsAndAnswersWithTheDocumentedShape() async throws {

@@ -22,6 +22,9 @@ hash="$(echo "$generated" | sed -n 's/^apiTokens entry: *//p')"
 cat > "$work/interlock.yaml" <<CONFIG
 stateDirectory: $work/state
 targetBase: $work/targets
+webhooks:
+  git:
+    secret: "api-fuzzing-secret-$(date +%s%N)"
 users:
   - { id: api-fuzzer, name: API fuzzer, title: auditor, roles: [viewer, auditor, operator], sites: ["*"], apiTokens: ["$hash"] }
 CONFIG

@@ -46,7 +46,7 @@ public struct RolloutOverview: Sendable {
                 for name in wave.sites {
                     guard let site = state.site(named: name) else { continue }
                     let zone = SiteTimeZone(site.timeZone ?? TimeZone(identifier: "UTC")!)
-                    func when(_ date: Date) -> String { "\(SiteTimeZone.utcText(date)) / \(zone.siteTimeText(date))" }
+                    func when(_ date: Date) -> String { "\(zone.siteTimeText(date)) (\(SiteTimeZone.utcText(date)))" }
                     let history = all.filter { $0.site == name }
                     if let own = history.first(where: { $0.plan.commit == commit }) {
                         switch own.status {

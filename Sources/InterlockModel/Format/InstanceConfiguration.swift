@@ -26,6 +26,29 @@ public struct InstanceConfiguration: Sendable, Hashable {
     public var database: String?
     /// How long a claim on a change holds without renewal (`leaseDuration`); nil: 30 s.
     public var leaseDuration: TimeSpan?
+    /// Push webhooks from the git host (`webhooks.git`); nil: `POST /api/v1/hooks/git` answers 404.
+    public var gitWebhook: GitWebhook?
+
+    /// `webhooks.git`: the shared secret push webhooks are signed with (GitHub, Gitea/Forgejo and Bitbucket: the HMAC
+    /// key; GitLab: the token it sends), and which pushes count.
+    public struct GitWebhook: Sendable, Hashable {
+        /// The secret itself (the configuration file is readable by the service only), or nil with `secretFile`.
+        public var secret: String?
+        /// A file holding the secret (its first line), read when the service starts.
+        public var secretFile: String?
+        /// Only pushes of this repository: its full name (`example/desired-state`) or clone URL. Nil: any repository
+        /// the host signs for with this secret.
+        public var repository: String?
+        /// Only pushes to this branch. Nil: the branch the service follows (`branch`, or the `--rev` of `serve`).
+        public var branch: String?
+
+        public init(secret: String?, secretFile: String? = nil, repository: String? = nil, branch: String? = nil) {
+            self.secret = secret
+            self.secretFile = secretFile
+            self.repository = repository
+            self.branch = branch
+        }
+    }
 
     public init(
         repository: String? = nil, branch: String = "main", stateDirectory: String? = nil, targetBase: String? = nil,
@@ -101,7 +124,7 @@ public struct InstanceConfiguration: Sendable, Hashable {
         let reader = FieldReader()
         reader.diagnostics = diagnostics
         let what = "the instance configuration"
-        guard let fields = reader.mapping(node, path: "", allowed: ["repository", "branch", "stateDirectory", "targetBase", "pollInterval", "database", "leaseDuration", "targets", "users"], what: what)
+        guard let fields = reader.mapping(node, path: "", allowed: ["repository", "branch", "stateDirectory", "targetBase", "pollInterval", "database", "leaseDuration", "targets", "webhooks", "users"], what: what)
         else { return (nil, reader.diagnostics.sorted) }
         var config = InstanceConfiguration(file: file)
         config.repository = reader.string(fields, "repository", what: what)
@@ -147,6 +170,28 @@ public struct InstanceConfiguration: Sendable, Hashable {
                 if !words.isEmpty { config.targetCommands.append(words) }
             }
             config.targetEnvironment = reader.stringList(targets, "environment", what: "targets").map(\.0)
+        }
+        if let webhooksNode = fields["webhooks"], !webhooksNode.isNull,
+           let webhooks = reader.mapping(webhooksNode, path: "webhooks", allowed: ["git"], what: "the webhooks section"),
+           let gitNode = webhooks["git"],
+           let git = reader.mapping(gitNode, path: "webhooks.git", allowed: ["secret", "secretFile", "repository", "branch"], what: "the git webhook") {
+            let secret = reader.string(git, "secret", what: "the git webhook"), secretFile = reader.string(git, "secretFile", what: "the git webhook")
+            if secret == nil, secretFile == nil {
+                reader.diagnostics.error("webhook-without-secret", at: gitNode.location, field: "webhooks.git.secret", "the git webhook has no secret",
+                                         hint: "add 'secretFile: /etc/interlock/webhook-secret' (a file only the service reads) or 'secret: …' with at least 16 characters; the git host signs each push with it")
+            } else if secret != nil, secretFile != nil {
+                reader.diagnostics.error("webhook-two-secrets", at: gitNode.location, field: "webhooks.git.secretFile", "the git webhook has both 'secret' and 'secretFile'",
+                                         hint: "keep one of them")
+            } else if let secret, secret.count < 16 {
+                reader.diagnostics.error("webhook-short-secret", at: git["secret"]?.location ?? gitNode.location, field: "webhooks.git.secret",
+                                         "a webhook secret of \(secret.count) characters is too easy to guess",
+                                         hint: "use at least 16 random characters, e.g. from 'openssl rand -hex 32'")
+            } else if let secretFile, !secretFile.hasPrefix("/") {
+                reader.diagnostics.error("webhook-relative-secret-file", at: git["secretFile"]?.location ?? gitNode.location, field: "webhooks.git.secretFile",
+                                         "'\(secretFile)' is not an absolute path", hint: "write the secret file's absolute path, e.g. /etc/interlock/webhook-secret")
+            }
+            config.gitWebhook = GitWebhook(secret: secret, secretFile: secretFile, repository: reader.string(git, "repository", what: "the git webhook"),
+                                           branch: reader.string(git, "branch", what: "the git webhook"))
         }
         var seen = Set<String>()
         for (index, userNode) in reader.list(fields, "users", what: what).enumerated() {

@@ -36,6 +36,57 @@ extension WebServer {
             return Responses.text(text, contentType: "text/plain; version=0.0.4; charset=utf-8")
         }
         router.get("/static/console.css") { _, _ in Responses.text(Stylesheet.css, contentType: "text/css; charset=utf-8") }
+        router.post("/api/v1/hooks/git") { request, context in try await self.gitWebhook(request, context) }
+    }
+
+    /// A push from the git host: verified by the host's own scheme, then a fetch and a pass at once (a burst of
+    /// pushes runs one pass, and one more if pushes arrive during it). Refusals are audited (the first of a caller
+    /// in a window, the repeats counted); accepted pushes are recorded as `webhook.push`.
+    func gitWebhook(_ request: Request, _ context: ServerContext) async throws -> Response {
+        guard instance.configuration.gitWebhook != nil else {
+            throw ServerError(.notFound, "push webhooks are not configured (webhooks.git in the instance configuration)")
+        }
+        guard let secret = webhookSecret else {
+            throw ServerError(.serviceUnavailable, webhookProblem ?? "the webhook secret is not available")
+        }
+        let body = Array(buffer: try await FormFields.collectBody(request, limit: GitWebhooks.maximumBody))
+        let delivery = GitWebhooks.delivery(request.headers)
+        func refuse(_ refusal: GitWebhooks.Refusal, status: HTTPResponse.Status) async throws -> Never {
+            metrics.recordWebhook("refused")
+            try await auditFailure(action: "webhook.refused", subject: "webhook@" + context.remoteAddress, address: context.remoteAddress, AuditEvent(
+                actor: Person(id: "unknown", name: "unauthenticated webhook caller"), role: "unauthenticated",
+                authentication: refusal.provider == .gitlab ? "webhook-token" : "webhook-hmac-sha256", category: .access,
+                action: "webhook.refused", success: false, error: refusal.message,
+                details: ["remoteAddress": context.remoteAddress, "provider": refusal.provider?.rawValue ?? "unknown", "delivery": delivery ?? ""]))
+            throw ServerError(status, refusal.message)
+        }
+        let provider: GitWebhooks.Provider, event: String
+        switch GitWebhooks.verify(headers: request.headers, body: body, secret: secret) {
+        case .failure(let refusal): try await refuse(refusal, status: .unauthorized)
+        case .success(let verified): (provider, event) = verified
+        }
+        let outcome: GitWebhooks.Outcome
+        switch GitWebhooks.interpret(provider: provider, event: event, body: body, branch: webhookBranch,
+                                     repository: instance.configuration.gitWebhook?.repository) {
+        case .failure(let refusal): throw ServerError(.badRequest, refusal.message)
+        case .success(let value): outcome = value
+        }
+        switch outcome {
+        case .ignored(let why):
+            metrics.recordWebhook("ignored")
+            return Responses.json(.object(["status": .string("ignored"), "reason": .string(why)]), status: .accepted)
+        case .push(var push):
+            push.delivery = delivery
+            try await audit(AuditEvent(
+                actor: Person(id: "webhook:\(push.provider.rawValue)", name: "\(push.provider.rawValue) push webhook"), role: "git host",
+                authentication: push.provider == .gitlab ? "webhook-token" : "webhook-hmac-sha256", category: .system, action: "webhook.push",
+                commit: push.after, reason: "a push to \(push.ref) of \(push.repository): fetch and plan at once",
+                details: ["provider": push.provider.rawValue, "repository": push.repository, "ref": push.ref, "delivery": push.delivery ?? "",
+                          "remoteAddress": context.remoteAddress]))
+            loop.trigger()
+            metrics.recordWebhook("accepted")
+            return Responses.json(.object(["status": .string("accepted"), "ref": .string(push.ref), "commit": JSONShapes.optional(push.after)]), status: .accepted)
+        }
     }
 }
 
@@ -132,6 +183,10 @@ extension WebServer {
             object["signatures"] = .array(signatures.map { record in
                 .object(["approver": .string(record.actor.id), "name": .string(record.actor.name), "authentication": .string(record.actor.authentication),
                          "planId": record.planID.map(Value.string) ?? .null, "at": JSONShapes.time(record.timestamp)])
+            })
+            let risk = await self.risk(of: change, rules: site.map { self.rules(for: $0) })
+            object["risk"] = .array(risk.items.map { item in
+                .object(["level": .string(item.level.rawValue), "text": .string(item.text), "change": JSONShapes.optional(item.change)])
             })
             let users = self.instance.configuration.users
             object["mayApprove"] = .bool(site.map { ChangeSigning.mayShowForm(userID: principal.user.id, approving: true, change: change, rules: self.rules(for: $0), users: users) } ?? false)

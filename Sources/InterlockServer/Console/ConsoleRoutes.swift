@@ -48,6 +48,16 @@ extension WebServer {
         }
     }
 
+    /// The change's risk summary: the site's first deployment when nothing was applied there, and the changes of any
+    /// site that ended rolled back or failed (the newest 200) to find content that comes back.
+    func risk(of change: ChangeRequest, rules: GateRules?) async -> ChangeRisk {
+        let earlier = (try? await offload { [instance = self.instance] in
+            try instance.store.changes(sites: [], statuses: [.rolledBack, .failed], limit: 200)
+        }) ?? []
+        let first = rules.map { $0.baseline == nil && !$0.unrecordedHistory } ?? false
+        return ChangeRisk.assess(change, firstDeployment: first, earlier: earlier)
+    }
+
     // MARK: - One audit record
 
     /// One record with every field, its hashes and its place in the chain.
@@ -289,6 +299,8 @@ extension WebServer {
                 "carriedPlan": a.carriedFromPlan.map { String($0.dropFirst(7).prefix(12)) },
             ])
         }
+        // What kind of change this is and what could go wrong, content that failed before above all.
+        let risk = await self.risk(of: change, rules: rules)
         // The whole story of the change, from the one chain: every record that names it, oldest first.
         let timelineLimit = 400
         let story = (try? await offload { [instance = self.instance] in
@@ -320,6 +332,8 @@ extension WebServer {
             "gate": change.gate.rawValue, "gates": gates, "ready": ready, "approvals": approvals, "hasApprovals": !approvals.isEmpty,
             "lastRecord": last.map { ["sequence": String($0.sequence), "hash": $0.hash] },
             "chainHead": head.map { ["sequence": String($0.sequence), "hash": $0.hash, "at": ConsoleViews.utc(instance.clock.now())] },
+            "risk": risk.items.map { ["level": $0.level.rawValue, "text": $0.text, "change": $0.change as Any] },
+            "riskHeadline": risk.headline,
             "timeline": timeline, "hasTimeline": !timeline.isEmpty, "timelineMore": story.count > timelineLimit,
             "typedApprove": typed.flatMap { $0.approving ? $0.reason : nil }, "typedReject": typed.flatMap { $0.approving ? nil : $0.reason },
             "successor": successor, "carriedOver": carriedOver.isEmpty ? nil : carriedOver.joined(separator: ", "),

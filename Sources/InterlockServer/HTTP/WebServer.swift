@@ -23,6 +23,10 @@ public final class WebServer: Sendable {
     /// Checked instead of a password hash for unknown users, with as many iterations as the slowest configured hash:
     /// a sign-in takes as long whether the user exists or not.
     let decoy: PasswordHash
+    /// The git push webhook's secret (`webhooks.git`), read once at start; nil: not configured, or the secret file
+    /// could not be read (then `webhookProblem` says why).
+    let webhookSecret: String?
+    let webhookProblem: String?
     /// Rollout wave states of changes, valid for one reconcile pass.
     let waveCache = Locked<(pass: Int, states: [String: WaveState?])>((0, [:]))
 
@@ -44,6 +48,32 @@ public final class WebServer: Sendable {
         var index: [String: String] = [:]
         for user in instance.configuration.users { for hash in user.apiTokens { index[hash] = user.id } }
         self.tokenIndex = index
+        let hook = instance.configuration.gitWebhook
+        if let file = hook?.secretFile {
+            let text = (try? String(contentsOfFile: file, encoding: .utf8))?.split(separator: "\n", omittingEmptySubsequences: true).first
+                .map { $0.trimmingCharacters(in: .whitespaces) }
+            if let text, text.count >= 16 {
+                webhookSecret = text
+                webhookProblem = nil
+            } else {
+                webhookSecret = nil
+                webhookProblem = text == nil ? "the webhook secret file \(file) cannot be read" : "the webhook secret in \(file) is shorter than 16 characters"
+            }
+        } else {
+            webhookSecret = hook?.secret
+            webhookProblem = nil
+        }
+    }
+
+    /// The branch push webhooks must name: `webhooks.git.branch`, else the revision `serve` follows when it is a
+    /// branch, else the configuration's `branch`.
+    var webhookBranch: String {
+        if let branch = instance.configuration.gitWebhook?.branch { return branch }
+        let revision = instance.revision
+        if revision != "HEAD", !revision.isEmpty, revision.allSatisfy({ !$0.isWhitespace }), !(revision.count == 40 && revision.allSatisfy(\.isHexDigit)) {
+            return revision.hasPrefix("refs/heads/") ? String(revision.dropFirst(11)) : revision
+        }
+        return instance.configuration.branch
     }
 
     public func makeRouter() -> Router<ServerContext> {

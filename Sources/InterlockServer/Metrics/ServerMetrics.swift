@@ -12,6 +12,15 @@ public final class ServerMetrics: Sendable {
 
     public init() {}
 
+    /// Counts a git webhook request by its result (`accepted`, `ignored`, `refused`).
+    public func recordWebhook(_ result: String) {
+        registry.makeCounter(
+            descriptor: MetricNameDescriptor(namespace: "interlock", metricName: "webhook_requests", unitName: "total",
+                                             helpText: "Git push webhook requests by result: accepted (a pass follows), ignored (another branch or event), refused (no valid signature)."),
+            labels: [("result", result)]
+        ).increment()
+    }
+
     /// Records how long applying one change took (whatever its outcome).
     public func recordApply(site: String, outcome: String, duration: Duration) {
         registry.makeDurationHistogram(

@@ -94,7 +94,7 @@ enum ConsoleTemplates {
     static let rollout = """
         <h1>Rollout</h1>
         <p class="meta">Each commit reaches the sites wave by wave: a later wave waits until the earlier waves applied it and baked.
-        Times in UTC / site time.</p>
+        Times in plant time, UTC in parentheses.</p>
         {{^hasCommits}}<p class="empty">No commits reconciled yet.</p>{{/hasCommits}}
         {{#commits}}
         <section class="card">
@@ -158,6 +158,14 @@ enum ConsoleTemplates {
           <dt>Target</dt><dd><code id="target">{{target}}</code></dd>
           <dt>Rules from</dt><dd id="rules-from">{{rulesFrom}}</dd>
         </dl>
+
+        <section class="card" id="risk">
+        <h2>Risk: {{riskHeadline}}</h2>
+        <ul class="risk">
+        {{#risk}}<li class="{{level}}"><span class="level">{{level}}</span> {{text}}{{#change}} — <a href="/changes/{{change}}">{{change}}</a>{{/change}}</li>
+        {{/risk}}
+        </ul>
+        </section>
 
         {{#hasRuleChanges}}
         <section class="card" id="rule-changes">

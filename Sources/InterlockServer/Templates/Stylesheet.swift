@@ -58,6 +58,9 @@ enum Stylesheet {
         ol.timeline { list-style: none; padding: 0; margin: 0; } ol.timeline li { padding: .3rem 0; border-bottom: 1px solid var(--line); }
         ol.timeline li.failed { color: var(--bad); } ol.timeline .when { font-variant-numeric: tabular-nums; }
         .print-only { display: none; }
+        ul.risk { list-style: none; padding: 0; margin: 0; } ul.risk li { padding: .3rem 0; }
+        ul.risk .level { display: inline-block; min-width: 5.2rem; font-size: .8rem; font-weight: 700; text-transform: uppercase; border: 1px solid currentColor; border-radius: 4px; padding: 0 .3rem; margin-right: .4rem; text-align: center; }
+        ul.risk li.high .level { color: var(--bad); } ul.risk li.notable .level { color: var(--warn); } ul.risk li.info .level { color: var(--muted); }
         figure.flow { margin: .6rem 0; overflow-x: auto; } figure.flow figcaption { color: var(--muted); font-size: .9rem; }
         svg.flow-picture { max-width: 100%; height: auto; }
         @page { size: A4; margin: 16mm 14mm 18mm; @bottom-right { content: "page " counter(page) " of " counter(pages); font-size: 9pt; } }

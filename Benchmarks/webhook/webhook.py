@@ -1,0 +1,152 @@
+#!/usr/bin/env python3
+"""Push webhook -> new change in GET /api/v1/queue, measured with a real `interlock serve` (docs/performance.md,
+"Push webhooks").
+
+A bare copy of a generated desired-state repository is served over file://; `interlock serve` follows it with a poll
+interval of an hour. Each round commits a one-file change to one site (its site.yaml's values), pushes it, sends the
+host's signed push webhook (GitHub's scheme) and polls GET /api/v1/queue?site=S until the change for the new commit
+is there: the time from sending the webhook to seeing the change. Peer in the same run: the same rounds without a
+webhook, found by the poll (serve --interval POLL_SECONDS): what a commit waits for when the webhook is missing.
+
+usage: webhook.py INTERLOCK_BINARY DATASET_BARE_REPO WORK_DIR   (environment: ROUNDS=10 POLL_SECONDS=10)
+"""
+import hashlib, hmac, json, os, random, shutil, socket, subprocess, sys, time, urllib.request, urllib.error
+
+interlock, dataset, work = sys.argv[1], sys.argv[2], sys.argv[3]
+ROUNDS = int(os.environ.get("ROUNDS", "10"))
+POLL_SECONDS = int(os.environ.get("POLL_SECONDS", "10"))
+SECRET = "bench-" + hashlib.sha256(str(random.random()).encode()).hexdigest()[:32]
+TOKEN = "ilk_bench_" + hashlib.sha256(str(random.random()).encode()).hexdigest()[:32]
+processes = []
+
+
+def git(*args, cwd=None):
+    subprocess.run(["git", "-c", "user.name=Flow Manager", "-c", "user.email=flows@example.com", "-c", "commit.gpgsign=false", *args],
+                   cwd=cwd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def request(url, method="GET", headers=None, body=None):
+    r = urllib.request.Request(url, method=method, data=body, headers=headers or {})
+    try:
+        with urllib.request.urlopen(r, timeout=120) as answer:
+            return answer.status, answer.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+class Setup:
+    def __init__(self, name):
+        self.dir = os.path.join(work, name)
+        shutil.rmtree(self.dir, ignore_errors=True)
+        os.makedirs(self.dir)
+        self.origin = os.path.join(self.dir, "origin.git")
+        git("clone", "-q", "--bare", dataset, self.origin)
+        self.clone = os.path.join(self.dir, "clone")
+        git("clone", "-q", self.origin, self.clone)
+        self.branch = subprocess.run(["git", "-C", self.clone, "rev-parse", "--abbrev-ref", "HEAD"], capture_output=True, text=True).stdout.strip()
+        config = os.path.join(self.dir, "interlock.yaml")
+        with open(config, "w") as f:
+            f.write(f"branch: {self.branch}\nstateDirectory: {self.dir}/state\ntargetBase: {self.dir}/targets\n")
+            f.write(f"webhooks:\n  git:\n    secret: \"{SECRET}\"\n")
+            f.write("users:\n  - { id: bench, name: Benchmark, roles: [viewer], sites: [\"*\"], apiTokens: [\"sha256:%s\"] }\n"
+                    % hashlib.sha256(TOKEN.encode()).hexdigest())
+        os.chmod(config, 0o600)
+        self.env = dict(os.environ, INTERLOCK_CONFIG=config, INTERLOCK_STATE_DIR=f"{self.dir}/state", INTERLOCK_TARGET_BASE=f"{self.dir}/targets")
+        subprocess.run([interlock, "init"], env=self.env, check=True, capture_output=True)
+
+    def serve(self, interval):
+        self.port = free_port()
+        log = open(os.path.join(self.dir, "serve.log"), "w")
+        p = subprocess.Popen([interlock, "serve", "--repo", "file://" + self.origin, "--rev", self.branch, "--address", f"127.0.0.1:{self.port}",
+                              "--interval", str(interval), "--hooks", "skip"], env=self.env, stdout=log, stderr=log)
+        processes.append(p)
+        started = time.time()
+        while time.time() - started < 3600:
+            try:
+                status, _ = request(f"http://127.0.0.1:{self.port}/readyz")
+                if status == 200:
+                    return time.time() - started
+            except Exception:
+                pass
+            if p.poll() is not None:
+                raise SystemExit(f"serve exited: see {self.dir}/serve.log")
+            time.sleep(0.5)
+        raise SystemExit("serve did not become ready")
+
+    def sites(self):
+        return sorted(os.listdir(os.path.join(self.clone, "sites")))
+
+    def change_one_site(self, site, round):
+        path = os.path.join(self.clone, "sites", site, "site.yaml")
+        text = open(path).read()
+        marker = "  company: Example Manufacturing"
+        line = next(l for l in text.splitlines() if l.startswith(marker))
+        text = text.replace(line, f"{marker} (round {round} {random.getrandbits(32):08x})", 1)
+        open(path, "w").write(text)
+        git("commit", "-qam", f"{site}: round {round}", cwd=self.clone)
+        git("push", "-q", "origin", f"HEAD:refs/heads/{self.branch}", cwd=self.clone)
+        return subprocess.run(["git", "-C", self.clone, "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+
+    def queued(self, site, commit):
+        status, body = request(f"http://127.0.0.1:{self.port}/api/v1/queue?site={site}", headers={"Authorization": f"Bearer {TOKEN}"})
+        if status != 200:
+            return False
+        return any(c.get("commit") == commit for c in json.loads(body).get("changes", []))
+
+    def webhook(self, commit):
+        body = json.dumps({"ref": f"refs/heads/{self.branch}", "after": commit, "repository": {"full_name": "bench/desired-state"}}).encode()
+        signature = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+        status, answer = request(f"http://127.0.0.1:{self.port}/api/v1/hooks/git", "POST",
+                                 {"Content-Type": "application/json", "X-GitHub-Event": "push", "X-Hub-Signature-256": signature}, body)
+        if status != 202 or b"accepted" not in answer:
+            raise SystemExit(f"webhook refused: {status} {answer[:300]}")
+
+
+def rounds(setup, label, with_webhook, timeout):
+    sites = setup.sites()
+    latencies = []
+    for index in range(ROUNDS):
+        site = sites[(index * 7919) % len(sites)]
+        commit = setup.change_one_site(site, index)
+        started = time.time()
+        if with_webhook:
+            setup.webhook(commit)
+        while not setup.queued(site, commit):
+            if time.time() - started > timeout:
+                raise SystemExit(f"{label}: {site} at {commit[:10]} not queued after {timeout} s (see {setup.dir}/serve.log)")
+            time.sleep(0.02)
+        latencies.append(time.time() - started)
+    latencies.sort()
+    median = latencies[len(latencies) // 2]
+    print(f"  {label:<52} median {median * 1000:7.0f} ms   max {latencies[-1] * 1000:7.0f} ms   ({len(latencies)} pushes)")
+    return median
+
+
+def main():
+    os.makedirs(work, exist_ok=True)
+    try:
+        setup = Setup("webhook")
+        sites = len(setup.sites())
+        print(f"== {sites} site(s); serve --interval 3600 (only the webhook can start a pass)")
+        ready = setup.serve(3600)
+        print(f"  first pass (every site planned and queued) ready after {ready:.1f} s")
+        rounds(setup, "push webhook -> change in GET /api/v1/queue", True, 120)
+        processes[-1].terminate()
+        processes[-1].wait()
+        print(f"== peer: no webhook, serve --interval {POLL_SECONDS} (the poll finds the commit)")
+        setup.serve(POLL_SECONDS)
+        rounds(setup, f"push -> change found by the {POLL_SECONDS} s poll", False, POLL_SECONDS * 6 + 120)
+    finally:
+        for p in processes:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+
+
+main()
