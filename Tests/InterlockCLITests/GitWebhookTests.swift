@@ -101,12 +101,18 @@ import Testing
 
         // The host's signed push: fetched and planned at once.
         let sent = Date()
-        let accepted = try Self.post(base + "/api/v1/hooks/git", headers: Self.signed(body), body: body)
+        // A host that adds an Authorization header (Gitea's option): not taken for a user's API token.
+        let accepted = try Self.post(base + "/api/v1/hooks/git", headers: Self.signed(body).merging(["Authorization": "Bearer gitea-hook"]) { $1 }, body: body)
         #expect(accepted.status == 202 && accepted.body.contains("accepted"), "\(accepted)")
         let planned = try await ReplicaFaultTests.waitUntil(30) { (try? Self.queued(w, site: "plant-a").count) == 2 }
         #expect(planned, "the push was planned: \((try? String(contentsOfFile: log, encoding: .utf8).suffix(3000)) ?? "")")
         print("webhook to change queued: \(String(format: "%.2f", Date().timeIntervalSince(sent))) s (including the audit log reads of this test)")
         #expect(try Self.actions(w).contains("webhook.push"))
+        #expect(try !Self.actions(w).contains("token.refused"), "the webhook's Authorization header is not an API token")
+        // The same signed body again (a redelivery or a replay): accepted, counted, not recorded again.
+        let pushes = try Self.actions(w).filter { $0 == "webhook.push" }.count
+        #expect(try Self.post(base + "/api/v1/hooks/git", headers: Self.signed(body), body: body).status == 202)
+        #expect(try Self.actions(w).filter { $0 == "webhook.push" }.count == pushes)
         #expect(try w.run("audit", "verify").status == 0)
     }
 }

@@ -120,4 +120,21 @@ import Testing
         #expect(problems.first { $0.code == "bad-database" }?.location.line == 1)
         #expect(problems.allSatisfy { $0.hint?.isEmpty == false })
     }
+
+    /// `webhooks.git`: a secret (or a file), a repository with its owner, a branch in any of its spellings.
+    @Test func theGitWebhookNeedsASecretAndAnOwnedRepositoryName() {
+        let good = "webhooks:\n  git:\n    secretFile: /etc/interlock/webhook-secret\n    repository: ot/desired-state\n    branch: refs/heads/main\n"
+        let (configuration, diagnostics) = InstanceConfiguration.read(Data(good.utf8), file: "interlock.yaml")
+        #expect(diagnostics.isEmpty)
+        #expect(configuration?.gitWebhook?.secretFile == "/etc/interlock/webhook-secret" && configuration?.gitWebhook?.branch == "main")
+        for (text, code) in [("webhooks:\n  git:\n    repository: ot/desired-state\n", "webhook-without-secret"),
+                             ("webhooks:\n  git:\n    secret: short\n", "webhook-short-secret"),
+                             ("webhooks:\n  git:\n    secret: 0123456789abcdef0123\n    secretFile: /etc/x\n", "webhook-two-secrets"),
+                             ("webhooks:\n  git:\n    secretFile: webhook-secret\n", "webhook-relative-secret-file"),
+                             ("webhooks:\n  git:\n    secret: 0123456789abcdef0123\n    repository: desired-state\n", "webhook-repository-name")] {
+            let (_, problems) = InstanceConfiguration.read(Data(text.utf8), file: "interlock.yaml")
+            #expect(problems.map(\.code) == [code], "\(text)")
+            #expect(problems.allSatisfy { $0.hint?.isEmpty == false && $0.field.hasPrefix("webhooks.git") })
+        }
+    }
 }

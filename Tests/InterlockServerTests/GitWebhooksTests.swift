@@ -19,10 +19,10 @@ import Testing
         return fields
     }
 
-    static let githubPush = #"{"ref": "refs/heads/main", "before": "0000", "after": "3c487c1ee4aa", "repository": {"full_name": "example/desired-state", "clone_url": "https://github.example.com/example/desired-state.git"}}"#
-    static let gitlabPush = #"{"object_kind": "push", "ref": "refs/heads/main", "checkout_sha": "3c487c1ee4aa", "project": {"path_with_namespace": "example/desired-state", "git_http_url": "https://gitlab.example.com/example/desired-state.git"}}"#
-    static let bitbucketCloudPush = #"{"push": {"changes": [{"new": {"type": "branch", "name": "main", "target": {"hash": "3c487c1ee4aa"}}}]}, "repository": {"full_name": "example/desired-state"}}"#
-    static let bitbucketServerPush = #"{"eventKey": "repo:refs_changed", "changes": [{"ref": {"id": "refs/heads/main"}, "toHash": "3c487c1ee4aa"}], "repository": {"slug": "desired-state", "project": {"key": "EXAMPLE"}}}"#
+    static let githubPush = #"{"ref": "refs/heads/main", "before": "0000", "after": "3c487c1ee4aa0000000000000000000000000001", "repository": {"full_name": "example/desired-state", "clone_url": "https://github.example.com/example/desired-state.git"}}"#
+    static let gitlabPush = #"{"object_kind": "push", "ref": "refs/heads/main", "checkout_sha": "3c487c1ee4aa0000000000000000000000000001", "project": {"path_with_namespace": "example/desired-state", "git_http_url": "https://gitlab.example.com/example/desired-state.git"}}"#
+    static let bitbucketCloudPush = #"{"push": {"changes": [{"new": {"type": "branch", "name": "main", "target": {"hash": "3c487c1ee4aa0000000000000000000000000001"}}}]}, "repository": {"full_name": "example/desired-state"}}"#
+    static let bitbucketServerPush = #"{"eventKey": "repo:refs_changed", "changes": [{"ref": {"id": "refs/heads/main"}, "toHash": "3c487c1ee4aa0000000000000000000000000001"}], "repository": {"slug": "desired-state", "project": {"key": "EXAMPLE"}}}"#
 
     func interpret(_ provider: GitWebhooks.Provider, _ event: String, _ body: String, branch: String = "main", repository: String? = "example/desired-state") -> GitWebhooks.Outcome? {
         try? GitWebhooks.interpret(provider: provider, event: event, body: Array(body.utf8), branch: branch, repository: repository).get()
@@ -42,7 +42,7 @@ import Testing
             #expect(verified.0 == provider && verified.1 == event)
             let outcome = try #require(interpret(provider, event, body))
             guard case .push(let push) = outcome else { Issue.record("\(provider): \(outcome)"); continue }
-            #expect(push.ref == "refs/heads/main" && push.after == "3c487c1ee4aa", "\(provider): \(push)")
+            #expect(push.ref == "refs/heads/main" && push.after == "3c487c1ee4aa0000000000000000000000000001", "\(provider): \(push)")
             #expect(GitWebhooks.sameRepository(push.repository, "example/desired-state"), "\(provider): \(push.repository)")
         }
     }
@@ -72,6 +72,23 @@ import Testing
         guard case .ignored? = interpret(.github, "push", Self.githubPush, repository: "evil-example/desired-state") else { Issue.record("a name that only ends alike"); return }
         guard case .push? = interpret(.github, "push", Self.githubPush, repository: "https://github.example.com/example/desired-state.git") else { Issue.record("the clone URL"); return }
         guard case .push? = interpret(.github, "push", Self.githubPush, repository: nil) else { Issue.record("any repository"); return }
+        // Names compare by their whole path (and host, when the configured value names one).
+        #expect(!GitWebhooks.sameRepository("ot/ot/desired-state", "ot/desired-state"), "a subgroup is another repository")
+        #expect(!GitWebhooks.sameRepository("https://evil.example/ot/desired-state.git", "https://git.example.com/ot/desired-state.git"))
+        #expect(GitWebhooks.sameRepository("git@git.example.com:OT/desired-state.git", "https://git.example.com/ot/desired-state"))
+        #expect(GitWebhooks.sameRepository("ot/desired-state", "ot/desired-state/"))
+        // A deleted branch, and a Bitbucket tag named like the branch, are not pushes to it.
+        let deleted = Self.githubPush.replacingOccurrences(of: "\"before\"", with: "\"deleted\": true, \"before\"")
+        guard case .ignored(let gone)? = interpret(.github, "push", deleted) else { Issue.record("a deleted branch"); return }
+        #expect(gone.contains("deleted"))
+        let tag = Self.bitbucketCloudPush.replacingOccurrences(of: "\"type\": \"branch\"", with: "\"type\": \"tag\"")
+        guard case .ignored(let tagWhy)? = interpret(.bitbucket, "repo:push", tag) else { Issue.record("a tag named main"); return }
+        #expect(tagWhy.contains("refs/tags/main"))
+        // The commit the host claims is kept only when it looks like one.
+        guard case .push(let zeros)? = interpret(.github, "push", Self.githubPush.replacingOccurrences(of: "3c487c1ee4aa0000000000000000000000000001", with: String(repeating: "0", count: 40)))
+        else { Issue.record("zeros"); return }
+        #expect(zeros.after == nil)
+        #expect(GitWebhooks.branchName("refs/heads/main") == "main" && GitWebhooks.branchName("origin/main") == "main" && GitWebhooks.branchName("main") == "main")
         guard case .ignored? = interpret(.github, "ping", "{}") else { Issue.record("ping"); return }
         guard case .ignored? = interpret(.gitlab, "Tag Push Hook", Self.gitlabPush) else { Issue.record("tag push"); return }
         #expect(throws: GitWebhooks.Refusal.self) { try GitWebhooks.interpret(provider: .github, event: "push", body: Array("not json".utf8), branch: "main", repository: nil).get() }

@@ -190,8 +190,15 @@ public struct InstanceConfiguration: Sendable, Hashable {
                 reader.diagnostics.error("webhook-relative-secret-file", at: git["secretFile"]?.location ?? gitNode.location, field: "webhooks.git.secretFile",
                                          "'\(secretFile)' is not an absolute path", hint: "write the secret file's absolute path, e.g. /etc/interlock/webhook-secret")
             }
-            config.gitWebhook = GitWebhook(secret: secret, secretFile: secretFile, repository: reader.string(git, "repository", what: "the git webhook"),
-                                           branch: reader.string(git, "branch", what: "the git webhook"))
+            let repository = reader.string(git, "repository", what: "the git webhook")
+            if let repository, !repository.contains("/") {
+                reader.diagnostics.error("webhook-repository-name", at: git["repository"]?.location ?? gitNode.location, field: "webhooks.git.repository",
+                                         "'\(repository)' names no owner: any owner's repository of that name would match",
+                                         hint: "write the full name as the git host shows it, e.g. 'ot/desired-state', or the clone URL")
+            }
+            var branch = reader.string(git, "branch", what: "the git webhook")
+            if let text = branch, text.hasPrefix("refs/heads/") { branch = String(text.dropFirst("refs/heads/".count)) }
+            config.gitWebhook = GitWebhook(secret: secret, secretFile: secretFile, repository: repository, branch: branch)
         }
         var seen = Set<String>()
         for (index, userNode) in reader.list(fields, "users", what: what).enumerated() {

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -47,9 +48,9 @@ extension WebServer {
             throw ServerError(.notFound, "push webhooks are not configured (webhooks.git in the instance configuration)")
         }
         guard let secret = webhookSecret else {
-            throw ServerError(.serviceUnavailable, webhookProblem ?? "the webhook secret is not available")
+            // The reason (a file's path, its mode) is in the server's log, not in an answer to a stranger.
+            throw ServerError(.serviceUnavailable, "push webhooks are not available: the service's webhook secret is not usable (see its log)")
         }
-        let body = Array(buffer: try await FormFields.collectBody(request, limit: GitWebhooks.maximumBody))
         let delivery = GitWebhooks.delivery(request.headers)
         func refuse(_ refusal: GitWebhooks.Refusal, status: HTTPResponse.Status) async throws -> Never {
             metrics.recordWebhook("refused")
@@ -60,6 +61,12 @@ extension WebServer {
                 details: ["remoteAddress": context.remoteAddress, "provider": refusal.provider?.rawValue ?? "unknown", "delivery": delivery ?? ""]))
             throw ServerError(status, refusal.message)
         }
+        // Without a host's event header there is nothing to verify: refused before the body is read.
+        guard GitWebhooks.hasEventHeader(request.headers) else {
+            try await refuse(GitWebhooks.Refusal(message: "not a push webhook of GitHub, GitLab, Gitea, Forgejo or Bitbucket (no event header)", provider: nil),
+                             status: .unauthorized)
+        }
+        let body = Array(buffer: try await FormFields.collectBody(request, limit: GitWebhooks.maximumBody))
         let provider: GitWebhooks.Provider, event: String
         switch GitWebhooks.verify(headers: request.headers, body: body, secret: secret) {
         case .failure(let refusal): try await refuse(refusal, status: .unauthorized)
@@ -77,14 +84,37 @@ extension WebServer {
             return Responses.json(.object(["status": .string("ignored"), "reason": .string(why)]), status: .accepted)
         case .push(var push):
             push.delivery = delivery
-            try await audit(AuditEvent(
-                actor: Person(id: "webhook:\(push.provider.rawValue)", name: "\(push.provider.rawValue) push webhook"), role: "git host",
-                authentication: push.provider == .gitlab ? "webhook-token" : "webhook-hmac-sha256", category: .system, action: "webhook.push",
-                commit: push.after, reason: "a push to \(push.ref) of \(push.repository): fetch and plan at once",
-                details: ["provider": push.provider.rawValue, "repository": push.repository, "ref": push.ref, "delivery": push.delivery ?? "",
-                          "remoteAddress": context.remoteAddress]))
+            // The same signed body again (a host's redelivery, or a replay): one record per body in a window, the
+            // repeats counted; the pass it asks for is coalesced with any other.
+            let digest = SHA256.hash(data: body).map { String(format: "%02x", $0) }.joined()
+            let (decision, due) = webhookRepeats.note(action: "webhook.push", subject: digest, address: context.remoteAddress, now: Date())
+            var events = due.map { counted in
+                AuditEvent(actor: Person(id: "webhook:\(push.provider.rawValue)", name: "\(push.provider.rawValue) push webhook"), role: "git host",
+                           authentication: push.provider == .gitlab ? "webhook-token" : "webhook-hmac-sha256", category: .system,
+                           action: "webhook.push.repeated", reason: "the same signed push was delivered \(counted.count) more time(s) after the first was recorded",
+                           details: ["bodySHA256": counted.key.subject, "count": String(counted.count), "remoteAddress": counted.address,
+                                     "from": AuditTimestamp.format(counted.started), "to": AuditTimestamp.format(counted.last)])
+            }
+            if decision == .record {
+                // What the host says (provider, event and ids are the host's claims; the signature covers the body):
+                // the commit is the one the fetch finds, recorded by the pass, not this claim.
+                var details = ["provider": push.provider.rawValue, "repository": push.repository, "ref": push.ref, "delivery": push.delivery ?? "",
+                               "remoteAddress": context.remoteAddress, "bodySHA256": digest]
+                if let after = push.after { details["claimedAfter"] = after }
+                events.append(AuditEvent(
+                    actor: Person(id: "webhook:\(push.provider.rawValue)", name: "\(push.provider.rawValue) push webhook"), role: "git host",
+                    authentication: push.provider == .gitlab ? "webhook-token" : "webhook-hmac-sha256", category: .system, action: "webhook.push",
+                    reason: "a signed push to \(push.ref) of \(push.repository): fetch and plan at once", details: details))
+            }
+            if !events.isEmpty {
+                let instance = self.instance
+                try await offload { [events] in
+                    try instance.store.record(events)
+                    instance.checkpoint()
+                }
+            }
             loop.trigger()
-            metrics.recordWebhook("accepted")
+            metrics.recordWebhook(decision == .record ? "accepted" : "repeated")
             return Responses.json(.object(["status": .string("accepted"), "ref": .string(push.ref), "commit": JSONShapes.optional(push.after)]), status: .accepted)
         }
     }

@@ -82,6 +82,17 @@ public enum GitWebhooks {
         return .failure(Refusal(message: "not a push webhook of GitHub, GitLab, Gitea, Forgejo or Bitbucket (no event header)", provider: nil))
     }
 
+    /// Whether the request carries the event header of a host Interlock knows (checked before its body is read).
+    public static func hasEventHeader(_ headers: HTTPFields) -> Bool {
+        ["X-Forgejo-Event", "X-Gitea-Event", "X-GitHub-Event", "X-Gitlab-Event", "X-Event-Key"].contains { header(headers, $0) != nil }
+    }
+
+    /// `refs/heads/main`, `origin/main` and `main` are the branch `main`.
+    public static func branchName(_ text: String) -> String {
+        for prefix in ["refs/heads/", "refs/remotes/origin/", "origin/"] where text.hasPrefix(prefix) { return String(text.dropFirst(prefix.count)) }
+        return text
+    }
+
     static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
         guard a.count == b.count else { return false }
         var difference: UInt8 = 0
@@ -111,6 +122,7 @@ public enum GitWebhooks {
             names = ["full_name", "clone_url", "html_url", "ssh_url"].compactMap { repo[$0] as? String }
             ref = json["ref"] as? String
             after = json["after"] as? String
+            if json["deleted"] as? Bool == true { return .success(.ignored("the branch \((ref ?? "?").prefix(200)) was deleted")) }
         case .gitlab:
             let project = json["project"] as? [String: Any] ?? [:]
             names = ["path_with_namespace", "git_http_url", "git_ssh_url", "web_url"].compactMap { project[$0] as? String }
@@ -128,7 +140,13 @@ public enum GitWebhooks {
                         after = (new["target"] as? [String: Any])?["hash"] as? String
                     }
                 }
-                if ref == nil { ref = changes.compactMap { ($0["new"] as? [String: Any])?["name"] as? String }.first.map { "refs/heads/\($0)" } }
+                if ref == nil {
+                    // Another branch, or a tag (never taken for a branch of the same name).
+                    ref = changes.compactMap { change -> String? in
+                        guard let new = change["new"] as? [String: Any], let name = new["name"] as? String else { return nil }
+                        return new["type"] as? String == "branch" ? "refs/heads/\(name)" : "refs/tags/\(name)"
+                    }.first
+                }
             } else if let changes = json["changes"] as? [[String: Any]] {
                 // Data Center: changes[] {ref.id, toHash}
                 for change in changes {
@@ -147,21 +165,47 @@ public enum GitWebhooks {
             return .success(.ignored("a push to \(repositoryName.prefix(200)), not \(repository)"))
         }
         guard ref == "refs/heads/\(branch)" else { return .success(.ignored("a push to \(ref.prefix(200)), not refs/heads/\(branch)")) }
-        return .success(.push(Push(provider: provider, repository: String(repositoryName.prefix(300)), ref: ref,
-                                   after: after.map { String($0.prefix(64)) }, delivery: nil)))
+        // What the host says the branch points to now: kept only when it looks like a commit id (and not all zeros).
+        let claimed = after.flatMap { text -> String? in
+            let hex = text.lowercased()
+            guard (hex.count == 40 || hex.count == 64), hex.allSatisfy(\.isHexDigit), hex.contains(where: { $0 != "0" }) else { return nil }
+            return hex
+        }
+        return .success(.push(Push(provider: provider, repository: String(repositoryName.prefix(300)), ref: ref, after: claimed, delivery: nil)))
     }
 
-    /// `Example/Desired-State`, `https://git.example.com/example/desired-state.git` and
-    /// `git@git.example.com:example/desired-state.git` all name `example/desired-state`.
-    static func sameRepository(_ a: String, _ b: String) -> Bool {
-        func normal(_ text: String) -> String {
-            var t = text.lowercased().trimmingCharacters(in: .whitespaces)
-            if t.hasSuffix(".git") { t = String(t.dropLast(4)) }
-            while t.hasSuffix("/") { t = String(t.dropLast()) }
-            return t
+    /// Whether a repository named by the host (a full name like `ot/desired-state`, or a clone or web URL) is the
+    /// configured one. Both sides are reduced to their path (`ot/desired-state`: lower case, without `.git` and
+    /// slashes at the ends) and compared exactly; when the configured value is a URL, its host must match too.
+    /// `ot/ot/desired-state` (a subgroup), `evil/desired-state` and another host's `ot/desired-state` do not match.
+    static func sameRepository(_ named: String, _ configured: String) -> Bool {
+        let a = location(named), b = location(configured)
+        guard !a.path.isEmpty, a.path == b.path else { return false }
+        if let host = b.host { return a.host == host }
+        return true
+    }
+
+    /// `https://git.example.com/ot/desired-state.git` → (git.example.com, ot/desired-state);
+    /// `git@git.example.com:ot/desired-state.git` → (git.example.com, ot/desired-state); `ot/desired-state` → (nil, …).
+    static func location(_ text: String) -> (host: String?, path: String) {
+        var t = text.lowercased().trimmingCharacters(in: .whitespaces)
+        var host: String?
+        if let scheme = t.range(of: "://") {
+            t = String(t[scheme.upperBound...])
+            let slash = t.firstIndex(of: "/") ?? t.endIndex
+            var authority = String(t[..<slash])
+            if let at = authority.lastIndex(of: "@") { authority = String(authority[authority.index(after: at)...]) }
+            if let colon = authority.firstIndex(of: ":") { authority = String(authority[..<colon]) }
+            host = authority
+            t = String(t[slash...])
+        } else if let at = t.firstIndex(of: "@"), let colon = t.firstIndex(of: ":"), at < colon {
+            host = String(t[t.index(after: at)..<colon])
+            t = String(t[t.index(after: colon)...])
         }
-        let x = normal(a), y = normal(b)
-        return x == y || x.hasSuffix("/" + y) || y.hasSuffix("/" + x) || x.hasSuffix(":" + y) || y.hasSuffix(":" + x)
+        while t.hasPrefix("/") { t.removeFirst() }
+        while t.hasSuffix("/") { t.removeLast() }
+        if t.hasSuffix(".git") { t = String(t.dropLast(4)) }
+        return (host, t)
     }
 
     /// The delivery id the host gives the request, for the record.

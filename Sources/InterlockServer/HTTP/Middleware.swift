@@ -38,6 +38,9 @@ struct AuthenticationMiddleware: RouterMiddleware {
 
     func handle(_ request: Request, context: ServerContext, next: (Request, ServerContext) async throws -> Response) async throws -> Response {
         var context = context
+        // The git host proves a push webhook by signing its body; an Authorization header a host may add is not an
+        // API token of a user, and must not count against anyone's sign-in attempts.
+        if request.uri.path == "/api/v1/hooks/git" { return try await next(request, context) }
         if let authorization = request.headers[.authorization], authorization.lowercased().hasPrefix("bearer ") {
             let token = String(authorization.dropFirst(7)).trimmingCharacters(in: .whitespaces)
             guard let user = server.tokenUser(token) else {

@@ -20,6 +20,8 @@ public final class WebServer: Sendable {
     let tokenIndex: [String: String]
     /// Counts repeated unauthenticated failures instead of recording each one.
     let failures: FailureAggregator
+    /// Counts redeliveries of the same signed push instead of recording each one.
+    let webhookRepeats: FailureAggregator
     /// Checked instead of a password hash for unknown users, with as many iterations as the slowest configured hash:
     /// a sign-in takes as long whether the user exists or not.
     let decoy: PasswordHash
@@ -36,6 +38,7 @@ public final class WebServer: Sendable {
     public init(instance: InterlockInstance, loop: ReconcileLoop, secureCookies: Bool = false, version: String = "0.1.0",
                 sessions: SessionStore? = nil, throttle: LoginThrottle = LoginThrottle(), failureWindow: TimeInterval = 600) {
         self.failures = FailureAggregator(window: failureWindow)
+        self.webhookRepeats = FailureAggregator(window: failureWindow)
         let iterations = instance.configuration.users.compactMap { $0.passwordHash.flatMap { try? PasswordHash(parsing: $0) }?.iterations }.max()
         self.decoy = iterations.map { PasswordHash(password: "decoy", salt: Array("interlock-decoy!".utf8), iterations: $0) } ?? PasswordHash.decoy
         self.instance = instance
@@ -50,30 +53,37 @@ public final class WebServer: Sendable {
         self.tokenIndex = index
         let hook = instance.configuration.gitWebhook
         if let file = hook?.secretFile {
-            let text = (try? String(contentsOfFile: file, encoding: .utf8))?.split(separator: "\n", omittingEmptySubsequences: true).first
-                .map { $0.trimmingCharacters(in: .whitespaces) }
-            if let text, text.count >= 16 {
+            let text = (try? String(contentsOfFile: file, encoding: .utf8))?.split(whereSeparator: \.isNewline).first
+                .map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
+            let mode = ((try? FileManager.default.attributesOfItem(atPath: file))?[.posixPermissions] as? NSNumber)?.intValue ?? 0
+            if let text, text.count >= 16, mode & 0o077 == 0 {
                 webhookSecret = text
                 webhookProblem = nil
             } else {
                 webhookSecret = nil
-                webhookProblem = text == nil ? "the webhook secret file \(file) cannot be read" : "the webhook secret in \(file) is shorter than 16 characters"
+                webhookProblem = text == nil ? "the webhook secret file \(file) cannot be read"
+                    : text!.count < 16 ? "the webhook secret in \(file) is shorter than 16 characters"
+                    : "the webhook secret file \(file) is readable by others (mode \(String(mode, radix: 8))): chmod 600 it"
             }
         } else {
             webhookSecret = hook?.secret
             webhookProblem = nil
+        }
+        if let problem = webhookProblem {
+            FileHandle.standardError.write(Data("error: push webhooks are off: \(problem)\n".utf8))
         }
     }
 
     /// The branch push webhooks must name: `webhooks.git.branch`, else the revision `serve` follows when it is a
     /// branch, else the configuration's `branch`.
     var webhookBranch: String {
-        if let branch = instance.configuration.gitWebhook?.branch { return branch }
+        if let branch = instance.configuration.gitWebhook?.branch { return GitWebhooks.branchName(branch) }
         let revision = instance.revision
-        if revision != "HEAD", !revision.isEmpty, revision.allSatisfy({ !$0.isWhitespace }), !(revision.count == 40 && revision.allSatisfy(\.isHexDigit)) {
-            return revision.hasPrefix("refs/heads/") ? String(revision.dropFirst(11)) : revision
+        let isCommit = (revision.count == 40 || revision.count == 64) && revision.allSatisfy(\.isHexDigit)
+        if revision != "HEAD", !revision.isEmpty, revision.allSatisfy({ !$0.isWhitespace }), !isCommit {
+            return GitWebhooks.branchName(revision)
         }
-        return instance.configuration.branch
+        return GitWebhooks.branchName(instance.configuration.branch)
     }
 
     public func makeRouter() -> Router<ServerContext> {
