@@ -94,6 +94,10 @@ git -C "$repo" log --oneline -1
 step interlock plan --site plant-a --repo "$repo"
 set +e; "$interlock" plan --site plant-a --repo "$repo"; echo "(exit code $?: changes pending)"; set -e
 
+step "interlock plan --site plant-a --format html > $work/plant-a-review.html   # the flow drawn, for a review"
+set +e; "$interlock" plan --site plant-a --repo "$repo" --format html > "$work/plant-a-review.html"; set -e
+grep -o 'class="brick [a-z]*"' "$work/plant-a-review.html" | sort | uniq -c
+
 # (--hooks skip: the health checks of the changes baking at Plant A would call Grafana, which does not run here.)
 step interlock reconcile --hooks skip --repo "$repo"
 "$interlock" reconcile --hooks skip --repo "$repo"
