@@ -83,48 +83,33 @@ struct RolloutOverrideCommand<Decision: RolloutDecision>: ParsableCommand {
     func run() throws {
         let context = try QueueContext(instance: instance, repository: repository, target: target)
         let (state, _, _) = try context.desiredState()
-        let known = Set(try context.store.changes(sites: [], statuses: [], limit: 500).compactMap(\.plan.commit))
-        let matches = known.filter { $0.hasPrefix(commit.lowercased()) }
+        let named = try RolloutDecisions.commit(named: commit, store: context.store)
         let action = Decision.action.rawValue
         let authenticated = try SignerAuthentication.authenticate(signer, verb: "rollout.\(action)", context: context, reason: reason)
-        func refuse(_ message: String) throws -> Never {
+        func refuse(_ message: String, commit full: String?) throws -> Never {
             try context.store.record([AuditEvent(
                 actor: Person(id: user, name: context.configuration.user(user)?.name ?? user), role: "operator",
                 authentication: authenticated.authentication, category: .access, action: "rollout.\(action).refused",
-                commit: matches.first ?? commit, reason: reason, success: false, error: message)])
+                commit: full ?? commit, reason: reason, success: false, error: message)])
             context.checkpoint()
             Terminal.error("rollout \(action) refused: \(message)")
             throw ExitCode(1)
         }
-        guard matches.count == 1, let full = matches.first else {
-            try refuse(matches.isEmpty ? "no queued change is for a commit starting with \(commit)" : "\(commit) is ambiguous")
+        let full: String
+        switch named {
+        case .failure(let refusal): try refuse(refusal.message, commit: refusal.commit)
+        case .success(let value): full = value
         }
         guard let person = context.configuration.user(user) else {
-            try refuse("'\(user)' is not a user of this Interlock instance")
+            try refuse("'\(user)' is not a user of this Interlock instance", commit: full)
         }
-        // The later waves as both the trusted (last applied) and the current rollout name them.
-        var laterSites = Set(state.config.waves.dropFirst().flatMap(\.sites))
-        for site in state.sites {
-            if let trusted = try context.store.baseline(site: site.name).flatMap({ $0.files.read(site: site.name).config }) {
-                laterSites.formUnion(trusted.waves.dropFirst().flatMap(\.sites))
-            }
+        if let message = try RolloutDecisions.refusal(for: person, state: state, store: context.store) {
+            try refuse(message, commit: full)
         }
-        let authorised = person.roles.contains(.admin) || person.roles.contains(.operator)
-            || (person.roles.contains(.approver) && laterSites.allSatisfy { person.actsFor($0) })
-        guard authorised else {
-            try refuse("\(person.name) (\(person.id)) may not override rollouts: it takes the operator or admin role, or approving for every later-wave site")
-        }
-        let decision = RolloutOverride(commit: full, action: Decision.action, by: Person(id: person.id, name: person.name, email: person.email),
-                                       reason: reason, at: Date())
-        try context.store.addRolloutOverride(decision, events: [AuditEvent(
-            actor: decision.by, role: person.title, authentication: authenticated.authentication, category: .approval,
-            action: "rollout.\(action)", commit: full, reason: reason, details: ["printedName": person.name])])
         // Changes waiting only for the waves may be ready now.
-        let reconciler = context.reconciler(state)
-        for change in try context.store.changes(sites: [], statuses: [.waiting], limit: nil) where change.plan.commit == full {
-            guard let site = state.site(named: change.site) else { continue }
-            let wave = try reconciler.waveState(of: change, site: site, state: state)
-            for note in try reconciler.updateReadiness(change, site: site, wave: wave).2 { print(note) }
+        for note in try RolloutDecisions.record(Decision.action, commit: full, person: person, authentication: authenticated.authentication,
+                                                reason: reason, state: state, store: context.store, reconciler: context.reconciler(state)) {
+            print(note)
         }
         context.checkpoint()
         print("rollout of \(full.prefix(10)): \(action) recorded for \(person.name) — \(reason)")

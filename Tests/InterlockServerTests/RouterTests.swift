@@ -192,6 +192,37 @@ struct RouterTests {
         }
     }
 
+    @Test func aRolloutOwnerSkipsTheWavesFromTheConsoleWithPasswordAndReasonAndOthersCannot() async throws {
+        let fixture = try ServerFixture()
+        let commit = try #require(try fixture.instance.store.change(id: "plant-b-1")?.plan.commit)
+        try await fixture.app.test(.router) { client in
+            // A plant manager of Plant A only does not decide for Plant B's wave: no form, and a forged POST is refused.
+            let anna = try await client.signIn("mgr-plant-a")
+            let annaPage = String(buffer: try await client.execute(uri: "/rollout", method: .get, headers: anna.headers).body)
+            #expect(!annaPage.contains("/rollout/\(commit)/skip"))
+            var (headers, body) = anna.form(["csrf": anna.csrf, "reason": "forged", "password": ServerFixture.passwords["mgr-plant-a"]!])
+            let forged = try await client.execute(uri: "/rollout/\(commit)/skip", method: .post, headers: headers, body: body)
+            #expect(forged.status == .forbidden && String(buffer: forged.body).contains("may not override rollouts"))
+
+            let ops = try await client.signIn("ops")
+            let page = String(buffer: try await client.execute(uri: "/rollout", method: .get, headers: ops.headers).body)
+            #expect(page.contains("action=\"/rollout/\(commit)/skip\"") && page.contains("class=\"pipeline\""), "\(page)")
+            (headers, body) = ops.form(["csrf": ops.csrf, "reason": "pilot plant shut down for the week", "password": "wrong"])
+            let wrong = try await client.execute(uri: "/rollout/\(commit)/skip", method: .post, headers: headers, body: body)
+            #expect(wrong.status == .forbidden && String(buffer: wrong.body).contains("does not match"))
+            (headers, body) = ops.form(["csrf": ops.csrf, "reason": "", "password": ServerFixture.passwords["ops"]!])
+            #expect(try await client.execute(uri: "/rollout/\(commit)/skip", method: .post, headers: headers, body: body).status == .badRequest)
+            (headers, body) = ops.form(["reason": "no token", "password": ServerFixture.passwords["ops"]!])
+            #expect(try await client.execute(uri: "/rollout/\(commit)/skip", method: .post, headers: headers, body: body).status == .forbidden)
+            (headers, body) = ops.form(["csrf": ops.csrf, "reason": "pilot plant shut down for the week", "password": ServerFixture.passwords["ops"]!])
+            let done = try await client.execute(uri: "/rollout/\(commit.prefix(10))/skip", method: .post, headers: headers, body: body)
+            #expect(done.status == .ok && String(buffer: done.body).contains("skip recorded for IT operations"), "\(String(buffer: done.body))")
+        }
+        let skip = try #require(try fixture.records("rollout.skip").first)
+        #expect(skip.actor.id == "ops" && skip.actor.authentication == "local-password" && skip.commit == commit && skip.reason == "pilot plant shut down for the week")
+        #expect(try fixture.records("rollout.skip.refused").count >= 3, "the plant manager, the wrong password and the missing reason are recorded")
+    }
+
     @Test func plantAManagerSeesTheApproveFormForPlantAButNotForPlantB() async throws {
         let fixture = try ServerFixture()
         try await fixture.app.test(.router) { client in

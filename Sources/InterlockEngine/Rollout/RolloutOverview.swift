@@ -11,6 +11,8 @@ public struct RolloutOverview: Sendable {
         /// `applied`, `baking`, `waiting`, `ready`, `halted`, `no change`, or a change status.
         public var state: String
         public var detail: String
+        /// Until when the site bakes the commit (state `baking`).
+        public var bakeUntil: Date? = nil
     }
 
     public struct Commit: Sendable {
@@ -54,7 +56,7 @@ public struct RolloutOverview: Sendable {
                             let until = own.updatedAt.addingTimeInterval(TimeInterval(wave.bake?.seconds ?? 0))
                             let baking = until > now ? ", baking until \(when(until))" : (wave.bake.map { ", baked \($0)" } ?? "")
                             entries.append(Entry(site: site, wave: wave.name, change: own, state: until > now ? "baking" : "applied",
-                                                 detail: "\(own.id) applied at \(when(own.updatedAt))\(baking)"))
+                                                 detail: "\(own.id) applied at \(when(own.updatedAt))\(baking)", bakeUntil: until > now ? until : nil))
                         case .waiting, .ready:
                             let waveState = try reconciler.waveState(of: own, site: site, state: state)
                             let gates = GateEvaluator.evaluate(own, rules: try GateRules.resolve(site, proposedConfig: state.config, store: store), at: now, wave: waveState)

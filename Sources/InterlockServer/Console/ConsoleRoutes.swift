@@ -12,6 +12,7 @@ extension WebServer {
         router.get("/sites") { _, context in try await self.sitesPage(context) }
         router.get("/queue") { request, context in try await self.queuePage(request, context) }
         router.get("/rollout") { _, context in try await self.rolloutPage(context) }
+        router.post("/rollout/:commit/:action") { request, context in try await self.decideRollout(request, context) }
         router.get("/changes/:id") { request, context in
             let principal = try context.requirePrincipal()
             let id = try context.parameters.require("id")
@@ -186,12 +187,25 @@ extension WebServer {
 
     // MARK: - Rollout
 
-    func rolloutPage(_ context: ServerContext) async throws -> Response {
+    func rolloutPage(_ context: ServerContext, flash: ConsoleViews.Flash? = nil, status: HTTPResponse.Status = .ok) async throws -> Response {
         let principal = try context.requirePrincipal()
         let overview = try await rolloutOverview(limit: 5)
+        let now = instance.clock.now()
+        // Whether this user may resume or skip a commit's rollout (the same rule as 'interlock rollout resume|skip').
+        let mayOverride: Bool
+        if let state = observations.loaded?.state, let user = instance.configuration.user(principal.user.id) {
+            let refusal: String?? = try? await offload { [instance = self.instance] in try RolloutDecisions.refusal(for: user, state: state, store: instance.store) }
+            mayOverride = refusal.map { $0 == nil } ?? false
+        } else {
+            mayOverride = false
+        }
         let commits: [[String: Any]] = overview.commits.map { commit in
-            ConsoleViews.view([
-                "commit": String(commit.id.prefix(10)), "summary": commit.summary,
+            // A decision means something while a site of a later wave has not applied the commit.
+            let laterWaves = Set(overview.waves.dropFirst().map(\.name))
+            let held = commit.entries.contains { $0.state == "halted" || (laterWaves.contains($0.wave) && ["waiting", "ready"].contains($0.state)) }
+            return ConsoleViews.view([
+                "commit": String(commit.id.prefix(10)), "fullCommit": commit.id, "summary": commit.summary,
+                "columns": overview.waves.count,
                 "waves": overview.waves.map { wave in
                     ConsoleViews.view([
                         "name": wave.name, "bake": wave.bake.map { "bake \($0)" },
@@ -199,15 +213,73 @@ extension WebServer {
                             ConsoleViews.view([
                                 "site": entry.site.name, "state": entry.state, "detail": entry.detail, "change": entry.change?.id,
                                 "stateClass": Self.rolloutClass(entry.state),
+                                "countdown": entry.bakeUntil.map { "bakes for another \(Self.remaining($0.timeIntervalSince(now)))" },
                             ])
                         },
                     ])
                 },
+                "halted": commit.entries.contains { $0.state == "halted" },
+                "canDecide": mayOverride && held && principal.session != nil, "csrf": principal.session?.csrfToken,
             ])
         }
         return views.page("rollout", title: "Rollout", data: ConsoleViews.view([
             "commits": commits, "hasCommits": !commits.isEmpty,
-        ]), principal: principal, nav: "Rollout")
+        ]), principal: principal, flash: flash, nav: "Rollout", status: status)
+    }
+
+    /// `3h 12m`, `12m`, `40s`.
+    static func remaining(_ seconds: TimeInterval) -> String {
+        let s = max(0, Int(seconds.rounded(.up)))
+        if s >= 3600 { return "\(s / 3600)h \(s % 3600 / 60)m" }
+        if s >= 60 { return "\(s / 60)m" }
+        return "\(s)s"
+    }
+
+    /// `POST /rollout/COMMIT/resume|skip` from the console: the password again, a reason, the same authorisation and
+    /// record as the command line.
+    func decideRollout(_ request: Request, _ context: ServerContext) async throws -> Response {
+        let principal = try context.requirePrincipal()
+        guard let action = RolloutOverride.Action(rawValue: try context.parameters.require("action")) else {
+            throw ServerError(.notFound, "a rollout decision is resume or skip")
+        }
+        let prefix = try context.parameters.require("commit")
+        let form = try await FormFields.body(request)
+        try await checkCSRF(principal, token: form["csrf"], path: request.uri.path, address: context.remoteAddress)
+        let reason = form.text("reason")?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+        let address = context.remoteAddress
+        let user = principal.user
+        func refuse(_ status: HTTPResponse.Status, _ message: String, commit: String? = nil) async throws -> Response {
+            try? await audit(AuditEvent(
+                actor: Person(id: user.id, name: user.name), role: "operator", authentication: principal.authentication == "api-token" ? "api-token" : "local-password",
+                category: .access, action: "rollout.\(action.rawValue).refused", commit: commit ?? String(prefix.prefix(64)), reason: reason.isEmpty ? nil : reason,
+                success: false, error: message, details: ["remoteAddress": address]))
+            return try await rolloutPage(context, flash: ConsoleViews.Flash(kind: "error", text: "Not recorded: \(message)"), status: status)
+        }
+        guard !reason.isEmpty else { return try await refuse(.badRequest, "a reason is required: it is recorded with your decision") }
+        if let problem = try await confirmPassword(principal, form["password"], address: address) { return try await refuse(.forbidden, problem) }
+        let loaded = try await currentState()
+        let instance = self.instance
+        let outcome: Result<(String, [String]), RolloutDecisions.Refusal> = try await offload {
+            switch try RolloutDecisions.commit(named: prefix, store: instance.store) {
+            case .failure(let refusal): return .failure(refusal)
+            case .success(let full):
+                if let message = try RolloutDecisions.refusal(for: user, state: loaded.state, store: instance.store) {
+                    return .failure(RolloutDecisions.Refusal(message: message, commit: full))
+                }
+                let notes = try RolloutDecisions.record(action, commit: full, person: user, authentication: "local-password", reason: reason,
+                                                        details: ["remoteAddress": address], state: loaded.state, store: instance.store,
+                                                        reconciler: instance.reconciler(loaded.state))
+                instance.checkpoint()
+                return .success((full, notes))
+            }
+        }
+        switch outcome {
+        case .failure(let refusal):
+            return try await refuse(refusal.commit == nil ? .notFound : .forbidden, refusal.message, commit: refusal.commit)
+        case .success(let (full, _)):
+            loop.trigger()
+            return try await rolloutPage(context, flash: ConsoleViews.Flash(kind: "ok", text: "Rollout of \(full.prefix(10)): \(action.rawValue) recorded for \(user.name) — \(reason)"))
+        }
     }
 
     static func rolloutClass(_ state: String) -> String {

@@ -183,6 +183,25 @@ public final class WebServer: Sendable {
 
     /// Approves or rejects as `principal`, after checking the re-entered password (an electronic signature).
     /// Wrong passwords count towards the account's lockout; every refusal is audited.
+    /// The password again, for a decision made in the console (a rollout override): nil when it matches, else why
+    /// not. API tokens never decide; failures count towards the account's lock like a signature's.
+    func confirmPassword(_ principal: Principal, _ password: String?, address: String) async throws -> String? {
+        let user = principal.user
+        guard principal.authentication != "api-token" else { return "API tokens never decide: sign in to the console with your password" }
+        guard let password, !password.isEmpty else { return "re-enter your password to decide" }
+        if let until = throttle.lockedUntil(account: user.id, address: address) {
+            return "too many failed password attempts; decisions are locked until \(ConsoleViews.utc(until))"
+        }
+        guard let stored = user.passwordHash, let hash = try? PasswordHash(parsing: stored) else {
+            return "\(user.name) (\(user.id)) has no password in the instance configuration and cannot decide"
+        }
+        guard try await offload({ hash.matches(password) }) else {
+            _ = throttle.recordFailure(account: user.id, address: address)
+            return "the password does not match: nothing was recorded"
+        }
+        return nil
+    }
+
     func sign(changeID: String, approving: Bool, reason: String?, password: String?, plan: String?, principal: Principal,
               address: String) async throws -> ChangeSigning.Signed {
         let verb = approving ? "approve" : "reject"

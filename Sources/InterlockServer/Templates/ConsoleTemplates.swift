@@ -93,23 +93,43 @@ enum ConsoleTemplates {
 
     static let rollout = """
         <h1>Rollout</h1>
-        <p class="meta">Each commit reaches the sites wave by wave: a later wave waits until the earlier waves applied it and baked.
+        <p class="meta">Each commit reaches the sites wave by wave, left to right: a later wave waits until the earlier waves applied it and baked.
         Times in plant time, UTC in parentheses.</p>
         {{^hasCommits}}<p class="empty">No commits reconciled yet.</p>{{/hasCommits}}
         {{#commits}}
-        <section class="card">
+        <section class="card rollout-commit">
         <h2>commit <code>{{commit}}</code> {{summary}}</h2>
+        <ol class="pipeline" aria-label="waves of commit {{commit}}">
         {{#waves}}
-        <h3>wave {{name}} {{#bake}}<small>({{bake}})</small>{{/bake}}</h3>
-        <table class="list">
-        <tbody>
-        {{#sites}}
-        <tr><td>{{site}}</td><td><span class="badge {{stateClass}}">{{state}}</span></td>
-        <td>{{#change}}<a href="/changes/{{change}}">{{change}}</a> {{/change}}{{detail}}</td></tr>
+        <li class="wave"><h3>wave {{name}} {{#bake}}<small>({{bake}})</small>{{/bake}}</h3>
+        <ul class="sites">
+        {{#sites}}<li class="site {{stateClass}}"><strong>{{site}}</strong> <span class="badge {{stateClass}}">{{state}}</span>
+          {{#countdown}}<span class="countdown">{{countdown}}</span>{{/countdown}}
+          <div class="detail">{{#change}}<a href="/changes/{{change}}">{{change}}</a> {{/change}}{{detail}}</div></li>
         {{/sites}}
-        </tbody>
-        </table>
+        </ul></li>
         {{/waves}}
+        </ol>
+        {{#canDecide}}
+        <details class="decide"{{#halted}} open{{/halted}}>
+        <summary>{{#halted}}Resume this commit's rollout after the halt, or skip the waves{{/halted}}{{^halted}}Skip the waves for this commit{{/halted}}</summary>
+        <p class="meta">A rollout owner's decision about commit <code>{{commit}}</code>: recorded with your printed name, the time and your reason. <strong>Resume</strong> lifts a halt after a failure in an earlier wave; <strong>skip</strong> lets later waves go ahead without waiting for the earlier waves to apply and bake. Every change still needs its own approvals and window.</p>
+        <div class="forms">
+        {{#halted}}<form method="post" action="/rollout/{{fullCommit}}/resume" class="stack">
+          <input type="hidden" name="csrf" value="{{csrf}}">
+          <label for="resume-reason-{{commit}}">Reason</label><textarea id="resume-reason-{{commit}}" name="reason" required rows="2"></textarea>
+          <label for="resume-password-{{commit}}">Password</label><input id="resume-password-{{commit}}" name="password" type="password" autocomplete="current-password" required>
+          <button type="submit">Resume the rollout</button>
+        </form>{{/halted}}
+        <form method="post" action="/rollout/{{fullCommit}}/skip" class="stack">
+          <input type="hidden" name="csrf" value="{{csrf}}">
+          <label for="skip-reason-{{commit}}">Reason</label><textarea id="skip-reason-{{commit}}" name="reason" required rows="2"></textarea>
+          <label for="skip-password-{{commit}}">Password</label><input id="skip-password-{{commit}}" name="password" type="password" autocomplete="current-password" required>
+          <button type="submit" class="reject">Skip the waves</button>
+        </form>
+        </div>
+        </details>
+        {{/canDecide}}
         </section>
         {{/commits}}
         """

@@ -58,6 +58,12 @@ enum Stylesheet {
         ol.timeline { list-style: none; padding: 0; margin: 0; } ol.timeline li { padding: .3rem 0; border-bottom: 1px solid var(--line); }
         ol.timeline li.failed { color: var(--bad); } ol.timeline .when { font-variant-numeric: tabular-nums; }
         .print-only { display: none; }
+        ol.pipeline { list-style: none; padding: 0; margin: 0; display: grid; grid-auto-flow: column; grid-auto-columns: minmax(240px, 1fr); gap: 1.2rem; overflow-x: auto; }
+        ol.pipeline > li.wave { border-left: 4px solid var(--line); padding-left: .8rem; }
+        ol.pipeline > li.wave + li.wave::before { content: "→"; position: relative; left: -1.5rem; color: var(--muted); font-size: 1.3rem; float: left; }
+        ul.sites { list-style: none; padding: 0; margin: 0; } ul.sites li.site { padding: .4rem 0; border-bottom: 1px solid var(--line); }
+        ul.sites .detail { color: var(--muted); font-size: .92rem; } .countdown { font-variant-numeric: tabular-nums; color: var(--warn); font-size: .9rem; }
+        details.decide { margin-top: .8rem; } details.decide summary { cursor: pointer; font-weight: 600; padding: .4rem 0; }
         ul.risk { list-style: none; padding: 0; margin: 0; } ul.risk li { padding: .3rem 0; }
         ul.risk .level { display: inline-block; min-width: 5.2rem; font-size: .8rem; font-weight: 700; text-transform: uppercase; border: 1px solid currentColor; border-radius: 4px; padding: 0 .3rem; margin-right: .4rem; text-align: center; }
         ul.risk li.high .level { color: var(--bad); } ul.risk li.notable .level { color: var(--warn); } ul.risk li.info .level { color: var(--muted); }
