@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 import Testing
 
@@ -36,9 +35,19 @@ import Testing
         return (Int(lines.first ?? "") ?? 0, lines.count > 1 ? String(lines[1]) : "")
     }
 
-    static func signed(_ body: String) -> [String: String] {
-        let mac = HMAC<SHA256>.authenticationCode(for: Array(body.utf8), using: SymmetricKey(data: Data(secret.utf8)))
-        return ["X-GitHub-Event": "push", "X-GitHub-Delivery": UUID().uuidString, "X-Hub-Signature-256": "sha256=" + mac.map { String(format: "%02x", $0) }.joined()]
+    /// The headers GitHub sends with `body`: its HMAC-SHA256 with the secret (computed by python3's hmac, as a
+    /// receiver in another language would check it).
+    static func signed(_ body: String) throws -> [String: String] {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "-c", "import hmac, hashlib, sys; print(hmac.new(sys.argv[1].encode(), sys.argv[2].encode(), hashlib.sha256).hexdigest())",
+                             secret, body]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let hex = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        process.waitUntilExit()
+        return ["X-GitHub-Event": "push", "X-GitHub-Delivery": UUID().uuidString, "X-Hub-Signature-256": "sha256=" + hex]
     }
 
     static func push(ref: String, after: String) -> String {
@@ -86,13 +95,13 @@ import Testing
         let body = Self.push(ref: "refs/heads/main", after: "0123456789abcdef0123456789abcdef01234567")
         let unsigned = try Self.post(base + "/api/v1/hooks/git", headers: ["X-GitHub-Event": "push"], body: body)
         #expect(unsigned.status == 401, "\(unsigned)")
-        var forged = Self.signed(body)
+        var forged = try Self.signed(body)
         forged["X-Hub-Signature-256"] = "sha256=" + String(repeating: "ab", count: 32)
         #expect(try Self.post(base + "/api/v1/hooks/git", headers: forged, body: body).status == 401)
-        let tampered = try Self.post(base + "/api/v1/hooks/git", headers: Self.signed(body), body: body.replacingOccurrences(of: "main", with: "main "))
+        let tampered = try Self.post(base + "/api/v1/hooks/git", headers: try Self.signed(body), body: body.replacingOccurrences(of: "main", with: "main "))
         #expect(tampered.status == 401, "a body changed after signing: \(tampered)")
         let otherBranch = Self.push(ref: "refs/heads/feature/new-meters", after: "0123456789abcdef0123456789abcdef01234567")
-        let ignored = try Self.post(base + "/api/v1/hooks/git", headers: Self.signed(otherBranch), body: otherBranch)
+        let ignored = try Self.post(base + "/api/v1/hooks/git", headers: try Self.signed(otherBranch), body: otherBranch)
         #expect(ignored.status == 202 && ignored.body.contains("ignored"), "\(ignored)")
         try await Task.sleep(nanoseconds: 1_500_000_000)
         #expect(try Self.queued(w, site: "plant-a").count == 1, "refused and ignored requests run no pass")
@@ -102,7 +111,7 @@ import Testing
         // The host's signed push: fetched and planned at once.
         let sent = Date()
         // A host that adds an Authorization header (Gitea's option): not taken for a user's API token.
-        let accepted = try Self.post(base + "/api/v1/hooks/git", headers: Self.signed(body).merging(["Authorization": "Bearer gitea-hook"]) { $1 }, body: body)
+        let accepted = try Self.post(base + "/api/v1/hooks/git", headers: try Self.signed(body).merging(["Authorization": "Bearer gitea-hook"]) { $1 }, body: body)
         #expect(accepted.status == 202 && accepted.body.contains("accepted"), "\(accepted)")
         let planned = try await ReplicaFaultTests.waitUntil(30) { (try? Self.queued(w, site: "plant-a").count) == 2 }
         #expect(planned, "the push was planned: \((try? String(contentsOfFile: log, encoding: .utf8).suffix(3000)) ?? "")")
@@ -111,7 +120,7 @@ import Testing
         #expect(try !Self.actions(w).contains("token.refused"), "the webhook's Authorization header is not an API token")
         // The same signed body again (a redelivery or a replay): accepted, counted, not recorded again.
         let pushes = try Self.actions(w).filter { $0 == "webhook.push" }.count
-        #expect(try Self.post(base + "/api/v1/hooks/git", headers: Self.signed(body), body: body).status == 202)
+        #expect(try Self.post(base + "/api/v1/hooks/git", headers: try Self.signed(body), body: body).status == 202)
         #expect(try Self.actions(w).filter { $0 == "webhook.push" }.count == pushes)
         #expect(try w.run("audit", "verify").status == 0)
     }
