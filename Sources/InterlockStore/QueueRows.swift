@@ -12,6 +12,16 @@ enum QueueRows {
             after: event.after, reason: event.reason, result: event.success ? .success : .failure, error: event.error, details: event.details)
     }
 
+    /// What superseding `old` by the new change `id` records, and the signatures that carry over to it (when the new
+    /// change's carry is for `old` as read in the transaction); the same in SQLite and PostgreSQL.
+    static func supersede(_ old: ChangeRequest, by id: String, new: NewChange) -> (events: [AuditEvent], carried: [Approval]) {
+        if let carry = new.carry, carry.applies(to: old, new: new) {
+            let outcome = carry.outcome(old: old, newID: id, newPlan: new.plan)
+            return (outcome.events, outcome.carried)
+        }
+        return ([lapsed(old, by: id, plan: new.plan)], [])
+    }
+
     /// The `change.superseded` record of a change replaced by another plan: its successor, and whose signatures lapse.
     static func lapsed(_ old: ChangeRequest, by id: String, plan: Plan) -> AuditEvent {
         let signers = old.approvals.filter { $0.planID == old.plan.id }

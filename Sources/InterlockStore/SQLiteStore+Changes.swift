@@ -89,13 +89,9 @@ extension SQLiteStore: ChangeStore {
                     sql: "UPDATE change_request SET status = 'superseded', status_reason = ?, updated_at = ? WHERE id = ?",
                     arguments: ["superseded by \(id) (plan \(new.plan.shortID))", now, old.id])
                 superseded = old
-                if let carry = new.carry, carry.applies(to: old, new: new) {
-                    let outcome = carry.outcome(old: old, newID: id, newPlan: new.plan)
-                    carried = outcome.carried
-                    allEvents.insert(contentsOf: outcome.events, at: 0)
-                } else {
-                    allEvents.insert(QueueRows.lapsed(old, by: id, plan: new.plan), at: 0)
-                }
+                let outcome = QueueRows.supersede(old, by: id, new: new)
+                carried += outcome.carried
+                allEvents.insert(contentsOf: outcome.events, at: 0)
             }
             try db.execute(
                 sql: """

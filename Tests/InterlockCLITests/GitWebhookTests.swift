@@ -8,31 +8,9 @@ import Testing
     typealias Workspace = CommandLineTests.Workspace
     static let secret = "b7e1c0d2f4a6983514e7c9a0b2d4f6a8"
 
-    /// An HTTP POST with python3 (status, body).
+    /// An HTTP POST of a JSON body with the given headers (status, body).
     static func post(_ url: String, headers: [String: String], body: String) throws -> (status: Int, body: String) {
-        let out = FileManager.default.temporaryDirectory.appendingPathComponent("post-\(UUID().uuidString)").path
-        _ = FileManager.default.createFile(atPath: out, contents: nil)
-        defer { try? FileManager.default.removeItem(atPath: out) }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        let headerJSON = String(decoding: try JSONSerialization.data(withJSONObject: headers), as: UTF8.self)
-        process.arguments = ["python3", "-c", """
-            import sys, json, urllib.request, urllib.error
-            url, headers, body, out = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3], sys.argv[4]
-            request = urllib.request.Request(url, method="POST", data=body.encode(), headers=dict(headers, **{"Content-Type": "application/json"}))
-            try:
-                r = urllib.request.urlopen(request, timeout=30); code, data = r.status, r.read()
-            except urllib.error.HTTPError as e:
-                code, data = e.code, e.read()
-            except Exception as e:
-                code, data = 0, repr(e).encode()
-            open(out, "wb").write(str(code).encode() + b"\\n" + data)
-            """, url, headerJSON, body, out]
-        try process.run()
-        process.waitUntilExit()
-        let text = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
-        let lines = text.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false)
-        return (Int(lines.first ?? "") ?? 0, lines.count > 1 ? String(lines[1]) : "")
+        try ReplicaFaultTests.http("POST", url, json: body, headers: headers)
     }
 
     /// The headers GitHub sends with `body`: its HMAC-SHA256 with the secret (computed by python3's hmac, as a

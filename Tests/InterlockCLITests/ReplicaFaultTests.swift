@@ -42,16 +42,16 @@ import Testing
     }
 
     /// An HTTP request through python3's urllib (no HTTP client in the test target): status and body.
-    static func http(_ method: String, _ url: String, token: String? = nil, json: String? = nil) throws -> (status: Int, body: String) {
+    static func http(_ method: String, _ url: String, token: String? = nil, json: String? = nil, headers: [String: String] = [:]) throws -> (status: Int, body: String) {
         let out = FileManager.default.temporaryDirectory.appendingPathComponent("http-\(UUID().uuidString)").path
         _ = FileManager.default.createFile(atPath: out, contents: nil)
         defer { try? FileManager.default.removeItem(atPath: out) }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", "-c", """
-            import sys, urllib.request, urllib.error
-            method, url, token, body, out = sys.argv[1:6]
-            request = urllib.request.Request(url, method=method, data=body.encode() if body else None)
+            import sys, json, urllib.request, urllib.error
+            method, url, token, body, out, headers = sys.argv[1:7]
+            request = urllib.request.Request(url, method=method, data=body.encode() if body else None, headers=json.loads(headers))
             if token: request.add_header("Authorization", "Bearer " + token)
             if body: request.add_header("Content-Type", "application/json")
             try:
@@ -61,7 +61,7 @@ import Testing
             except Exception as e:
                 code, data = 0, str(e).encode()
             open(out, "wb").write(str(code).encode() + b"\\n" + data)
-            """, method, url, token ?? "", json ?? "", out]
+            """, method, url, token ?? "", json ?? "", out, String(decoding: try JSONSerialization.data(withJSONObject: headers), as: UTF8.self)]
         try process.run()
         process.waitUntilExit()
         let text = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""

@@ -124,13 +124,9 @@ extension PostgresStore: RolloutStore, ChangeNotifying {
                     "UPDATE change_request SET status = 'superseded', status_reason = $1, updated_at = $2 WHERE id = $3",
                     [.text("superseded by \(id) (plan \(new.plan.shortID))"), .text(now), .text(old.id)])
                 superseded = old
-                if let carry = new.carry, carry.applies(to: old, new: new) {
-                    let outcome = carry.outcome(old: old, newID: id, newPlan: new.plan)
-                    carried = outcome.carried
-                    allEvents.insert(contentsOf: outcome.events, at: 0)
-                } else {
-                    allEvents.insert(QueueRows.lapsed(old, by: id, plan: new.plan), at: 0)
-                }
+                let outcome = QueueRows.supersede(old, by: id, new: new)
+                carried += outcome.carried
+                allEvents.insert(contentsOf: outcome.events, at: 0)
             }
             try connection.query(
                 """
