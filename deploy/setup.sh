@@ -28,9 +28,11 @@ command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v rsync >/dev/null 2>&1 || missing+=(rsync)
 # The browser test prints a change record to PDF and reads it back with pdftotext.
 command -v pdftotext >/dev/null 2>&1 || missing+=(poppler-utils)
+# The Prometheus alerting rules (deploy/interlock-alerts.yaml) are checked with promtool.
+command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 
 if [ "${#missing[@]}" -eq 0 ]; then
-    echo "setup: libgit2 $(pkg-config --modversion libgit2), git, mosquitto, python3, chromium, postgresql, openssl, rsync and pdftotext are present"
+    echo "setup: libgit2 $(pkg-config --modversion libgit2), git, mosquitto, python3, chromium, postgresql, openssl, rsync, pdftotext and promtool are present"
     exit 0
 fi
 

@@ -265,6 +265,43 @@ struct GitCommitHistory: CommitHistory {
     }
 }
 
+extension GitCommitHistory {
+    func changedPaths(of commit: String) -> Set<String>? {
+        if let known = ChangedPathsCache.shared.get(commit) { return known }
+        let path: String
+        switch source {
+        case .workTree: return nil
+        case .local(let local): path = local
+        case .remote(let url): path = RepositorySource.mirrorDirectory(for: url, stateDirectory: stateDirectory)
+        }
+        guard let id = ObjectID(hex: commit), let repository = try? Repository.open(at: path),
+              let info = try? repository.commit(id) else { return nil }
+        guard let changes = try? repository.changedPaths(from: info.parents.first, to: id) else { return nil }
+        var paths = Set<String>()
+        for change in changes {
+            paths.insert(change.path)
+            if let old = change.oldPath { paths.insert(old) }
+        }
+        ChangedPathsCache.shared.set(commit, paths)
+        return paths
+    }
+}
+
+/// The paths each commit changed, by commit id (a commit never changes): read once per process, at most 20,000 kept.
+final class ChangedPathsCache: @unchecked Sendable {
+    static let shared = ChangedPathsCache()
+    private let lock = NSLock()
+    private var entries: [String: Set<String>] = [:]
+
+    func get(_ commit: String) -> Set<String>? { lock.withLock { entries[commit] } }
+    func set(_ commit: String, _ paths: Set<String>) {
+        lock.withLock {
+            if entries.count >= 20_000 { entries.removeAll(keepingCapacity: true) }
+            entries[commit] = paths
+        }
+    }
+}
+
 /// Answers ancestry questions from the desired-state repository (opened per question: a repository
 /// handle is not shareable between threads). A working tree has no history: a commit contains only itself.
 struct GitCommitGraph: CommitGraph {

@@ -31,7 +31,7 @@ enum PlanReview {
         .create { color: #13703a; } .update { color: #8a5a00; } .delete { color: #b0261c; }
         pre { background: #f7f8fa; border: 1px solid #d8dce3; padding: .5rem .7rem; white-space: pre-wrap; font-size: .88rem; }
         figure { margin: 1rem 0; overflow-x: auto; } figcaption { color: #5b6575; font-size: .9rem; }
-        .meta { color: #5b6575; } .warn { color: #8a5a00; font-weight: bold; }
+        .about { margin: .2rem 0 .4rem; color: #3b4554; font-size: .92rem; } .meta { color: #5b6575; } .warn { color: #8a5a00; font-weight: bold; }
         @media print { pre { font-size: 8.5pt; } figure { break-inside: avoid; } }
         """
 
@@ -59,6 +59,8 @@ enum PlanReview {
                     if operation.revertsDrift { head += " <span class=\"warn\">reverts drift</span>" }
                     if operation.adoptsUnmanaged { head += " <span class=\"warn\">takes over a file Interlock did not write</span>" }
                     body.append(head)
+                    let about = operation.about?.lines(kind: operation.kind) ?? []
+                    if !about.isEmpty { body.append("<ul class=\"about\">" + about.map { "<li>\(escape($0))</li>" }.joined() + "</ul>") }
                     if operation.kind == .flow, let picture = FlowPicture.compare(old: operation.previousContent, new: operation.content) {
                         figure += 1
                         body.append("<figure>\(picture.svg(id: "flow-\(figure)", standalone: true))<figcaption>\(escape(picture.name)): \(picture.touchedBricks) brick(s) and \(picture.touchedConnections) connection(s) change. + added, − removed (dashed), ~ changed (dotted).</figcaption></figure>")

@@ -1,6 +1,7 @@
 import Foundation
 import InterlockEngine
 import InterlockModel
+import InterlockServer
 
 /// Plans and site conditions for people and as JSON.
 enum PlanText {
@@ -46,6 +47,9 @@ enum PlanText {
         if operation.adoptsUnmanaged { head += Terminal.styled("  takes over a file Interlock did not write", .yellow) }
         if operation.revertsDrift { head += Terminal.styled("  reverts drift", .yellow) }
         var lines = [head]
+        for line in operation.about?.lines(kind: operation.kind) ?? [] {
+            lines.append("      " + Terminal.styled(line, .dim))
+        }
         for change in operation.changes {
             let colored: String
             if change.hasPrefix("+"), !change.hasPrefix("+++") {
@@ -100,6 +104,8 @@ extension InterlockEngine.Operation {
             "beforeMode": beforeMode.map { .string(String(format: "%04o", $0)) } ?? .null,
             "afterMode": afterMode.map { .string(String(format: "%04o", $0)) } ?? .null,
             "changes": .array(changes.map(Value.string)), "adoptsUnmanaged": .bool(adoptsUnmanaged), "revertsDrift": .bool(revertsDrift),
+            "sources": .array(sources.map(Value.string)), "about": about.map(JSONShapes.about) ?? .null,
+            "introducedBy": introducedBy.map(Value.string) ?? .null,
         ])
     }
 }

@@ -69,3 +69,57 @@ import InterlockModel
         ])
     }
 }
+
+/// What an operation says about its component, owner and the floor, kept with the stored plan but outside its id.
+@Suite struct OperationAboutTests {
+    @Test func aFileFollowsItsComponentAndAFlowCountsOnlyTheBricksItTouches() throws {
+        let f = try EngineFixture()
+        try f.deploy("plant-a")
+        try f.edit("components/mqtt-broker/mosquitto.conf", replacing: "max_connections ${config.max_connections}", with: "max_connections 900")
+        try f.edit("flows/energy-monitoring.yaml", replacing: "unit_id: 3\n      interval: 5s", with: "unit_id: 3\n      interval: 1s")
+        let plan = try f.plan("plant-a").plan
+        let conf = try #require(plan.operations.first { $0.path == "files/mosquitto/mosquitto.conf" })
+        #expect(conf.about?.component == "mqtt-broker")
+        #expect(conf.about?.product == "Eclipse Foundation Mosquitto 2.0.18")
+        #expect(conf.about?.owner?.name == "OT infrastructure team")
+        #expect(conf.sources.contains("components/mqtt-broker/mosquitto.conf"))
+        #expect(conf.about?.lines(kind: .file) == ["component mqtt-broker — Eclipse Foundation Mosquitto 2.0.18 · owner: OT infrastructure team"])
+        let flow = try #require(plan.operations.first { $0.path == "flows/energy-monitoring" })
+        #expect(flow.about?.affects == Affects(lines: ["Line 3"], assets: ["Feeder meter L3"]))
+        #expect(flow.about?.description?.hasPrefix("Reads the line power meters") == true)
+    }
+
+    @Test func aDeletedFlowSaysWhatItAffectedFromItsLiveContent() throws {
+        let f = try EngineFixture()
+        try f.deploy("plant-a")
+        try f.edit("sites/plant-a/site.yaml", replacing: "flows: [energy-monitoring, predictive-maintenance]", with: "flows: [energy-monitoring]")
+        let plan = try f.plan("plant-a").plan
+        let removed = try #require(plan.operations.first { $0.path == "flows/predictive-maintenance" })
+        #expect(removed.action == .delete)
+        #expect(removed.about?.affects.lines == ["Line 1", "Line 2"])
+        #expect(removed.about?.affects.areas == ["Machining cells"])
+    }
+
+    @Test func theStoredPlanKeepsItAndItIsNotPartOfTheID() throws {
+        let f = try EngineFixture()
+        var plan = try f.plan("plant-a").plan
+        plan.operations[0].introducedBy = "0123456789abcdef0123456789abcdef01234567"
+        let read = try Plan(stored: plan.stored)
+        #expect(read.operations[0].about == plan.operations[0].about)
+        #expect(read.operations[0].sources == plan.operations[0].sources)
+        #expect(read.operations[0].introducedBy == plan.operations[0].introducedBy)
+        var other = plan.operations
+        other[0].about = nil
+        other[0].introducedBy = nil
+        #expect(Plan.id(site: plan.site, commit: plan.commit, liveFingerprint: plan.liveFingerprint, operations: other) == plan.id)
+        // A plan stored before these fields existed still reads.
+        var old = plan.stored.objectValue!
+        old["operations"] = .array(old["operations"]!.arrayValue!.map { op in
+            var o = op.objectValue!
+            o["about"] = nil; o["sources"] = nil; o["introducedBy"] = nil
+            return .object(o)
+        })
+        let legacy = try Plan(stored: .object(old))
+        #expect(legacy.id == plan.id && legacy.operations[0].about == nil && legacy.operations[0].sources.isEmpty)
+    }
+}

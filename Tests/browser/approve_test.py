@@ -27,7 +27,9 @@ from datetime import datetime, timedelta, timezone
 from selenium import webdriver
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -83,12 +85,23 @@ users:
     plan_id = plan["sites"][0]["plan"]["id"] if "sites" in plan else plan[0]["plan"]["id"]
     run([INTERLOCK, "apply", "--site", "plant-a", "--plan", plan_id[7:19], "--ungated", "--hooks", "skip", "--repo", repo,
          "--as", "ops", "--password-stdin"], env, input=PASSWORD + "\n")
+    # Plant B too: its rules are trusted from then on, so a signature there can carry over to a successor.
+    plan = json.loads(run([INTERLOCK, "plan", "--site", "plant-b", "--repo", repo, "--json"], env, check=False).stdout)
+    plan_id = plan["sites"][0]["plan"]["id"] if "sites" in plan else plan[0]["plan"]["id"]
+    run([INTERLOCK, "apply", "--site", "plant-b", "--plan", plan_id[7:19], "--ungated", "--hooks", "skip", "--repo", repo,
+         "--as", "ops", "--password-stdin"], env, input=PASSWORD + "\n")
     flow = os.path.join(repo, "flows", "energy-monitoring.yaml")
     text = open(flow).read()
     start = text.index("id: meter-line-3")
     at = text.index("interval: 5s", start)
     open(flow, "w").write(text[:at] + "interval: 2s" + text[at + len("interval: 5s"):])
     run(GIT + ["-C", repo, "commit", "-qam", "Poll line 3 every 2 s"], env)
+    # A second commit in the same change: the broker takes more connections. The change page lists both commits and
+    # says which operation each one brought.
+    broker = os.path.join(repo, "components", "mqtt-broker.yaml")
+    text = open(broker).read()
+    open(broker, "w").write(text.replace("max_connections: 1000", "max_connections: 1200"))
+    run(GIT + ["-C", repo, "commit", "-qam", "Broker takes 1200 connections"], env)
 
     # Stand 5 minutes into Plant A's next window, so the approved change may be applied at once.
     windows = json.loads(run([INTERLOCK, "windows", "plant-a", "--count", "1", "--json", "--repo", repo], env).stdout)
@@ -127,6 +140,36 @@ def browser():
     return webdriver.Chrome(service=Service(driver_path), options=options)
 
 
+def sign_in(driver, user):
+    driver.find_element(By.ID, "username").send_keys(user)
+    driver.find_element(By.ID, "password").send_keys(PASSWORD)
+    driver.find_element(By.ID, "sign-in").click()
+    # Signing in checks a slow (PBKDF2) password hash: wait for the redirect instead of racing it.
+    try:
+        WebDriverWait(driver, 30).until(lambda d: d.current_url.endswith("/queue"))
+    except Exception:
+        pass
+    assert driver.current_url.endswith("/queue"), driver.current_url
+
+
+def wait_for_status(driver, url, wanted, seconds=60):
+    deadline = time.time() + seconds
+    driver.get(url)
+    status = driver.find_element(By.ID, "change-status").text
+    while status != wanted and time.time() < deadline:
+        time.sleep(1)
+        driver.get(url)
+        status = driver.find_element(By.ID, "change-status").text
+    assert status == wanted, f"{url} is {status}, expected {wanted}"
+
+
+def commit(repo, env, path, old, new, message):
+    text = open(os.path.join(repo, path)).read()
+    assert old in text, f"{path} lacks {old!r}"
+    open(os.path.join(repo, path), "w").write(text.replace(old, new))
+    run(GIT + ["-C", repo, "commit", "-qam", message], env)
+
+
 def main():
     os.makedirs(ARTIFACTS, exist_ok=True)
     work = tempfile.mkdtemp(prefix="interlock-browser.")
@@ -144,15 +187,7 @@ def main():
 
         driver.get(base + "/queue")  # not signed in: the sign-in form
         assert "/login" in driver.current_url, driver.current_url
-        driver.find_element(By.ID, "username").send_keys("mgr-plant-a")
-        driver.find_element(By.ID, "password").send_keys(PASSWORD)
-        driver.find_element(By.ID, "sign-in").click()
-        # Signing in checks a slow (PBKDF2) password hash: wait for the redirect instead of racing it.
-        try:
-            WebDriverWait(driver, 30).until(lambda d: d.current_url.endswith("/queue"))
-        except Exception:
-            pass
-        assert driver.current_url.endswith("/queue"), driver.current_url
+        sign_in(driver, "mgr-plant-a")
         assert "Anna Berger" in driver.page_source
 
         rows = driver.find_elements(By.CSS_SELECTOR, "tbody tr")
@@ -177,9 +212,44 @@ def main():
         driver.save_screenshot(os.path.join(ARTIFACTS, "change-flow.png"))
         print(f"ok: {a_change} draws its flow (changed brick marked by glyph and line style; deuteranopia screenshot kept)")
 
-        driver.find_element(By.ID, "approve-reason").send_keys("Line 3 meter polling agreed with the energy team")
-        driver.find_element(By.ID, "approve-password").send_keys(PASSWORD)
-        driver.find_element(By.ID, "approve-button").click()
+        # Every commit the change carries is listed, each with the operations it brought; who is accountable for the
+        # broker and which lines the change affects stand at the top.
+        commits = driver.find_element(By.ID, "commits").text
+        assert "Poll line 3 every 2 s" in commits and "Broker takes 1200 connections" in commits, commits
+        rows = {r.find_elements(By.TAG_NAME, "td")[1].text: r.find_elements(By.TAG_NAME, "td")[4].text
+                for r in driver.find_elements(By.CSS_SELECTOR, "#commits tbody tr")}
+        assert "flows/energy-monitoring" in rows["Poll line 3 every 2 s"], rows
+        assert "components/mqtt-broker" in rows["Broker takes 1200 connections"], rows
+        assert "flows/" not in rows["Broker takes 1200 connections"], rows
+        introduced = [e.text for e in driver.find_elements(By.CSS_SELECTOR, "#plan p.introduced")]
+        assert any("Poll line 3 every 2 s" in t for t in introduced) and any("Broker takes 1200 connections" in t for t in introduced), introduced
+        owners = driver.find_element(By.ID, "owners").text
+        assert "OT infrastructure team" in owners and "mqtt-broker" in owners, owners
+        assert "Line 3" in driver.find_element(By.ID, "affects").text
+        risk = driver.find_element(By.ID, "risk").text
+        assert "nil" not in risk.split() and "None" not in risk, risk
+        print(f"ok: {a_change} lists both commits, the operations each brought, the broker's owner and the lines affected")
+
+        # Approval with the keyboard only: from the top of the page, Tab reaches the skip link first, then (past the
+        # plan) the reason, the password and the button; Enter signs.
+        driver.execute_script("window.scrollTo(0, 0); if (document.activeElement) document.activeElement.blur();")
+        keys = ActionChains(driver)
+        keys.send_keys(Keys.TAB).perform()
+        assert "skip" in (driver.switch_to.active_element.get_attribute("class") or ""), "the first Tab stop is the skip link"
+        for _ in range(600):
+            if driver.switch_to.active_element.get_attribute("id") == "approve-reason":
+                break
+            ActionChains(driver).send_keys(Keys.TAB).perform()
+        else:
+            sys.exit("Tab never reached the approval reason")
+        ActionChains(driver).send_keys("Line 3 meter polling agreed with the energy team").perform()
+        ActionChains(driver).send_keys(Keys.TAB).perform()
+        assert driver.switch_to.active_element.get_attribute("id") == "approve-password", driver.switch_to.active_element.get_attribute("outerHTML")
+        ActionChains(driver).send_keys(PASSWORD).perform()
+        ActionChains(driver).send_keys(Keys.TAB).perform()
+        assert driver.switch_to.active_element.get_attribute("id") == "approve-button", driver.switch_to.active_element.get_attribute("outerHTML")
+        ActionChains(driver).send_keys(Keys.ENTER).perform()
+        WebDriverWait(driver, 30).until(lambda d: d.find_elements(By.ID, "flash"))
         assert "Your approval was signed" in driver.find_element(By.ID, "flash").text
         status = driver.find_element(By.ID, "change-status").text
         deadline = time.time() + 40
@@ -193,7 +263,7 @@ def main():
         assert "Anna Berger" in signatures
         assert "local-password" in signatures, "the page says how the signer was authenticated"
         assert "Rehearsal" in driver.find_element(By.ID, "rehearsal").text, "every page shows the simulated clock"
-        print(f"ok: {a_change} approved by Anna Berger and applied")
+        print(f"ok: {a_change} approved by Anna Berger with the keyboard only, and applied")
 
         # The printed change record: every section, the signature with printed name, meaning, time and reason, and
         # the record's hash with the chain head; no navigation, no sign form; page numbers.
@@ -202,9 +272,13 @@ def main():
         with open(pdf_path, "wb") as f:
             f.write(base64.b64decode(driver.print_page()))
         text = " ".join(sp.run(["pdftotext", pdf_path, "-"], capture_output=True, text=True, check=True).stdout.split())
+        # A table cell may wrap at a hyphen ("plant-" / "a"), which pdftotext may join without it: compare the
+        # letters only.
+        squashed = "".join(c for c in text if c.isalnum())
         for needed in ["Anna Berger", "approved as plant manager of plant-a", "Line 3 meter polling agreed with the energy team",
-                       "Head of the audit chain", "Last record of this change", "Timeline", "page 1 of"]:
-            assert needed in text, f"the printed record lacks {needed!r}"
+                       "Head of the audit chain", "Last record of this change", "Timeline", "page 1 of",
+                       "OT infrastructure team", "Broker takes 1200 connections"]:
+            assert "".join(c for c in needed if c.isalnum()) in squashed, f"the printed record lacks {needed!r}"
         last_hash = driver.find_element(By.ID, "integrity").text
         assert any(len(w) == 64 and all(c in "0123456789abcdef" for c in w.replace("sha256:", "")) or w.startswith("sha256:") for w in last_hash.split()), last_hash
         assert "Sign out" not in text and "Approve and sign" not in text, "no navigation and no form on paper"
@@ -231,9 +305,37 @@ def main():
         assert result == 403, f"a forged Plant B approval answered {result}"
         print(f"ok: {b_change} shows no way to approve; a forged approval is refused (403)")
 
+        # Maria Lopez signs Plant B's change. A commit that changes only Plant A gives it a new plan id with the same
+        # operations and live state: her signature carries over, and the old page links the new change. A commit that
+        # changes Plant B's work lets it lapse, and the page says so.
+        driver.find_element(By.CSS_SELECTOR, "form.signout button").click()
+        driver.get(base + "/queue")
+        sign_in(driver, "mgr-plant-b")
+        driver.get(f"{base}/changes/{b_change}")
+        driver.find_element(By.ID, "approve-reason").send_keys("Broker and line 3 polling reviewed for Plant B")
+        driver.find_element(By.ID, "approve-password").send_keys(PASSWORD)
+        driver.find_element(By.ID, "approve-button").click()
+        assert "Your approval was signed" in driver.find_element(By.ID, "flash").text
+        commit(repo, env, "sites/plant-a/site.yaml", "opcua_port: 4840", "opcua_port: 4841", "Plant A's OPC UA server moves to port 4841")
+        wait_for_status(driver, f"{base}/changes/{b_change}", "superseded")
+        successor_note = driver.find_element(By.ID, "successor").text
+        assert "Maria Lopez carried over" in successor_note, successor_note
+        b_next = driver.find_element(By.CSS_SELECTOR, "#successor a").text
+        driver.get(f"{base}/changes/{b_next}")
+        signatures = driver.find_element(By.ID, "signatures").text
+        assert "Maria Lopez" in signatures and "carried over" in signatures, signatures
+        driver.save_screenshot(os.path.join(ARTIFACTS, "signature-carried-over.png"))
+        commit(repo, env, "sites/plant-b/site.yaml", "  lines: 3\n", "  lines: 4\n", "Plant B runs a fourth line")
+        wait_for_status(driver, f"{base}/changes/{b_next}", "superseded")
+        lapsed_note = driver.find_element(By.ID, "successor").text
+        assert "signatures of Maria Lopez lapsed" in lapsed_note, lapsed_note
+        driver.save_screenshot(os.path.join(ARTIFACTS, "signature-lapsed.png"))
+        print(f"ok: Maria Lopez's signature carried from {b_change} to {b_next} over a Plant-A-only commit, and lapsed on a Plant B commit")
+
         audit = run([INTERLOCK, "audit", "log", "--json", "--limit", "0"], env).stdout
         actions = [r["action"] for r in json.loads(audit)["records"]]
         assert "change.approved" in actions and "approve.refused" in actions and "apply.succeeded" in actions, actions
+        assert "change.approval.carried" in actions, actions
         print("ok: the audit log holds the signature, the refusal and the apply")
     finally:
         if driver:

@@ -30,6 +30,8 @@ public struct FlowPicture: Sendable, Hashable {
         public var type: String
         public var version: String
         public var description: String
+        /// The lines, assets and areas the brick touches (`line Line 2 · asset Press P-07`), empty when not given.
+        public var affects: String = ""
         public var state: State
         /// What changed in the brick (`config.interval 5s → 1s`, `version 2.3.1 → 2.4.0`).
         public var changes: [String]
@@ -99,7 +101,8 @@ public struct FlowPicture: Sendable, Hashable {
                 positions[id] = (x, y)
             }
             list.append(Brick(id: id, type: shown["type"]?.stringValue ?? "?", version: shown["version"]?.stringValue ?? "",
-                              description: shown["description"]?.stringValue ?? "", state: state, changes: changes, x: 0, y: 0))
+                              description: shown["description"]?.stringValue ?? "", affects: Affects(value: shown["affects"]).line,
+                              state: state, changes: changes, x: 0, y: 0))
         }
         let ca = connections(before), cb = connections(after)
         let links: [Connection] = Set(ca.keys).union(cb.keys).sorted().map { key in
@@ -232,6 +235,7 @@ public struct FlowPicture: Sendable, Hashable {
             let fill = brick.state == .removed ? "#fdf1f0" : brick.state == .added ? "#eefaf2" : brick.state == .changed ? "#fff7e6" : "#ffffff"
             var tip = "\(brick.id) — \(brick.type) \(brick.version)"
             if !brick.description.isEmpty { tip += " — \(brick.description)" }
+            if !brick.affects.isEmpty { tip += " — affects \(brick.affects)" }
             tip += " (\(brick.state.rawValue))"
             if !brick.changes.isEmpty { tip += ": " + brick.changes.joined(separator: "; ") }
             out += "<g class=\"brick \(brick.state.rawValue)\" transform=\"translate(\(brick.x),\(brick.y))\"><title>\(Self.escape(tip))</title>"

@@ -40,6 +40,13 @@ public struct Operation: Sendable, Hashable {
     public var adoptsUnmanaged: Bool
     /// The operation undoes drift (a change made outside Interlock).
     public var revertsDrift: Bool
+    /// The repository files the desired resource is compiled from (empty for a delete).
+    public var sources: [String] = []
+    /// Component, owner, description and what it affects, from the desired state when planned (nil when unknown).
+    public var about: OperationAbout?
+    /// The newest commit the change carries that touched one of `sources` (for a delete: the resource's own
+    /// definition or the site), when the history is readable.
+    public var introducedBy: String?
 
     public init(
         action: Action, kind: Resource.Kind, path: String, policyPath: String, beforeHash: String?, afterHash: String?,

@@ -37,6 +37,8 @@ extension Operation {
             "content": content.map { .string($0.base64EncodedString()) } ?? .null,
             "changes": .array(changes.map(Value.string)), "adoptsUnmanaged": .bool(adoptsUnmanaged), "revertsDrift": .bool(revertsDrift),
             "previousContent": previousContent.map { .string($0.base64EncodedString()) } ?? .null,
+            "sources": .array(sources.map(Value.string)), "about": about.map(\.stored) ?? .null,
+            "introducedBy": introducedBy.map(Value.string) ?? .null,
         ])
     }
 
@@ -52,6 +54,9 @@ extension Operation {
             changes: (o["changes"]?.arrayValue ?? []).compactMap(\.stringValue),
             adoptsUnmanaged: o["adoptsUnmanaged"] == .bool(true), revertsDrift: o["revertsDrift"] == .bool(true),
             previousContent: o["previousContent"]?.stringValue.flatMap { Data(base64Encoded: $0) })
+        sources = (o["sources"]?.arrayValue ?? []).compactMap(\.stringValue)
+        about = o["about"].flatMap { $0 == .null ? nil : OperationAbout(stored: $0) }
+        introducedBy = o["introducedBy"]?.stringValue
     }
 }
 

@@ -7,19 +7,43 @@ public enum Planner {
     public static func plan(desired: CompiledSite, live: LiveState, context: Int = 3) -> Plan {
         let drifted = Set(live.drift.map(\.path))
         var upserts: [Operation] = []
+        // The components' canonical content, for what a file's operation says about the component rendering it.
+        var components: [String: [String: Value]]?
+        func about(_ resource: Resource, previous: Data?) -> OperationAbout? {
+            switch resource.kind {
+            case .component:
+                return resource.structured?.objectValue.map { OperationAbout.component(named: resource.name, $0) }
+            case .file:
+                if components == nil {
+                    components = [:]
+                    for r in desired.resources where r.kind == .component { components![r.path] = r.structured?.objectValue }
+                }
+                guard let owner = resource.owner, let spec = components?[owner] else { return nil }
+                return OperationAbout.component(named: String(owner.dropFirst("components/".count)), spec)
+            case .flow:
+                return OperationAbout.flow(old: previous, new: resource.content)
+            }
+        }
+        func annotated(_ operation: Operation, _ resource: Resource) -> Operation {
+            var operation = operation
+            operation.sources = resource.sources
+            let about = about(resource, previous: operation.previousContent ?? (operation.kind == .flow ? live.resources[resource.path]?.content : nil))
+            operation.about = about?.isEmpty == true ? nil : about
+            return operation
+        }
         for resource in desired.resources {
             let current = live.resources[resource.path]
             if let current, current.contentHash == resource.contentHash || semanticallyEqual(resource, current) {
                 let modeDiffers = resource.kind == .file && current.mode != nil && current.mode != resource.mode
                 if !modeDiffers, current.managed { continue }
-                upserts.append(Operation(
+                upserts.append(annotated(Operation(
                     action: .update, kind: resource.kind, path: resource.path, policyPath: resource.policyPath,
                     beforeHash: current.contentHash, afterHash: resource.contentHash, beforeMode: current.mode, afterMode: resource.mode,
                     content: resource.content,
                     changes: current.managed
                         ? ["mode \(octal(current.mode)) → \(octal(resource.mode))"]
                         : ["takes over the existing file (identical content)"] + (modeDiffers ? ["mode \(octal(current.mode)) → \(octal(resource.mode))"] : []),
-                    adoptsUnmanaged: !current.managed, revertsDrift: drifted.contains(resource.path)))
+                    adoptsUnmanaged: !current.managed, revertsDrift: drifted.contains(resource.path)), resource))
                 continue
             }
             if let current {
@@ -27,28 +51,40 @@ public enum Planner {
                 if let mode = current.mode, resource.kind == .file, mode != resource.mode {
                     changes.insert("mode \(octal(mode)) → \(octal(resource.mode))", at: 0)
                 }
-                upserts.append(Operation(
+                upserts.append(annotated(Operation(
                     action: .update, kind: resource.kind, path: resource.path, policyPath: resource.policyPath,
                     beforeHash: current.contentHash, afterHash: resource.contentHash, beforeMode: current.mode, afterMode: resource.mode,
                     content: resource.content, changes: changes,
                     adoptsUnmanaged: !current.managed, revertsDrift: drifted.contains(resource.path),
-                    previousContent: resource.kind == .flow ? current.content : nil))
+                    previousContent: resource.kind == .flow ? current.content : nil), resource))
             } else {
-                upserts.append(Operation(
+                upserts.append(annotated(Operation(
                     action: .create, kind: resource.kind, path: resource.path, policyPath: resource.policyPath,
                     beforeHash: nil, afterHash: resource.contentHash, afterMode: resource.mode, content: resource.content,
-                    changes: createSummary(resource), revertsDrift: drifted.contains(resource.path)))
+                    changes: createSummary(resource), revertsDrift: drifted.contains(resource.path)), resource))
             }
         }
         let desiredPaths = Set(desired.resources.map(\.path))
         let deletes = live.resources.values
             .filter { $0.managed && !desiredPaths.contains($0.path) }
             .map { resource in
-                Operation(
-                    action: .delete, kind: kind(of: resource.path), path: resource.path, policyPath: resource.path,
+                let kind = kind(of: resource.path)
+                var operation = Operation(
+                    action: .delete, kind: kind, path: resource.path, policyPath: resource.path,
                     beforeHash: resource.contentHash, afterHash: nil, beforeMode: resource.mode, content: nil,
                     changes: ["no longer in the desired state"], revertsDrift: false,
-                    previousContent: kind(of: resource.path) == .flow ? resource.content : nil)
+                    previousContent: kind == .flow ? resource.content : nil)
+                // What the removed resource was, from its live content (a file's component is not known here).
+                var about: OperationAbout?
+                switch kind {
+                case .component:
+                    about = resource.content.flatMap { try? Value.parseJSON($0) }?.objectValue
+                        .map { OperationAbout.component(named: String(resource.path.dropFirst("components/".count)), $0) }
+                case .flow: about = OperationAbout.flow(old: resource.content, new: nil)
+                case .file: about = nil
+                }
+                operation.about = about?.isEmpty == true ? nil : about
+                return operation
             }
         let ordered = upserts.sorted(by: applyOrder) + deletes.sorted(by: applyOrder).reversed()
         return Plan(

@@ -109,7 +109,7 @@ public struct Reconciler: Sendable {
         let site = summary.site
         var notes: [String] = []
         let active = try store.changes(sites: [site.name], statuses: ChangeStatus.active, limit: nil).first
-        guard let plan = summary.plan else {
+        guard var plan = summary.plan else {
             if let error = summary.error {
                 notes.append("unreachable: \(error.message)")
                 return Queued(site: site, report: SiteReport(site: site.name, condition: .unreachable, change: active?.withoutContents, gates: nil, notes: notes))
@@ -136,6 +136,11 @@ public struct Reconciler: Sendable {
         }
         let gate = rules.gate(forResourcePaths: plan.operations.map(\.policyPath))
         let commits = commit.commits(since: rules.baseline?.commit)
+        if let history = commit.history, !commits.isEmpty {
+            for (index, introduced) in history.introducing(plan.operations, site: site.name, commits: commits).enumerated() {
+                plan.operations[index].introducedBy = introduced
+            }
+        }
         var details = [
             "gate": gate.rawValue, "summary": plan.summary, "operations": plan.operations.map { "\($0.action.symbol)\($0.path)" }.joined(separator: " "),
             "author": commit.author.map { "\($0.name) <\($0.email ?? "")>" } ?? "", "timezone": site.timezone,

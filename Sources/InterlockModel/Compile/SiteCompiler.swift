@@ -222,6 +222,8 @@ struct SiteCompiler {
             "version": .string(component.version), "config": component.config, "files": .array(fileEntries),
         ]
         if let description = component.description { object["description"] = .string(description) }
+        if let owner = component.owner { object["owner"] = owner.value }
+        if let affects = component.affects { object["affects"] = affects.value }
         if let reload = component.reload { object["reload"] = reload.value }
         if let health = component.health { object["health"] = health.value }
         let structured = Value.object(object)
@@ -256,6 +258,7 @@ extension Flow {
                 ]
                 if brick.allowSelfConnection { b["allowSelfConnection"] = .bool(true) }
                 if let description = brick.description { b["description"] = .string(description) }
+                if let affects = brick.affects { b["affects"] = affects.value }
                 if let layout = brick.layout { b["layout"] = layout }
                 return .object(b)
             }),

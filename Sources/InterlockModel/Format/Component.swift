@@ -7,6 +7,10 @@ public struct Component: Sendable, Hashable {
     public var product: String
     public var version: String
     public var description: String?
+    /// Who is accountable for it (optional).
+    public var owner: Ownership?
+    /// The lines, assets and areas it touches (optional).
+    public var affects: Affects?
     /// Structured configuration (an object), after interpolation.
     public var config: Value
     public var files: [ComponentFile]
@@ -33,7 +37,7 @@ public struct ComponentFile: Sendable, Hashable {
 }
 
 extension Component {
-    static let fields = ["name", "vendor", "product", "version", "description", "config", "files", "reload", "health"]
+    static let fields = ["name", "vendor", "product", "version", "description", "owner", "affects", "config", "files", "reload", "health"]
 
     /// Reads a (merged, interpolated) component definition. `config` is passed in already interpolated.
     static func read(_ node: YAMLNode, expectedName: String, config: Value, reader: FieldReader) -> Component? {
@@ -117,10 +121,12 @@ extension Component {
             return Site.readCommand(sub, reader: reader, what: "the \(key) command", required: true)
         }
         let reload = command("reload"), health = command("health")
+        let owner = fields["owner"].flatMap { $0.isNull ? nil : Ownership.read($0, field: "owner", what: what, reader: reader) }
+        let affects = fields["affects"].flatMap { $0.isNull ? nil : Affects.read($0, field: "affects", what: what, reader: reader) }
         guard let vendor, let product, let version else { return nil }
         return Component(
             name: name, vendor: vendor, product: product, version: version,
-            description: reader.string(fields, "description", what: what), config: config, files: files,
+            description: reader.string(fields, "description", what: what), owner: owner, affects: affects, config: config, files: files,
             reload: reload, health: health)
     }
 }

@@ -16,6 +16,8 @@ public struct Brick: Sendable, Hashable {
     public var type: String
     public var version: String
     public var description: String?
+    /// The lines, assets and areas it touches (optional).
+    public var affects: Affects?
     public var inputs: [String]
     public var outputs: [String]
     public var allowSelfConnection: Bool
@@ -44,7 +46,7 @@ public struct Connection: Sendable, Hashable, CustomStringConvertible {
 
 extension Flow {
     static let fields = ["name", "description", "bricks", "connections"]
-    static let brickFields = ["id", "type", "version", "description", "inputs", "outputs", "allowSelfConnection", "config", "layout"]
+    static let brickFields = ["id", "type", "version", "description", "affects", "inputs", "outputs", "allowSelfConnection", "config", "layout"]
 
     /// Reads and checks a (merged, interpolated) flow: brick ids, ports and connections.
     static func read(_ node: YAMLNode, expectedName: String, reader: FieldReader) -> Flow? {
@@ -135,9 +137,10 @@ extension Flow {
         let outputs = ports("outputs", default: Brick.defaultOutputs)
         let config = reader.freeMap(fields, "config")?.value ?? .object([:])
         let layout = reader.freeMap(fields, "layout")?.value
+        let affects = fields["affects"].flatMap { $0.isNull ? nil : Affects.read($0, field: "\(path).affects", what: "brick '\(id)'", reader: reader) }
         guard let type, let version, validID else { return nil }
         return Brick(
-            id: id, type: type, version: version, description: reader.string(fields, "description", what: what),
+            id: id, type: type, version: version, description: reader.string(fields, "description", what: what), affects: affects,
             inputs: inputs, outputs: outputs, allowSelfConnection: reader.bool(fields, "allowSelfConnection") ?? false,
             config: config, layout: layout, location: node.location)
     }

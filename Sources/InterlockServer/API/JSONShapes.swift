@@ -58,6 +58,19 @@ public enum JSONShapes {
             "beforeMode": op.beforeMode.map { .string(String(format: "%04o", $0)) } ?? .null,
             "afterMode": op.afterMode.map { .string(String(format: "%04o", $0)) } ?? .null,
             "changes": .array(op.changes.map(Value.string)), "adoptsUnmanaged": .bool(op.adoptsUnmanaged), "revertsDrift": .bool(op.revertsDrift),
+            "sources": .array(op.sources.map(Value.string)), "introducedBy": optional(op.introducedBy),
+            "about": op.about.map(about) ?? .null,
+        ])
+    }
+
+    public static func about(_ about: OperationAbout) -> Value {
+        .object([
+            "component": optional(about.component), "product": optional(about.product), "description": optional(about.description),
+            "owner": about.owner.map { o in
+                .object(["name": .string(o.name), "kind": .string(o.kind.rawValue), "contact": optional(o.contact), "contract": optional(o.contract)])
+            } ?? .null,
+            "affects": .object(["lines": .array(about.affects.lines.map(Value.string)), "assets": .array(about.affects.assets.map(Value.string)),
+                                "areas": .array(about.affects.areas.map(Value.string))]),
         ])
     }
 

@@ -338,8 +338,11 @@ extension WebServer {
                 signNote = "You are not among \(change.site)'s approvers for this change."
             }
         }
+        let commitsByID = Dictionary(change.commits.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         let operations: [[String: Any]] = change.plan.operations.enumerated().map { index, op in
             let lines = ConsoleViews.diffLines(op.changes)
+            let about = op.about?.lines(kind: op.kind) ?? []
+            let introduced = op.introducedBy.flatMap { commitsByID[$0] }
             // A flow is drawn before and after (server-rendered SVG, no script); the text list stays beside it.
             let picture = op.kind == .flow ? FlowPicture.compare(old: op.previousContent, new: op.content) : nil
             return ConsoleViews.view([
@@ -347,8 +350,21 @@ extension WebServer {
                 "pictureCaption": picture.map { "\($0.touchedBricks) brick(s) and \($0.touchedConnections) connection(s) change: + added, − removed (dashed), ~ changed (dotted); hover a brick for its type, version and description." },
                 "action": op.action.rawValue, "symbol": op.action.symbol, "path": op.path,
                 "policyPath": op.policyPath == op.path ? nil : op.policyPath, "adopts": op.adoptsUnmanaged, "revertsDrift": op.revertsDrift,
-                "lines": lines, "hasLines": !lines.isEmpty,
+                "lines": lines, "hasLines": !lines.isEmpty, "about": about, "hasAbout": !about.isEmpty,
+                "introducedBy": op.introducedBy.map { String($0.prefix(10)) }, "introducedSummary": introduced?.summary,
+                "introducedAuthor": introduced.map { $0.author.name },
             ])
+        }
+        // Who stands behind the components this change touches, and what on the floor it affects.
+        var owners: [[String: Any]] = []
+        var seenComponents = Set<String>()
+        var affects = Affects()
+        for op in change.plan.operations {
+            guard let about = op.about else { continue }
+            affects = affects.union(about.affects)
+            if let component = about.component, let owner = about.owner, seenComponents.insert(component).inserted {
+                owners.append(ConsoleViews.view(["component": component, "product": about.product, "owner": owner.line]))
+            }
         }
         // A carried signature was given (and authenticated) on the change it came from.
         let signedOn = Set([change.id] + change.approvals.compactMap(\.carriedFromChange))
@@ -404,7 +420,7 @@ extension WebServer {
             "gate": change.gate.rawValue, "gates": gates, "ready": ready, "approvals": approvals, "hasApprovals": !approvals.isEmpty,
             "lastRecord": last.map { ["sequence": String($0.sequence), "hash": $0.hash] },
             "chainHead": head.map { ["sequence": String($0.sequence), "hash": $0.hash, "at": ConsoleViews.utc(instance.clock.now())] },
-            "risk": risk.items.map { ["level": $0.level.rawValue, "text": $0.text, "change": $0.change as Any] },
+            "risk": risk.items.map { ConsoleViews.view(["level": $0.level.rawValue, "text": $0.text, "change": $0.change]) },
             "riskHeadline": risk.headline,
             "timeline": timeline, "hasTimeline": !timeline.isEmpty, "timelineMore": story.count > timelineLimit,
             "typedApprove": typed.flatMap { $0.approving ? $0.reason : nil }, "typedReject": typed.flatMap { $0.approving ? nil : $0.reason },
@@ -422,8 +438,10 @@ extension WebServer {
             "hasCommits": !change.commits.isEmpty, "allowAuthor": rules?.site.approval.allowAuthor ?? false,
             "commits": change.commits.map { c in
                 ["id": String(c.id.prefix(10)), "summary": c.summary, "author": "\(c.author.name) <\(c.author.email ?? "")>",
-                 "committer": "\(c.committer.name) <\(c.committer.email ?? "")>"]
+                 "committer": "\(c.committer.name) <\(c.committer.email ?? "")>",
+                 "brings": change.plan.operations.filter { $0.introducedBy == c.id }.map { "\($0.action.symbol)\($0.path)" }]
             },
+            "affects": affects.isEmpty ? nil : affects.line, "owners": owners, "hasOwners": !owners.isEmpty,
         ])
         return views.page("change", title: change.id, data: data, principal: principal, flash: flash, nav: "Queue", status: status)
     }

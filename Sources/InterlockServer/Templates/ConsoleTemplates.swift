@@ -177,6 +177,8 @@ enum ConsoleTemplates {
           <dt>Gate</dt><dd>{{gate}}</dd>
           <dt>Target</dt><dd><code id="target">{{target}}</code></dd>
           <dt>Rules from</dt><dd id="rules-from">{{rulesFrom}}</dd>
+          {{#affects}}<dt>Affects</dt><dd id="affects">{{affects}}</dd>{{/affects}}
+          {{#hasOwners}}<dt>Accountable</dt><dd id="owners"><ul class="owners">{{#owners}}<li><strong>{{component}}</strong>{{#product}} <small>({{product}})</small>{{/product}}: {{owner}}</li>{{/owners}}</ul></dd>{{/hasOwners}}
         </dl>
 
         <section class="card" id="risk">
@@ -200,8 +202,8 @@ enum ConsoleTemplates {
         <section class="card" id="commits">
         <h2>Commits in this change</h2>
         <p class="meta">Nobody who wrote or committed one of them may approve it{{#allowAuthor}} (this site allows authors to approve){{/allowAuthor}}.</p>
-        <table class="list"><thead><tr><th>Commit</th><th>Summary</th><th>Author</th><th>Committer</th></tr></thead><tbody>
-        {{#commits}}<tr><td><code>{{id}}</code></td><td>{{summary}}</td><td>{{author}}</td><td>{{committer}}</td></tr>{{/commits}}
+        <table class="list"><thead><tr><th>Commit</th><th>Summary</th><th>Author</th><th>Committer</th><th>Brings</th></tr></thead><tbody>
+        {{#commits}}<tr><td><code>{{id}}</code></td><td>{{summary}}</td><td>{{author}}</td><td>{{committer}}</td><td class="brings">{{#brings}}<code>{{.}}</code> {{/brings}}{{^brings}}<small>nothing in this plan</small>{{/brings}}</td></tr>{{/commits}}
         </tbody></table>
         </section>
         {{/hasCommits}}
@@ -234,6 +236,8 @@ enum ConsoleTemplates {
           <h3><span class="sym {{action}}">{{symbol}}</span> <code>{{path}}</code> {{#policyPath}}<small>({{policyPath}})</small>{{/policyPath}}
             {{#adopts}}<span class="badge warn">takes over a file Interlock did not write</span>{{/adopts}}
             {{#revertsDrift}}<span class="badge warn">reverts drift</span>{{/revertsDrift}}</h3>
+          {{#hasAbout}}<ul class="about">{{#about}}<li>{{.}}</li>{{/about}}</ul>{{/hasAbout}}
+          {{#introducedBy}}<p class="meta introduced">From commit <code>{{introducedBy}}</code> {{introducedSummary}}{{#introducedAuthor}} <small>by {{introducedAuthor}}</small>{{/introducedAuthor}}</p>{{/introducedBy}}
           {{#svg}}<figure class="flow">{{{svg}}}<figcaption>{{pictureCaption}}</figcaption></figure>{{/svg}}
           {{#hasLines}}<pre class="diff">{{#lines}}<span class="{{kind}}">{{text}}</span>
         {{/lines}}</pre>{{/hasLines}}

@@ -67,6 +67,8 @@ enum Stylesheet {
         ul.risk { list-style: none; padding: 0; margin: 0; } ul.risk li { padding: .3rem 0; }
         ul.risk .level { display: inline-block; min-width: 5.2rem; font-size: .8rem; font-weight: 700; text-transform: uppercase; border: 1px solid currentColor; border-radius: 4px; padding: 0 .3rem; margin-right: .4rem; text-align: center; }
         ul.risk li.high .level { color: var(--bad); } ul.risk li.notable .level { color: var(--warn); } ul.risk li.info .level { color: var(--muted); }
+        ul.about { margin: .1rem 0 .5rem 1.6rem; padding: 0; color: #3b4554; font-size: .92rem; } ul.owners { margin: 0; padding-left: 1.1rem; }
+        p.introduced { margin: .1rem 0 .4rem 1.6rem; font-size: .9rem; } td.brings code { white-space: nowrap; }
         figure.flow { margin: .6rem 0; overflow-x: auto; } figure.flow figcaption { color: var(--muted); font-size: .9rem; }
         svg.flow-picture { max-width: 100%; height: auto; }
         @page { size: A4; margin: 16mm 14mm 18mm; @bottom-right { content: "page " counter(page) " of " counter(pages); font-size: 9pt; } }
@@ -76,6 +78,8 @@ enum Stylesheet {
           main { max-width: none; padding: 0; }
           .card { border: 1px solid #999; break-inside: auto; }
           .card h2 { break-after: avoid; }
+          tr, li, ul.about, p.introduced { break-inside: avoid; }
+          #signatures { break-inside: avoid; }
           pre.diff { white-space: pre-wrap; overflow: visible; font-size: 8.5pt; }
           figure.flow { break-inside: avoid; overflow: visible; }
           a { color: inherit; text-decoration: none; }
