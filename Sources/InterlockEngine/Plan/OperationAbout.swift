@@ -47,20 +47,29 @@ public struct OperationAbout: Sendable, Hashable {
             owner: Ownership(value: structured["owner"]), affects: Affects(value: structured["affects"]))
     }
 
-    /// From a flow's canonical content: its description, and what the bricks the operation touches affect (every brick
-    /// of a created or deleted flow; the added, removed and changed ones of an updated flow).
-    static func flow(old: Data?, new: Data?) -> OperationAbout {
-        let shown = (new ?? old).flatMap { try? Value.parseJSON($0) }?.objectValue ?? [:]
-        var affects = Affects()
-        if let picture = FlowPicture.compare(old: old, new: new) {
-            let touched = Set(picture.bricks.filter { $0.state != .unchanged }.map(\.id))
-            for document in [new, old].compactMap({ $0 }) {
-                for brick in (try? Value.parseJSON(document))?.objectValue?["bricks"]?.arrayValue ?? [] {
-                    guard let b = brick.objectValue, let id = b["id"]?.stringValue, touched.contains(id) else { continue }
-                    affects = affects.union(Affects(value: b["affects"]))
-                }
+    /// From a flow's canonical content (`new` parsed already when it comes from the desired state): its description,
+    /// and what the bricks the operation touches affect (every brick of a created or deleted flow; the added, removed
+    /// and changed ones of an updated flow, layout aside).
+    static func flow(old: Data?, new: Value?) -> OperationAbout {
+        let before = old.flatMap { try? Value.parseJSON($0) }?.objectValue
+        let after = new?.objectValue
+        func bricks(_ flow: [String: Value]?) -> [String: [String: Value]] {
+            var result: [String: [String: Value]] = [:]
+            for brick in flow?["bricks"]?.arrayValue ?? [] {
+                if let b = brick.objectValue, let id = b["id"]?.stringValue { result[id] = b }
             }
+            return result
         }
+        let a = bricks(before), b = bricks(after)
+        var affects = Affects()
+        for id in Set(a.keys).union(b.keys).sorted() {
+            var x = a[id], y = b[id]
+            x?["layout"] = nil
+            y?["layout"] = nil
+            guard x != y else { continue }
+            affects = affects.union(Affects(value: (y ?? x)?["affects"])).union(Affects(value: x?["affects"]))
+        }
+        let shown = after ?? before ?? [:]
         return OperationAbout(description: shown["description"]?.stringValue, affects: affects)
     }
 

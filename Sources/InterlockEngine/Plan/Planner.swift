@@ -21,7 +21,7 @@ public enum Planner {
                 guard let owner = resource.owner, let spec = components?[owner] else { return nil }
                 return OperationAbout.component(named: String(owner.dropFirst("components/".count)), spec)
             case .flow:
-                return OperationAbout.flow(old: previous, new: resource.content)
+                return OperationAbout.flow(old: previous, new: resource.structured ?? (try? Value.parseJSON(resource.content)))
             }
         }
         func annotated(_ operation: Operation, _ resource: Resource) -> Operation {
