@@ -276,14 +276,20 @@ extension GitCommitHistory {
         }
         guard let id = ObjectID(hex: commit), let repository = try? Repository.open(at: path),
               let info = try? repository.commit(id) else { return nil }
-        guard let changes = try? repository.changedPaths(from: info.parents.first, to: id) else { return nil }
-        var paths = Set<String>()
-        for change in changes {
-            paths.insert(change.path)
-            if let old = change.oldPath { paths.insert(old) }
+        // A merge brings what its branches' own commits brought: only the paths that differ from every parent (a
+        // conflict's resolution) are its own. A parent that cannot be read (a shallow mirror) counts as nothing.
+        func paths(from parent: ObjectID?) -> Set<String> {
+            var paths = Set<String>()
+            for change in (try? repository.changedPaths(from: parent, to: id)) ?? [] {
+                paths.insert(change.path)
+                if let old = change.oldPath { paths.insert(old) }
+            }
+            return paths
         }
-        ChangedPathsCache.shared.set(commit, paths)
-        return paths
+        var result = paths(from: info.parents.first)
+        for parent in info.parents.dropFirst() where !result.isEmpty { result.formIntersection(paths(from: parent)) }
+        ChangedPathsCache.shared.set(commit, result)
+        return result
     }
 }
 

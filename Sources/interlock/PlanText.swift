@@ -46,6 +46,7 @@ enum PlanText {
         if operation.policyPath != operation.path { head += "  (\(operation.policyPath))" }
         if operation.adoptsUnmanaged { head += Terminal.styled("  takes over a file Interlock did not write", .yellow) }
         if operation.revertsDrift { head += Terminal.styled("  reverts drift", .yellow) }
+        if operation.describesOnly { head += Terminal.styled("  description, owner or affects only: no reload", .dim) }
         var lines = [head]
         for line in operation.about?.lines(kind: operation.kind) ?? [] {
             lines.append("      " + Terminal.styled(line, .dim))
@@ -105,7 +106,7 @@ extension InterlockEngine.Operation {
             "afterMode": afterMode.map { .string(String(format: "%04o", $0)) } ?? .null,
             "changes": .array(changes.map(Value.string)), "adoptsUnmanaged": .bool(adoptsUnmanaged), "revertsDrift": .bool(revertsDrift),
             "sources": .array(sources.map(Value.string)), "about": about.map(JSONShapes.about) ?? .null,
-            "introducedBy": introducedBy.map(Value.string) ?? .null,
+            "introducedBy": introducedBy.map(Value.string) ?? .null, "describesOnly": .bool(describesOnly),
         ])
     }
 }

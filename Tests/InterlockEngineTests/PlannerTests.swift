@@ -100,6 +100,26 @@ import InterlockModel
         #expect(removed.about?.affects.areas == ["Machining cells"])
     }
 
+    @Test func anOwnersNewPhoneNumberRestartsNothingButANewSettingDoes() throws {
+        let f = try EngineFixture()
+        try f.deploy("plant-a")
+        try f.edit("components/mqtt-broker.yaml", replacing: "+49 89 4711 300", with: "+49 89 4711 301")
+        let plan = try f.plan("plant-a").plan
+        #expect(plan.operations.map(\.path) == ["components/mqtt-broker"])
+        #expect(plan.operations[0].describesOnly)
+        #expect(Hooks.commands(for: plan, desired: try f.plan("plant-a").desired).isEmpty, "no reload or health command for a new phone number")
+        #expect(try Plan(stored: plan.stored).operations[0].describesOnly)
+        // The agent gets the plan without what only people read; its id is the same.
+        let forAgent = try Plan(stored: plan.storedForAgent)
+        #expect(forAgent.id == plan.id && forAgent.operations[0].about == nil && forAgent.operations[0].sources.isEmpty)
+
+        try f.edit("components/mqtt-broker.yaml", replacing: "max_connections: 1000", with: "max_connections: 1200")
+        let real = try f.plan("plant-a")
+        let component = try #require(real.plan.operations.first { $0.path == "components/mqtt-broker" })
+        #expect(!component.describesOnly)
+        #expect(Hooks.commands(for: real.plan, desired: real.desired).contains { $0.component == "mqtt-broker" && $0.hook == "reload" })
+    }
+
     @Test func theStoredPlanKeepsItAndItIsNotPartOfTheID() throws {
         let f = try EngineFixture()
         var plan = try f.plan("plant-a").plan

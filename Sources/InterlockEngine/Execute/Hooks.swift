@@ -23,7 +23,8 @@ public struct Hooks: Sendable {
 
     /// The reload and health commands of the components in `desired` that `plan` touches.
     public static func commands(for plan: Plan, desired: CompiledSite) -> [(component: String, hook: String, command: CommandSpec)] {
-        let touched = Set(plan.operations.map(\.policyPath).filter { $0.hasPrefix("components/") })
+        // A component whose update only changes what describes it (owner, affects, description) runs nothing.
+        let touched = Set(plan.operations.filter { !$0.describesOnly }.map(\.policyPath).filter { $0.hasPrefix("components/") })
         var result: [(String, String, CommandSpec)] = []
         for hook in ["reload", "health"] {
             for resource in desired.resources where resource.kind == .component && touched.contains(resource.path) {

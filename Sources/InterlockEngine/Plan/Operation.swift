@@ -44,6 +44,9 @@ public struct Operation: Sendable, Hashable {
     public var sources: [String] = []
     /// Component, owner, description and what it affects, from the desired state when planned (nil when unknown).
     public var about: OperationAbout?
+    /// A component update that changes only what describes it (`description`, `owner`, `affects`): nothing that
+    /// runs at the plant changes, so its reload and health commands are not run for it.
+    public var describesOnly: Bool = false
     /// The newest commit the change carries that touched one of `sources` (for a delete: the resource's own
     /// definition or the site), when the history is readable.
     public var introducedBy: String?

@@ -28,6 +28,19 @@ struct PlanDecodingError: Error, CustomStringConvertible {
     var description: String { message }
 }
 
+extension Plan {
+    /// The plan as an agent needs it: what the people reviewing it read (`about`, `sources`, `introducedBy`) left out.
+    public var storedForAgent: Value {
+        var plan = self
+        for index in plan.operations.indices {
+            plan.operations[index].about = nil
+            plan.operations[index].sources = []
+            plan.operations[index].introducedBy = nil
+        }
+        return plan.stored
+    }
+}
+
 extension Operation {
     var stored: Value {
         .object([
@@ -38,7 +51,7 @@ extension Operation {
             "changes": .array(changes.map(Value.string)), "adoptsUnmanaged": .bool(adoptsUnmanaged), "revertsDrift": .bool(revertsDrift),
             "previousContent": previousContent.map { .string($0.base64EncodedString()) } ?? .null,
             "sources": .array(sources.map(Value.string)), "about": about.map(\.stored) ?? .null,
-            "introducedBy": introducedBy.map(Value.string) ?? .null,
+            "introducedBy": introducedBy.map(Value.string) ?? .null, "describesOnly": .bool(describesOnly),
         ])
     }
 
@@ -57,6 +70,7 @@ extension Operation {
         sources = (o["sources"]?.arrayValue ?? []).compactMap(\.stringValue)
         about = o["about"].flatMap { $0 == .null ? nil : OperationAbout(stored: $0) }
         introducedBy = o["introducedBy"]?.stringValue
+        describesOnly = o["describesOnly"] == .bool(true)
     }
 }
 

@@ -51,12 +51,19 @@ public enum Planner {
                 if let mode = current.mode, resource.kind == .file, mode != resource.mode {
                     changes.insert("mode \(octal(mode)) → \(octal(resource.mode))", at: 0)
                 }
-                upserts.append(annotated(Operation(
+                var operation = annotated(Operation(
                     action: .update, kind: resource.kind, path: resource.path, policyPath: resource.policyPath,
                     beforeHash: current.contentHash, afterHash: resource.contentHash, beforeMode: current.mode, afterMode: resource.mode,
                     content: resource.content, changes: changes,
                     adoptsUnmanaged: !current.managed, revertsDrift: drifted.contains(resource.path),
-                    previousContent: resource.kind == .flow ? current.content : nil), resource))
+                    previousContent: resource.kind == .flow ? current.content : nil), resource)
+                if resource.kind == .component, current.managed, let old = current.content.flatMap({ try? Value.parseJSON($0) })?.objectValue,
+                   var new = resource.structured?.objectValue {
+                    var old = old
+                    for key in ["description", "owner", "affects"] { old[key] = nil; new[key] = nil }
+                    operation.describesOnly = old == new
+                }
+                upserts.append(operation)
             } else {
                 upserts.append(annotated(Operation(
                     action: .create, kind: resource.kind, path: resource.path, policyPath: resource.policyPath,

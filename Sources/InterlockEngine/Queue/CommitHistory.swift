@@ -16,34 +16,23 @@ extension CommitHistory {
     public func changedPaths(of commit: String) -> Set<String>? { nil }
 
     /// For each operation, the newest of `commits` (newest first) that changed one of the files its resource is
-    /// compiled from. A delete has no sources: its resource's own definition (`flows/<name>.yaml`,
-    /// `components/<name>.yaml`, files under `components/<name>/`) or the site's directory stands in for them.
+    /// compiled from; when none did, the newest that changed the site's own directory (its values). A delete has no
+    /// sources: its resource's own definition (`flows/<name>.yaml`, `components/<name>.yaml`, files under
+    /// `components/<name>/`) stands in for them, then the site's directory.
     public func introducing(_ operations: [Operation], site: String, commits: [CommitIdentity]) -> [String?] {
         guard !commits.isEmpty else { return operations.map { _ in nil } }
-        var paths: [String: Set<String>] = [:]
-        func changed(_ commit: String) -> Set<String> {
-            if let known = paths[commit] { return known }
-            let found = changedPaths(of: commit) ?? []
-            paths[commit] = found
-            return found
-        }
+        let changed = commits.map { (id: $0.id, paths: changedPaths(of: $0.id) ?? []) }
+        let siteDirectory = "sites/\(site)/"
         return operations.map { operation in
-            for commit in commits {
-                let touched = changed(commit.id)
-                if touched.isEmpty { continue }
-                if !operation.sources.isEmpty {
-                    if operation.sources.contains(where: touched.contains) { return commit.id }
-                    continue
-                }
-                let name = operation.path.split(separator: "/", maxSplits: 1).last.map(String.init) ?? operation.path
-                let own = operation.kind == .file ? nil : "\(operation.kind.directory)/\(name)"
-                let hit = touched.contains { path in
-                    if let own, path == own + ".yaml" || path == own + ".yml" || path.hasPrefix(own + "/") { return true }
-                    return path.hasPrefix("sites/\(site)/")
-                }
-                if hit { return commit.id }
+            let name = operation.path.split(separator: "/", maxSplits: 1).last.map(String.init) ?? operation.path
+            let own = operation.kind == .file ? nil : "\(operation.kind.directory)/\(name)"
+            func isOwn(_ path: String) -> Bool {
+                if !operation.sources.isEmpty { return operation.sources.contains(path) }
+                guard let own else { return false }
+                return path == own + ".yaml" || path == own + ".yml" || path.hasPrefix(own + "/")
             }
-            return nil
+            if let hit = changed.first(where: { $0.paths.contains(where: isOwn) }) { return hit.id }
+            return changed.first { $0.paths.contains { $0.hasPrefix(siteDirectory) } }?.id
         }
     }
 }

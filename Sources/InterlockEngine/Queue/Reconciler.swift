@@ -136,7 +136,8 @@ public struct Reconciler: Sendable {
         }
         let gate = rules.gate(forResourcePaths: plan.operations.map(\.policyPath))
         let commits = commit.commits(since: rules.baseline?.commit)
-        if let history = commit.history, !commits.isEmpty {
+        // Which commit brought each operation (not worked out again while the site's change stays the same plan).
+        if let history = commit.history, !commits.isEmpty, active?.plan.id != plan.id {
             for (index, introduced) in history.introducing(plan.operations, site: site.name, commits: commits).enumerated() {
                 plan.operations[index].introducedBy = introduced
             }

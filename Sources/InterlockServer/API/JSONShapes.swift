@@ -58,7 +58,7 @@ public enum JSONShapes {
             "beforeMode": op.beforeMode.map { .string(String(format: "%04o", $0)) } ?? .null,
             "afterMode": op.afterMode.map { .string(String(format: "%04o", $0)) } ?? .null,
             "changes": .array(op.changes.map(Value.string)), "adoptsUnmanaged": .bool(op.adoptsUnmanaged), "revertsDrift": .bool(op.revertsDrift),
-            "sources": .array(op.sources.map(Value.string)), "introducedBy": optional(op.introducedBy),
+            "sources": .array(op.sources.map(Value.string)), "introducedBy": optional(op.introducedBy), "describesOnly": .bool(op.describesOnly),
             "about": op.about.map(about) ?? .null,
         ])
     }

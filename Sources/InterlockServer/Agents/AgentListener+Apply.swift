@@ -129,7 +129,7 @@ extension AgentListener {
             startBefore = realNow.addingTimeInterval(latest.timeIntervalSince(gateNow))
         }
         return AgentProtocol.Work(
-            change: change.id, planID: change.plan.id, plan: change.plan.stored.prettyJSON, desired: desired, startBefore: startBefore,
+            change: change.id, planID: change.plan.id, plan: change.plan.storedForAgent.prettyJSON, desired: desired, startBefore: startBefore,
             serverTime: realNow, hooks: hooks, leaseSeconds: store.leaseDuration)
     }
 

@@ -350,7 +350,7 @@ extension WebServer {
                 "pictureCaption": picture.map { "\($0.touchedBricks) brick(s) and \($0.touchedConnections) connection(s) change: + added, − removed (dashed), ~ changed (dotted); hover a brick for its type, version and description." },
                 "action": op.action.rawValue, "symbol": op.action.symbol, "path": op.path,
                 "policyPath": op.policyPath == op.path ? nil : op.policyPath, "adopts": op.adoptsUnmanaged, "revertsDrift": op.revertsDrift,
-                "lines": lines, "hasLines": !lines.isEmpty, "about": about, "hasAbout": !about.isEmpty,
+                "lines": lines, "hasLines": !lines.isEmpty, "about": about, "hasAbout": !about.isEmpty, "describesOnly": op.describesOnly,
                 "introducedBy": op.introducedBy.map { String($0.prefix(10)) }, "introducedSummary": introduced?.summary,
                 "introducedAuthor": introduced.map { $0.author.name },
             ])

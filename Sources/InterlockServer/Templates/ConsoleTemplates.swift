@@ -235,7 +235,8 @@ enum ConsoleTemplates {
         <article class="op">
           <h3><span class="sym {{action}}">{{symbol}}</span> <code>{{path}}</code> {{#policyPath}}<small>({{policyPath}})</small>{{/policyPath}}
             {{#adopts}}<span class="badge warn">takes over a file Interlock did not write</span>{{/adopts}}
-            {{#revertsDrift}}<span class="badge warn">reverts drift</span>{{/revertsDrift}}</h3>
+            {{#revertsDrift}}<span class="badge warn">reverts drift</span>{{/revertsDrift}}
+            {{#describesOnly}}<span class="badge">description, owner or affects only: no reload</span>{{/describesOnly}}</h3>
           {{#hasAbout}}<ul class="about">{{#about}}<li>{{.}}</li>{{/about}}</ul>{{/hasAbout}}
           {{#introducedBy}}<p class="meta introduced">From commit <code>{{introducedBy}}</code> {{introducedSummary}}{{#introducedAuthor}} <small>by {{introducedAuthor}}</small>{{/introducedAuthor}}</p>{{/introducedBy}}
           {{#svg}}<figure class="flow">{{{svg}}}<figcaption>{{pictureCaption}}</figcaption></figure>{{/svg}}
