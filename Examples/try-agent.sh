@@ -47,13 +47,34 @@ users:
       passwordHash: "pbkdf2-sha256$600000$YJOg1sYb8RHk4GQfCI4ceg==$gNqiXY1a5UzhusvXo/CuVeGP9qCoQKUFG7pr9EDgj4Y=" }
 CONFIG
 printf 'stateDirectory: %s\ntargetBase: %s\n' "$INTERLOCK_STATE_DIR" "$INTERLOCK_TARGET_BASE" >> "$work/interlock.yaml"
+port=$((20000 + RANDOM % 20000)); agent_port=$((port + 1)); smtp_port=$((port + 2))
+
+# Plant A's managers are told by e-mail (docs/notifications.md). A local SMTP server stands in for the plant's mail
+# relay: STARTTLS with its own certificate, and a login (aiosmtpd from PyPI; deploy/setup.sh installs it).
+mail=""
+if python3 -c 'import aiosmtpd' 2>/dev/null && command -v openssl >/dev/null; then
+    mail="$work/mailbox"
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout "$work/smtp-key.pem" -out "$work/smtp-cert.pem" -days 2 \
+        -subj /CN=localhost -addext subjectAltName=DNS:localhost 2>/dev/null
+    echo "smtp-demo-password" > "$work/smtp-password"
+    python3 "$top/Tests/notifications/smtp_server.py" --port "$smtp_port" --dir "$mail" --cert "$work/smtp-cert.pem" \
+        --key "$work/smtp-key.pem" --user interlock --password smtp-demo-password > "$work/smtp.log" 2>&1 &
+    pids+=($!)
+    cat >> "$work/interlock.yaml" <<NOTIFY
+notifications:
+  consoleURL: http://127.0.0.1:$port
+  email: { host: localhost, port: $smtp_port, security: starttls, username: interlock, passwordFile: $work/smtp-password,
+           from: "Interlock <interlock@plants.example>", caFile: $work/smtp-cert.pem }
+  rules:
+    - { events: [approval-needed, applied, rolled-back, failed], sites: [plant-a], to: [approvers] }
+NOTIFY
+fi
 chmod 600 "$work/interlock.yaml"
 export INTERLOCK_CONFIG="$work/interlock.yaml"
 "$interlock" init >/dev/null
 
 # A rehearsal inside Plant A's Saturday-night window (the gates use this time; certificates use the real clock).
 export INTERLOCK_NOW="2026-11-28T23:00:00+01:00" INTERLOCK_REHEARSAL=1
-port=$((20000 + RANDOM % 20000)); agent_port=$((port + 1))
 step "interlock serve --repo \$repo --address 127.0.0.1:$port --agent-address 127.0.0.1:$agent_port --interval 5 --hooks skip &"
 "$interlock" serve --repo "$repo" --address "127.0.0.1:$port" --agent-address "127.0.0.1:$agent_port" --interval 5 --hooks skip 2> "$work/server.log" &
 pids+=($!)
@@ -84,12 +105,34 @@ step "interlock queue   # planned from what the agent reported; the server never
 "$interlock" queue --repo "$repo" | sed -n '/^plant-a/,/^$/p'
 test ! -e "$INTERLOCK_TARGET_BASE/plant-a" && echo "(the server's own target directory has no plant-a: it never touches it)"
 
+show_mail() {  # show_mail FILE: the headers people see and the text part
+    python3 - "$1" <<'PY'
+import email, sys
+from email import policy
+m = email.message_from_binary_file(open(sys.argv[1], "rb"), policy=policy.default)
+for h in ("From", "To", "Subject"):
+    print(f"{h}: {m[h]}")
+print()
+print(m.get_body(preferencelist=("plain",)).get_content().rstrip())
+PY
+}
+if [ -n "$mail" ]; then
+    wait_for 60 "the mail to Anna Berger" test -s "$mail/1.eml"
+    step "the e-mail Anna Berger received (STARTTLS, authenticated; a text and an HTML part)"
+    show_mail "$mail/1.eml"
+fi
+
 step "echo interlock-demo | interlock approve plant-a-1 --as mgr-plant-a --password-stdin --reason \"First deployment through the agent\""
 echo interlock-demo | "$interlock" approve plant-a-1 --as mgr-plant-a --password-stdin --reason "First deployment through the agent" --repo "$repo"
 wait_for 60 "the agent's apply" sh -c "'$interlock' audit log --change plant-a-1 | grep -q apply.succeeded"
 
 step "interlock audit log --change plant-a-1 | grep -v apply.operation   # the agent applied it, as agent:plant-a, in the one chain"
 "$interlock" audit log --change plant-a-1 | grep -v apply.operation
+if [ -n "$mail" ]; then
+    wait_for 30 "the mail that it was applied" test -s "$mail/2.eml"
+    step "interlock notifications   # the outbox: each message sent once, and recorded as notification.sent"
+    "$interlock" notifications --repo "$repo"
+fi
 step "ls \$plant/targets/plant-a"
 ls "$plant/targets/plant-a"
 step "interlock agent list"

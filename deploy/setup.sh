@@ -18,6 +18,7 @@ command -v git >/dev/null 2>&1 || missing+=(git)
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || missing+=(mosquitto)
 command -v mosquitto_pub >/dev/null 2>&1 || missing+=(mosquitto-clients)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
+python3 -m pip --version >/dev/null 2>&1 || python3 -c 'import aiosmtpd' 2>/dev/null || missing+=(python3-pip)
 # The web console's browser test (Tests/browser/approve_test.py): headless Chromium and its WebDriver.
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
@@ -31,7 +32,15 @@ command -v pdftotext >/dev/null 2>&1 || missing+=(poppler-utils)
 # The Prometheus alerting rules (deploy/interlock-alerts.yaml) are checked with promtool.
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 
+# The notification tests start a real SMTP server (aiosmtpd, from PyPI; STARTTLS and authentication).
+install_aiosmtpd() {
+    python3 -c 'import aiosmtpd' 2>/dev/null && return 0
+    echo "setup: installing aiosmtpd (PyPI)"
+    python3 -m pip install --quiet aiosmtpd 2>/dev/null || python3 -m pip install --quiet --break-system-packages aiosmtpd
+}
+
 if [ "${#missing[@]}" -eq 0 ]; then
+    install_aiosmtpd
     echo "setup: libgit2 $(pkg-config --modversion libgit2), git, mosquitto, python3, chromium, postgresql, openssl, rsync, pdftotext and promtool are present"
     exit 0
 fi
@@ -45,3 +54,4 @@ fi
 $sudo apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 echo "setup: libgit2 $(pkg-config --modversion libgit2) installed"
+install_aiosmtpd

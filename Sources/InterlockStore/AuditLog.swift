@@ -134,7 +134,7 @@ public protocol ChangeNotifying: AnyObject, Sendable {
 
 /// The whole state of an instance: the audit log, the change queue, rollout decisions and console sessions, in one database whose
 /// transactions keep them consistent. ``SQLiteStore`` and ``PostgresStore`` are both.
-public typealias StateStore = AuditStore & RolloutStore & ConsoleSessionStore & AgentRegistry
+public typealias StateStore = AuditStore & RolloutStore & ConsoleSessionStore & AgentRegistry & NotificationOutbox
 
 /// Opens the store a database URL names.
 public enum AuditStores {

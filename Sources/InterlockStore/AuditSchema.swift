@@ -16,7 +16,7 @@ enum AuditSchema {
     static let checkpointColumns = "sequence, head_hash, timestamp, key_id, signature"
 
     /// The names of all migrations, oldest first.
-    static let migrationNames = ["v1-audit", "v2-audit-checkpoints", "v3-change-queue", "v4-rollout", "v5-trusted-rules", "v6-leases", "v7-console-sessions", "v8-agents", "v9-carried-approvals"]
+    static let migrationNames = ["v1-audit", "v2-audit-checkpoints", "v3-change-queue", "v4-rollout", "v5-trusted-rules", "v6-leases", "v7-console-sessions", "v8-agents", "v9-carried-approvals", "v10-notifications"]
 
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
@@ -218,6 +218,32 @@ enum AuditSchema {
             try db.execute(sql: """
                 ALTER TABLE change_approval ADD COLUMN carried_from_change TEXT;
                 ALTER TABLE change_approval ADD COLUMN carried_from_plan TEXT;
+                """)
+        }
+        migrator.registerMigration("v10-notifications") { db in
+            try db.execute(sql: """
+                CREATE TABLE notification (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    key TEXT NOT NULL UNIQUE,
+                    event TEXT NOT NULL,
+                    site TEXT,
+                    change_id TEXT,
+                    channel TEXT NOT NULL,
+                    recipient TEXT NOT NULL,
+                    subject TEXT NOT NULL,
+                    text TEXT NOT NULL,
+                    html TEXT,
+                    payload TEXT,
+                    status TEXT NOT NULL,
+                    attempts INTEGER NOT NULL,
+                    next_attempt_at REAL NOT NULL,
+                    last_error TEXT,
+                    created_at REAL NOT NULL,
+                    sent_at REAL,
+                    claimed_by TEXT,
+                    claimed_until REAL
+                );
+                CREATE INDEX notification_due ON notification(status, next_attempt_at);
                 """)
         }
         return migrator

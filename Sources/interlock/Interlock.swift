@@ -15,7 +15,7 @@ struct Interlock: ParsableCommand {
         subcommands: [
             ValidateCommand.self, SitesCommand.self, ShowCommand.self, PlanCommand.self, StatusCommand.self, ApplyCommand.self,
             QueueCommand.self, WindowsCommand.self, ApproveCommand.self, RejectCommand.self, ReconcileCommand.self, RunCommand.self,
-            RolloutCommand.self, CompareCommand.self, AgentCommand.self,
+            RolloutCommand.self, CompareCommand.self, AgentCommand.self, NotificationsCommand.self,
             InitCommand.self, AuditCommand.self, StoreCommand.self, ServeCommand.self, SignerCommand.self, HashPasswordCommand.self,
         ]
     )

@@ -103,6 +103,14 @@ struct ServeCommand: ParsableCommand {
         let server = WebServer(instance: interlock, loop: loop, secureCookies: secureCookies, version: InterlockVersion.current)
         print("interlock serve: http://\(host.contains(":") ? "[\(host)]" : host):\(port)/ — reconciling \(context.repository.source) every \(seconds) s; state in \(context.stateDirectory)")
         var services: [any Service] = []
+        if let notifications = context.configuration.notifications {
+            do {
+                services.append(NotificationWorker(loop: loop, config: notifications, secrets: try Self.notificationSecrets(notifications), logger: logger))
+            } catch {
+                Terminal.error("\(error)")
+                throw ExitCode(2)
+            }
+        }
         if let agentAddress {
             services.append(try agentListener(agentAddress, context: context, loop: loop, logger: logger))
         }
@@ -113,6 +121,26 @@ struct ServeCommand: ParsableCommand {
             throw ExitCode(2)
         }
         print("interlock serve: stopped")
+    }
+
+    /// The SMTP password and the webhooks' secrets, read from their files (first line) when the service starts.
+    static func notificationSecrets(_ config: NotificationConfiguration) throws -> NotificationWorker.Secrets {
+        func firstLine(_ path: String, what: String) throws -> String {
+            guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+                throw ValidationError("cannot read \(what) from \(path): make the file readable by the service (and nobody else)")
+            }
+            let line = text.split(whereSeparator: \.isNewline).first.map(String.init)?.trimmingCharacters(in: .whitespaces) ?? ""
+            guard !line.isEmpty else { throw ValidationError("\(path) (\(what)) is empty") }
+            return line
+        }
+        var secrets = NotificationWorker.Secrets()
+        if let email = config.email, let file = email.passwordFile {
+            secrets.smtpPassword = try firstLine(file, what: "notifications.email.passwordFile")
+        }
+        for hook in config.webhooks {
+            if let file = hook.secretFile { secrets.webhookSecrets[hook.name] = try firstLine(file, what: "the secret of webhook '\(hook.name)'") }
+        }
+        return secrets
     }
 }
 

@@ -123,6 +123,25 @@ import InterlockTestSupport
         #expect(frozen.waitingFor.contains { $0.hasPrefix("freeze:") }, "Saturday-night window, but inside the year-end freeze")
     }
 
+    /// A pass that planned from an observation made before the site's apply finished (an agent's result arriving
+    /// meanwhile) would queue the very plan just carried out, asking for signatures on work already done.
+    @Test(arguments: StoreKind.allCases) func aPlanFromBeforeTheLastApplyIsNotQueuedAgain(store: StoreKind) throws {
+        let f = try QueueFixture(at: QueueFixture.insideWeekendWindow, store: store)
+        try f.prepareBrokerChange()
+        let change = try f.approve(try #require(try f.active("plant-a")), as: "mgr-plant-a")
+        try f.reconcile()
+        let stale = SitePlanning.Summary(f.engine.planning.plan(f.engine.site("plant-a"), in: f.engine.state))
+        #expect(stale.plan?.id == change.plan.id)
+        guard case .applied? = try f.executor.applyReady(f.engine.state, sites: ["plant-a"]).first else {
+            Issue.record("expected \(change.id) applied")
+            return
+        }
+        let queued = try f.reconciler.queue(stale, commit: .init(author: QueueFixture.author, summary: "test commit"), config: f.engine.state.config)
+        #expect(queued.change == nil)
+        #expect(queued.report.notes.contains { $0.contains("before \(change.id) was applied") }, "\(queued.report.notes)")
+        #expect(try f.active("plant-a") == nil, "nothing new waits for a signature")
+    }
+
     @Test(arguments: StoreKind.allCases) func approvedChangeIsAppliedInItsWindowAndTheAuditTellsTheStory(store: StoreKind) throws {
         let f = try QueueFixture(at: QueueFixture.insideWeekendWindow, store: store)
         try f.prepareBrokerChange()

@@ -166,6 +166,13 @@ public struct Reconciler: Sendable {
                 before: drift.expectedHash, after: drift.actualHash ?? "vanished",
                 details: ["kind": drift.kind.rawValue, "summary": drift.summary, "timezone": site.timezone]))
         }
+        // A plan computed from an observation made before the site's last apply finished (a pass that overlapped an
+        // agent's result) equals the plan that apply carried out: queueing it again would ask for signatures on work
+        // already done. The next pass plans from what the site holds now.
+        if active == nil, let last = try store.changes(sites: [site.name], statuses: [.applied], limit: 1).first, last.plan.id == plan.id {
+            notes.append("planned from an observation made before \(last.id) was applied; planned again at the next pass")
+            return Queued(site: site, report: SiteReport(site: site.name, condition: summary.condition, change: nil, gates: nil, notes: notes))
+        }
         let carry = signers.flatMap { users in
             ApprovalCarry.candidate(active: active, plan: plan, gate: gate, rules: rules, users: users, commits: commits, author: commit.author)
         }

@@ -28,6 +28,8 @@ public struct InstanceConfiguration: Sendable, Hashable {
     public var leaseDuration: TimeSpan?
     /// Push webhooks from the git host (`webhooks.git`); nil: `POST /api/v1/hooks/git` answers 404.
     public var gitWebhook: GitWebhook?
+    /// Who is told what, and how (`notifications`); nil: nobody is notified.
+    public var notifications: NotificationConfiguration?
 
     /// `webhooks.git`: the shared secret push webhooks are signed with (GitHub, Gitea/Forgejo and Bitbucket: the HMAC
     /// key; GitLab: the token it sends), and which pushes count.
@@ -124,7 +126,7 @@ public struct InstanceConfiguration: Sendable, Hashable {
         let reader = FieldReader()
         reader.diagnostics = diagnostics
         let what = "the instance configuration"
-        guard let fields = reader.mapping(node, path: "", allowed: ["repository", "branch", "stateDirectory", "targetBase", "pollInterval", "database", "leaseDuration", "targets", "webhooks", "users"], what: what)
+        guard let fields = reader.mapping(node, path: "", allowed: ["repository", "branch", "stateDirectory", "targetBase", "pollInterval", "database", "leaseDuration", "targets", "webhooks", "notifications", "users"], what: what)
         else { return (nil, reader.diagnostics.sorted) }
         var config = InstanceConfiguration(file: file)
         config.repository = reader.string(fields, "repository", what: what)
@@ -236,6 +238,9 @@ public struct InstanceConfiguration: Sendable, Hashable {
                 title: reader.string(user, "title", what: "a user") ?? "approver", roles: roles, sites: sites,
                 groups: reader.stringList(user, "groups", what: "user '\(id)'").map(\.0),
                 passwordHash: reader.string(user, "passwordHash", what: "a user"), apiTokens: apiTokens.map(\.0)))
+        }
+        if let node = fields["notifications"], !node.isNull {
+            config.notifications = NotificationConfiguration.read(node, users: config.users, reader: reader)
         }
         return (config, reader.diagnostics.sorted)
     }

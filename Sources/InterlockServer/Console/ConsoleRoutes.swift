@@ -40,6 +40,7 @@ extension WebServer {
         router.get("/audit") { request, context in try await self.auditPage(request, context, flash: nil) }
         router.get("/audit/export") { request, context in try await self.export(request, context) }
         router.get("/audit/records/:sequence") { request, context in try await self.recordPage(request, context) }
+        router.get("/notifications") { request, context in try await self.notificationsPage(request, context) }
         router.post("/audit/verify") { request, context in
             let principal = try await self.requireAuditReader(context, path: request.uri.path)
             let form = try await FormFields.body(request)
@@ -62,6 +63,34 @@ extension WebServer {
     // MARK: - One audit record
 
     /// One record with every field, its hashes and its place in the chain.
+    /// The outbox: failed deliveries first, then pending ones with their last error, then the newest sent.
+    func notificationsPage(_ request: Request, _ context: ServerContext) async throws -> Response {
+        let principal = try await requireAuditReader(context, path: request.uri.path)
+        let config = instance.configuration.notifications
+        let (failed, pending, sent, counts) = try await offload { [instance = self.instance] in
+            (try instance.store.notifications(statuses: [.failed], limit: 100), try instance.store.notifications(statuses: [.pending], limit: 100),
+             try instance.store.notifications(statuses: [.sent], limit: 50), try instance.store.notificationCounts())
+        }
+        let items: [[String: Any]] = (failed + pending + sent).map { n in
+            ConsoleViews.view([
+                "id": String(n.id), "event": n.event, "change": n.changeID, "channel": n.channel, "recipient": n.recipient, "subject": n.subject,
+                "status": n.status.rawValue, "statusClass": n.status == .sent ? "ok" : n.status == .failed ? "bad" : "warn",
+                "when": n.status == .sent ? n.sentAt.map(ConsoleViews.utc) : n.status == .pending ? "next \(ConsoleViews.utc(n.nextAttemptAt))" : nil,
+                "attempts": n.attempts > 0 ? String(n.attempts) : nil, "error": n.status == .sent ? nil : n.lastError,
+            ])
+        }
+        let channels = [config?.email.map { "e-mail via \($0.host):\($0.port) (\($0.security.rawValue))" },
+                        config.map { $0.webhooks.isEmpty ? nil : "\($0.webhooks.count) webhook(s): \($0.webhooks.map(\.name).joined(separator: ", "))" } ?? nil]
+            .compactMap { $0 }
+        let data = ConsoleViews.view([
+            "configured": config != nil, "rules": String(config?.rules.count ?? 0), "channels": channels.isEmpty ? "no channel" : channels.joined(separator: "; "),
+            "failed": (counts[.failed] ?? 0) > 0, "pending": (counts[.pending] ?? 0) > 0,
+            "failedCount": String(counts[.failed] ?? 0), "pendingCount": String(counts[.pending] ?? 0), "sentCount": String(counts[.sent] ?? 0),
+            "items": items, "hasItems": !items.isEmpty,
+        ])
+        return views.page("notifications", title: "Notifications", data: data, principal: principal, nav: "Notifications")
+    }
+
     func recordPage(_ request: Request, _ context: ServerContext) async throws -> Response {
         let principal = try await requireAuditReader(context, path: request.uri.path)
         guard let sequence = Int64(try context.parameters.require("sequence")), sequence > 0 else {

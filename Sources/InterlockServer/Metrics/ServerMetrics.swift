@@ -21,6 +21,22 @@ public final class ServerMetrics: Sendable {
         ).increment()
     }
 
+    /// Counts a failed notification delivery attempt, and a given-up delivery (`final`: every attempt failed).
+    public func recordNotificationFailure(channel: String, final: Bool) {
+        registry.makeCounter(
+            descriptor: MetricNameDescriptor(namespace: "interlock", metricName: "notification_attempts_failed", unitName: "total",
+                                             helpText: "Notification delivery attempts that failed (each is retried until the last), by channel."),
+            labels: [("channel", channel)]
+        ).increment()
+        if final {
+            registry.makeCounter(
+                descriptor: MetricNameDescriptor(namespace: "interlock", metricName: "notifications_failed", unitName: "total",
+                                                 helpText: "Notifications given up after every attempt failed, by channel (each is also a notification.failed record)."),
+                labels: [("channel", channel)]
+            ).increment()
+        }
+    }
+
     /// Records how long applying one change took (whatever its outcome).
     public func recordApply(site: String, outcome: String, duration: Duration) {
         registry.makeDurationHistogram(
@@ -61,6 +77,13 @@ public final class ServerMetrics: Sendable {
             gauge("audit_verify", "timestamp_seconds", "When the audit log was last verified (Unix time).", [], verify.at.timeIntervalSince1970)
         }
         gauge("reconcile_passes", "", "Reconcile passes since the server started.", [], Double(observations.passes))
+        if instance.configuration.notifications != nil {
+            let counts = try instance.store.notificationCounts()
+            for status in OutboxNotification.Status.allCases {
+                gauge("notifications", "", "Notifications in the outbox by status (pending: not yet delivered; failed: given up).",
+                      [("status", status.rawValue)], Double(counts[status] ?? 0))
+            }
+        }
         return registry.emitToString() + scrape.emitToString()
     }
 }

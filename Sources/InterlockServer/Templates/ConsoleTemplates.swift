@@ -5,7 +5,7 @@
 enum ConsoleTemplates {
     static let all: [String: String] = [
         "layout": layout, "login": login, "sites": sites, "queue": queue, "change": change, "audit": audit, "error": error,
-        "rollout": rollout, "record": record,
+        "rollout": rollout, "record": record, "notifications": notifications,
     ]
 
     static let layout = """
@@ -27,6 +27,7 @@ enum ConsoleTemplates {
             <a href="/queue"{{#navQueue}} aria-current="page"{{/navQueue}}>Queue</a>
             <a href="/rollout"{{#navRollout}} aria-current="page"{{/navRollout}}>Rollout</a>
             {{#canAudit}}<a href="/audit"{{#navAudit}} aria-current="page"{{/navAudit}}>Audit log</a>{{/canAudit}}
+            {{#canAudit}}<a href="/notifications"{{#navNotifications}} aria-current="page"{{/navNotifications}}>Notifications</a>{{/canAudit}}
           </nav>
           <form class="signout" method="post" action="/logout">
             <input type="hidden" name="csrf" value="{{csrf}}">
@@ -338,6 +339,26 @@ enum ConsoleTemplates {
         </tbody>
         </table>
         {{/hasRecords}}
+        """
+
+    static let notifications = """
+        <h1>Notifications</h1>
+        {{^configured}}<p class="empty">The instance configuration has no <code>notifications</code> section: nobody is notified. See docs/notifications.md.</p>{{/configured}}
+        {{#configured}}
+        <p class="meta">Who is told what, from the audit log: {{rules}} rule(s); {{channels}}. Each delivery is recorded (<code>notification.sent</code>, <code>notification.failed</code>).</p>
+        <ul class="gates" id="notification-counts">
+          <li class="{{#failed}}blocked{{/failed}}{{^failed}}open{{/failed}}"><strong>{{failedCount}}</strong> failed (given up after every attempt)</li>
+          <li class="{{#pending}}closed{{/pending}}{{^pending}}open{{/pending}}"><strong>{{pendingCount}}</strong> pending</li>
+          <li class="open"><strong>{{sentCount}}</strong> sent</li>
+        </ul>
+        {{/configured}}
+        {{#hasItems}}
+        <table class="list" id="notifications"><thead><tr><th>#</th><th>Event</th><th>To</th><th>Subject</th><th>Status</th><th>Last error</th></tr></thead><tbody>
+        {{#items}}<tr class="{{status}}"><td>{{id}}</td><td>{{event}}{{#change}}<br><a href="/changes/{{change}}">{{change}}</a>{{/change}}</td><td>{{channel}}: {{recipient}}</td><td>{{subject}}</td>
+        <td><span class="badge {{statusClass}}">{{status}}</span> <small>{{when}}</small>{{#attempts}}<br><small>{{attempts}} attempt(s)</small>{{/attempts}}</td><td>{{error}}</td></tr>
+        {{/items}}
+        </tbody></table>
+        {{/hasItems}}
         """
 
     static let record = """

@@ -220,6 +220,32 @@ enum PostgresSchema {
             "ALTER TABLE change_approval ADD COLUMN carried_from_change TEXT",
             "ALTER TABLE change_approval ADD COLUMN carried_from_plan TEXT",
         ]),
+        ("pg-v7-notifications", [
+            """
+            CREATE TABLE notification (
+                id BIGSERIAL PRIMARY KEY,
+                key TEXT NOT NULL UNIQUE,
+                event TEXT NOT NULL,
+                site TEXT,
+                change_id TEXT,
+                channel TEXT NOT NULL,
+                recipient TEXT NOT NULL,
+                subject TEXT NOT NULL,
+                text TEXT NOT NULL,
+                html TEXT,
+                payload TEXT,
+                status TEXT NOT NULL,
+                attempts BIGINT NOT NULL,
+                next_attempt_at DOUBLE PRECISION NOT NULL,
+                last_error TEXT,
+                created_at DOUBLE PRECISION NOT NULL,
+                sent_at DOUBLE PRECISION,
+                claimed_by TEXT,
+                claimed_until DOUBLE PRECISION
+            )
+            """,
+            "CREATE INDEX notification_due ON notification(status, next_attempt_at)",
+        ]),
     ]
 
     static var migrationNames: [String] { migrations.map(\.name) }
