@@ -24,6 +24,10 @@ public enum AuditStoreCopy {
             let first = before.firstProblem.map { "record \($0.sequence): \($0.message)" } ?? "?"
             throw AuditStoreError(.corruptRecord, "the source log \(source.location) does not verify (\(first)); nothing was copied: run 'interlock audit verify' on it and keep it as evidence")
         }
+        // The outbox is not copied: a message still waiting would be lost without a word.
+        if let pending = try (source as? any NotificationOutbox)?.notificationCounts()[.pending], pending > 0 {
+            throw AuditStoreError(.invalidEntry, "the source \(source.location) has \(pending) notification(s) not yet delivered; nothing was copied: let 'interlock serve' deliver them (or give them up) first, see 'interlock notifications --status pending'")
+        }
         let queue = try source.exportQueue()
         guard try target.count() == 0, try target.checkpoints().isEmpty, try target.exportQueue().values.allSatisfy(\.isEmpty) else {
             throw AuditStoreError(.invalidEntry, "the target \(target.location) already holds an audit log; copy only into an empty database")

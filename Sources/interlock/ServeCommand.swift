@@ -105,7 +105,9 @@ struct ServeCommand: ParsableCommand {
         var services: [any Service] = []
         if let notifications = context.configuration.notifications {
             do {
-                services.append(NotificationWorker(loop: loop, config: notifications, secrets: try Self.notificationSecrets(notifications), logger: logger))
+                let worker = NotificationWorker(loop: loop, config: notifications, secrets: try Self.notificationSecrets(notifications), logger: logger)
+                try worker.startCursor()
+                services.append(worker)
             } catch {
                 Terminal.error("\(error)")
                 throw ExitCode(2)

@@ -130,16 +130,24 @@ import InterlockTestSupport
         try f.prepareBrokerChange()
         let change = try f.approve(try #require(try f.active("plant-a")), as: "mgr-plant-a")
         try f.reconcile()
+        let inFlight = Set(try f.store.changes(sites: [], statuses: [.ready, .applying], limit: nil).map(\.id))
+        #expect(inFlight == [change.id])
         let stale = SitePlanning.Summary(f.engine.planning.plan(f.engine.site("plant-a"), in: f.engine.state))
         #expect(stale.plan?.id == change.plan.id)
         guard case .applied? = try f.executor.applyReady(f.engine.state, sites: ["plant-a"]).first else {
             Issue.record("expected \(change.id) applied")
             return
         }
-        let queued = try f.reconciler.queue(stale, commit: .init(author: QueueFixture.author, summary: "test commit"), config: f.engine.state.config)
+        let queued = try f.reconciler.queue(stale, commit: .init(author: QueueFixture.author, summary: "test commit"), config: f.engine.state.config,
+                                            inFlight: inFlight)
         #expect(queued.change == nil)
         #expect(queued.report.notes.contains { $0.contains("before \(change.id) was applied") }, "\(queued.report.notes)")
         #expect(try f.active("plant-a") == nil, "nothing new waits for a signature")
+        // A later pass that finds the same plan (the site put back as it was before the change) queues it: the
+        // change was not in flight when that pass began.
+        let later = try f.reconciler.queue(stale, commit: .init(author: QueueFixture.author, summary: "test commit"), config: f.engine.state.config,
+                                           inFlight: [])
+        #expect(later.change != nil)
     }
 
     @Test(arguments: StoreKind.allCases) func approvedChangeIsAppliedInItsWindowAndTheAuditTellsTheStory(store: StoreKind) throws {

@@ -146,10 +146,10 @@ def sign_in(driver, user):
     driver.find_element(By.ID, "sign-in").click()
     # Signing in checks a slow (PBKDF2) password hash: wait for the redirect instead of racing it.
     try:
-        WebDriverWait(driver, 30).until(lambda d: d.current_url.endswith("/queue"))
+        WebDriverWait(driver, 30).until(lambda d: "/login" not in d.current_url)
     except Exception:
         pass
-    assert driver.current_url.endswith("/queue"), driver.current_url
+    assert driver.current_url.endswith("/queue") or driver.current_url.endswith("/sites"), driver.current_url
 
 
 def wait_for_status(driver, url, wanted, seconds=60):
@@ -331,6 +331,17 @@ def main():
         assert "signatures of Maria Lopez lapsed" in lapsed_note, lapsed_note
         driver.save_screenshot(os.path.join(ARTIFACTS, "signature-lapsed.png"))
         print(f"ok: Maria Lopez's signature carried from {b_change} to {b_next} over a Plant-A-only commit, and lapsed on a Plant B commit")
+
+        # The notifications page is for operators, auditors and admins: Maria (an approver) is refused, Olga sees it.
+        driver.get(f"{base}/notifications")
+        assert "Not allowed" in driver.page_source, "an approver may not read the notifications outbox"
+        driver.get(f"{base}/queue")
+        driver.find_element(By.CSS_SELECTOR, "form.signout button").click()
+        driver.get(base + "/queue")
+        sign_in(driver, "ops")
+        driver.find_element(By.LINK_TEXT, "Notifications").click()
+        assert "has no notifications section" in " ".join(driver.find_element(By.ID, "main").text.split()), driver.find_element(By.ID, "main").text
+        print("ok: the notifications page is refused to an approver and shown to an operator")
 
         audit = run([INTERLOCK, "audit", "log", "--json", "--limit", "0"], env).stdout
         actions = [r["action"] for r in json.loads(audit)["records"]]

@@ -77,13 +77,15 @@ public struct Reconciler: Sendable {
         // Sites are planned on all cores and queued one after the other as their plans arrive, in order; each keeps
         // only its queued change, so a pass over a thousand sites never holds every plan's file contents at once.
         // Wave gates need to know only which earlier-wave sites the commit leaves unchanged: their empty plans.
+        // Changes that may finish while this pass plans: a plan from before their outcome is not queued again.
+        let inFlight = Set(try store.changes(sites: [], statuses: [.ready, .applying], limit: nil).map(\.id))
         var queued: [Queued] = []
         var unchanged: [String: Plan] = [:]
         var failure: (any Error)?
         ParallelMap.forEach(sites, workersPerCore: SitePlanning.workersPerCore, { SitePlanning.Summary(planning.plan($0, in: state)) }, deliver: { summary in
             guard failure == nil else { return }
             do {
-                queued.append(try queue(summary, commit: commit, config: state.config))
+                queued.append(try queue(summary, commit: commit, config: state.config, inFlight: inFlight))
                 if let plan = summary.plan, plan.isEmpty { unchanged[summary.site.name] = plan }
             } catch {
                 failure = error
@@ -105,7 +107,8 @@ public struct Reconciler: Sendable {
 
     /// Queues a site's non-empty plan (superseding the change it replaces), or supersedes the active change when the
     /// site already matches; invalid and unreachable sites keep their last queued change.
-    func queue(_ summary: SitePlanning.Summary, commit: CommitContext, config: RepositoryConfig) throws -> Queued {
+    /// - Parameter inFlight: the changes that were ready or being applied when the pass began planning.
+    func queue(_ summary: SitePlanning.Summary, commit: CommitContext, config: RepositoryConfig, inFlight: Set<String> = []) throws -> Queued {
         let site = summary.site
         var notes: [String] = []
         let active = try store.changes(sites: [site.name], statuses: ChangeStatus.active, limit: nil).first
@@ -169,7 +172,8 @@ public struct Reconciler: Sendable {
         // A plan computed from an observation made before the site's last apply finished (a pass that overlapped an
         // agent's result) equals the plan that apply carried out: queueing it again would ask for signatures on work
         // already done. The next pass plans from what the site holds now.
-        if active == nil, let last = try store.changes(sites: [site.name], statuses: [.applied], limit: 1).first, last.plan.id == plan.id {
+        if active == nil, !inFlight.isEmpty, let last = try store.changes(sites: [site.name], statuses: [.applied], limit: 1).first,
+           inFlight.contains(last.id), last.plan.id == plan.id {
             notes.append("planned from an observation made before \(last.id) was applied; planned again at the next pass")
             return Queued(site: site, report: SiteReport(site: site.name, condition: summary.condition, change: nil, gates: nil, notes: notes))
         }

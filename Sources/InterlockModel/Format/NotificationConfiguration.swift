@@ -16,7 +16,7 @@ public struct NotificationConfiguration: Sendable, Hashable {
         case drift
         case agentOffline = "agent-offline"
         case auditVerificationFailed = "audit-verification-failed"
-        /// A notification could not be delivered after every retry (sent to the other channels of the same rule).
+        /// A notification could not be delivered after every retry (to whoever the rules send this event to).
         case deliveryFailed = "delivery-failed"
     }
 
@@ -118,6 +118,13 @@ public struct NotificationConfiguration: Sendable, Hashable {
         self.firstRetry = firstRetry
     }
 
+    /// An address that can stand in `MAIL FROM:<…>` / `RCPT TO:<…>` as it is: printable ASCII, no space, no angle
+    /// bracket, one `@` (nothing a repository's text could use to add an SMTP command).
+    public static func isPlainAddress(_ address: String) -> Bool {
+        address.utf8.count <= 254 && address.filter({ $0 == "@" }).count == 1 && !address.hasPrefix("@") && !address.hasSuffix("@")
+            && address.unicodeScalars.allSatisfy { $0.value > 0x20 && $0.value < 0x7F && $0 != "<" && $0 != ">" }
+    }
+
     static let fields = ["consoleURL", "email", "webhooks", "rules", "remindBefore", "maxAttempts", "firstRetry"]
 
     static func read(_ node: YAMLNode, users: [InstanceConfiguration.User], reader: FieldReader) -> NotificationConfiguration? {
@@ -146,7 +153,7 @@ public struct NotificationConfiguration: Sendable, Hashable {
                 config.maxAttempts = attempts
             } else {
                 reader.diagnostics.error("bad-attempts", at: fields["maxAttempts"]!.location, field: "notifications.maxAttempts", "\(attempts) attempts is out of range",
-                                         hint: "write between 1 and 50; 10 tries (30 s doubling) span about 4 hours")
+                                         hint: "write between 1 and 50; 10 tries (30 s doubling, at most 1 h apart) span about 3 hours")
             }
         }
         if let emailNode = fields["email"], !emailNode.isNull { config.email = readEmail(emailNode, reader: reader) }
@@ -194,11 +201,12 @@ public struct NotificationConfiguration: Sendable, Hashable {
                     if let user = users.first(where: { $0.id == value }) {
                         recipient = .user(value)
                         if user.email == nil { problem = "user '\(value)' has no e-mail address" }
+                        else if let email = user.email, !isPlainAddress(email) { problem = "user '\(value)' has no usable e-mail address ('\(email.prefix(60))')" }
                     } else {
                         problem = "no user has the id '\(value)'" + (Spelling.closest(to: value, in: Array(userIDs)).map { " (did you mean '\($0)'?)" } ?? "")
                     }
                 case ("email", let value?):
-                    if value.contains("@"), !value.contains(where: { $0.isWhitespace || $0.isNewline }) { recipient = .email(value) } else { problem = "'\(value)' is not an e-mail address" }
+                    if isPlainAddress(value) { recipient = .email(value) } else { problem = "'\(value)' is not an e-mail address" }
                 case ("webhook", let value?):
                     recipient = .webhook(value)
                     if !names.contains(value) { problem = "no webhook is named '\(value)'" }
@@ -253,7 +261,7 @@ public struct NotificationConfiguration: Sendable, Hashable {
             reader.diagnostics.error("smtp-password-in-clear", at: fields["security"]?.location ?? node.location, field: "notifications.email.security",
                                      "the SMTP password would cross the network unencrypted", hint: "use security: starttls or tls")
         }
-        if let from, !from.contains("@") || from.contains(where: \.isNewline) {
+        if let from, from.contains(where: \.isNewline) || !isPlainAddress(from.lastIndex(of: "<").map { String(from[from.index(after: $0)...].prefix { $0 != ">" }) } ?? from) {
             reader.diagnostics.error("bad-from", at: fields["from"]!.location, field: "notifications.email.from", "'\(from)' is not a sender address",
                                      hint: "write e.g. \"Interlock <interlock@plant.example.com>\"")
         }

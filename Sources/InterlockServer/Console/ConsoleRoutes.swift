@@ -60,9 +60,8 @@ extension WebServer {
         return ChangeRisk.assess(change, firstDeployment: first, earlier: earlier)
     }
 
-    // MARK: - One audit record
+    // MARK: - Notifications
 
-    /// One record with every field, its hashes and its place in the chain.
     /// The outbox: failed deliveries first, then pending ones with their last error, then the newest sent.
     func notificationsPage(_ request: Request, _ context: ServerContext) async throws -> Response {
         let principal = try await requireAuditReader(context, path: request.uri.path)
@@ -91,6 +90,9 @@ extension WebServer {
         return views.page("notifications", title: "Notifications", data: data, principal: principal, nav: "Notifications")
     }
 
+    // MARK: - One audit record
+
+    /// One record with every field, its hashes and its place in the chain.
     func recordPage(_ request: Request, _ context: ServerContext) async throws -> Response {
         let principal = try await requireAuditReader(context, path: request.uri.path)
         guard let sequence = Int64(try context.parameters.require("sequence")), sequence > 0 else {

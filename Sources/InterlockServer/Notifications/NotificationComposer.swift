@@ -215,7 +215,9 @@ struct NotificationComposer: Sendable {
                 "@type": .string("MessageCard"), "@context": .string("https://schema.org/extensions"),
                 "summary": .string(occasion.title), "title": .string(occasion.title),
                 "themeColor": .string(occasion.severity == .critical ? "B0261C" : occasion.severity == .warning ? "8A5A00" : "1D4ED8"),
-                "sections": .array([.object(["facts": .array(occasion.facts.map { .object(["name": .string($0.name), "value": .string($0.value)]) })])]),
+                // Plain text: a commit summary must not become a link or formatting.
+                "sections": .array([.object(["markdown": .bool(false),
+                                             "facts": .array(occasion.facts.map { .object(["name": .string($0.name), "value": .string($0.value)]) })])]),
             ]
             if let url {
                 card["potentialAction"] = .array([.object([
@@ -232,7 +234,7 @@ struct NotificationComposer: Sendable {
             if let url { text += " — <\(url)|open in Interlock>" }
             let facts = occasion.facts.map { "*\(mrkdwn($0.name))*: \(mrkdwn($0.value))" }.joined(separator: "\n")
             value = .object([
-                "text": .string(occasion.title + (url.map { " — \($0)" } ?? "")),
+                "text": .string(mrkdwn(occasion.title) + (url.map { " — \($0)" } ?? "")),
                 "blocks": .array([
                     .object(["type": .string("section"), "text": .object(["type": .string("mrkdwn"), "text": .string(text)])]),
                     .object(["type": .string("section"), "text": .object(["type": .string("mrkdwn"), "text": .string(facts.isEmpty ? " " : facts)])]),

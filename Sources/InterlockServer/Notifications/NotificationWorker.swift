@@ -74,6 +74,13 @@ public final class NotificationWorker: Service, Sendable {
 
     // MARK: - From the audit log
 
+    /// Sets the cursor at the head of the audit log the first time notifications are configured (the history before is
+    /// not sent). Called before the reconcile loop starts, so its first pass is notified.
+    public func startCursor(now: Date = Date()) throws {
+        guard try store.notificationCursor() == nil else { return }
+        _ = try store.enqueueNotifications([], cursorFrom: nil, to: try store.head()?.sequence ?? 0, at: now)
+    }
+
     /// Turns the records after the cursor (at most 200 a round) into outbox entries. The first time, the cursor starts
     /// at the head: the history before notifications were configured is not sent.
     func derive(now: Date) throws {
@@ -82,6 +89,9 @@ public final class NotificationWorker: Service, Sendable {
             _ = try store.enqueueNotifications([], cursorFrom: nil, to: head, at: now)
             return
         }
+        // Recipients and texts need the desired state (the sites' approvers, their names, the waves): the records wait
+        // for it behind the cursor.
+        guard loop.observations.loaded != nil else { return }
         let records = try store.records(matching: AuditQuery(sequences: (cursor + 1)...Int64.max, limit: 200))
         guard let last = records.last?.sequence else { return }
         let composer = composer()
@@ -146,7 +156,8 @@ public final class NotificationWorker: Service, Sendable {
         let at = siteName ?? "the site"
         switch record.action {
         case "change.queued":
-            guard let change, change.gate.rawValue.contains("approval") else { return [] }
+            // Only while it still waits (records read late — a restart, a re-enabled section — ask nobody for old work).
+            guard let change, change.gate.rawValue.contains("approval"), change.status == .waiting || change.status == .ready else { return [] }
             var extra: [(String, String)] = []
             if let site {
                 extra.append(("Signatures", "\(site.approval.required) needed" + (site.approval.approvers.isEmpty ? "" : " from \(site.approval.approvers.joined(separator: ", "))")))
@@ -236,7 +247,7 @@ public final class NotificationWorker: Service, Sendable {
         // The audit log: once per head and problem count (it does not heal by itself).
         if let verify = loop.observations.verify, !verify.ok {
             occasions.append(NotificationOccasion(
-                event: .auditVerificationFailed, key: "audit-verify/\(verify.headHash)/\(verify.problemCount)", site: nil, siteName: nil,
+                event: .auditVerificationFailed, key: "audit-verify/\(verify.problemCount)/\(Resource.hash(Data((verify.firstProblem ?? "").utf8)).suffix(16))", site: nil, siteName: nil,
                 changeID: nil, title: "The audit log does not verify: \(verify.problemCount) problem(s)",
                 facts: [("First problem", verify.firstProblem ?? "not given"), ("Records", String(verify.records)),
                         ("Checked", "\(ConsoleViews.utc(verify.at))"), ("To do", "run 'interlock audit verify' and compare with the last published checkpoint")],
@@ -250,51 +261,65 @@ public final class NotificationWorker: Service, Sendable {
 
     // MARK: - Delivery
 
-    /// Claims due entries (for two minutes each) and delivers them one after another.
+    /// How long a claim holds: longer than one delivery can take (an SMTP connection is closed after 150 s at most,
+    /// a webhook after 20 s), so no other replica takes a message while it is being sent.
+    static let claimSeconds: TimeInterval = 300
+
+    /// Claims due entries one at a time, just before delivering each, at most 20 a round.
     func deliverDue(now: Date) async {
-        let claimed: [OutboxNotification]
-        do {
-            claimed = try await offload { [self] in try store.claimNotifications(owner: owner, now: now, until: now.addingTimeInterval(120), limit: 20) }
-        } catch {
-            logger.error("notifications: cannot claim: \(error)")
-            return
-        }
-        for item in claimed {
-            let result = await delivery.deliver(item)
-            let finished = Date()
-            var details = ["event": item.event, "channel": item.channel, "recipient": item.recipient, "attempts": String(item.attempts),
-                           "notification": String(item.id), "key": item.key]
-            if let note = item.lastError, note.contains("interrupted") { details["repeatOf"] = "an interrupted attempt: it may have been delivered twice" }
-            let outcome: DeliveryOutcome
-            var entries: [AuditEntry] = []
-            let actor = AuditActor(id: "interlock", name: "Interlock", role: "notifier", authentication: "system")
-            switch result {
-            case .success:
-                outcome = .sent
-                entries.append(AuditEntry(actor: actor, category: .system, action: "notification.sent", site: item.site, changeID: item.changeID,
-                                          details: details))
-            case .failure(let error):
-                loop.metrics.recordNotificationFailure(channel: item.channel, final: item.attempts >= config.maxAttempts)
-                if item.attempts >= config.maxAttempts {
-                    outcome = .failed(error: error.message)
-                    entries.append(AuditEntry(actor: actor, category: .system, action: "notification.failed", site: item.site, changeID: item.changeID,
-                                              result: .failure, error: String(error.message.prefix(500)), details: details))
-                    logger.error("notifications: gave up \(item.event) to \(item.recipient) after \(item.attempts) attempt(s): \(error.message)")
-                } else {
-                    let at = finished.addingTimeInterval(Self.retryDelay(config: config, attempts: item.attempts))
-                    outcome = .retry(at: at, error: error.message)
-                    logger.warning("notifications: \(item.event) to \(item.recipient) failed (attempt \(item.attempts) of \(config.maxAttempts)), retrying at \(AuditTimestamp.format(at)): \(error.message)")
-                }
-            }
+        for _ in 0..<20 {
+            let claimedAt = Date()
+            let claimed: [OutboxNotification]
             do {
-                let kept = try await offload { [self, entries] in
-                    try store.finishNotification(id: item.id, owner: owner, outcome: outcome, at: finished, entries: entries)
+                claimed = try await offload { [self] in
+                    try store.claimNotifications(owner: owner, now: claimedAt, until: claimedAt.addingTimeInterval(Self.claimSeconds), limit: 1)
                 }
-                if !kept { logger.warning("notifications: the claim on notification \(item.id) expired before its outcome was recorded") }
             } catch {
-                logger.error("notifications: cannot record the outcome of notification \(item.id): \(error)")
+                logger.error("notifications: cannot claim: \(error)")
+                return
+            }
+            guard let item = claimed.first else { return }
+            await deliver(item)
+        }
+    }
+
+    /// One attempt, and its outcome recorded (the error kept to 500 characters).
+    func deliver(_ item: OutboxNotification) async {
+        let result = await delivery.deliver(item).mapError { NotificationDelivery.Failure(message: String($0.message.prefix(500))) }
+        let finished = Date()
+        var details = ["event": item.event, "channel": item.channel, "recipient": item.recipient, "attempts": String(item.attempts),
+                       "notification": String(item.id), "key": item.key]
+        if let note = item.lastError, note.contains("interrupted") { details["repeatOf"] = "an interrupted attempt: it may have been delivered twice" }
+        let outcome: DeliveryOutcome
+        var entries: [AuditEntry] = []
+        let actor = AuditActor(id: "interlock", name: "Interlock", role: "notifier", authentication: "system")
+        switch result {
+        case .success:
+            outcome = .sent
+            entries.append(AuditEntry(actor: actor, category: .system, action: "notification.sent", site: item.site, changeID: item.changeID,
+                                      details: details))
+        case .failure(let error):
+            loop.metrics.recordNotificationFailure(channel: item.channel, final: item.attempts >= config.maxAttempts)
+            if item.attempts >= config.maxAttempts {
+                outcome = .failed(error: error.message)
+                entries.append(AuditEntry(actor: actor, category: .system, action: "notification.failed", site: item.site, changeID: item.changeID,
+                                          result: .failure, error: String(error.message.prefix(500)), details: details))
+                logger.error("notifications: gave up \(item.event) to \(item.recipient) after \(item.attempts) attempt(s): \(error.message)")
+            } else {
+                let at = finished.addingTimeInterval(Self.retryDelay(config: config, attempts: item.attempts))
+                outcome = .retry(at: at, error: error.message)
+                logger.warning("notifications: \(item.event) to \(item.recipient) failed (attempt \(item.attempts) of \(config.maxAttempts)), retrying at \(AuditTimestamp.format(at)): \(error.message)")
             }
         }
+        do {
+            let kept = try await offload { [self, entries] in
+                try store.finishNotification(id: item.id, owner: owner, outcome: outcome, at: finished, entries: entries)
+            }
+            if !kept { logger.warning("notifications: the claim on notification \(item.id) expired before its outcome was recorded") }
+        } catch {
+            logger.error("notifications: cannot record the outcome of notification \(item.id): \(error)")
+        }
+
     }
 
     /// The pause after the `attempts`-th failed attempt: `firstRetry` doubling, at most an hour.

@@ -1,4 +1,5 @@
 import Foundation
+import InterlockModel
 import NIOCore
 import NIOPosix
 import NIOSSL
@@ -25,7 +26,6 @@ struct SMTPClient: Sendable {
     /// Sends `data` (a whole RFC 5322 message, lines ending in CRLF) from `from` to `recipients`.
     func send(from: String, to recipients: [String], data: String) async throws {
         let tls = try makeTLSContext()
-        let replies = SMTPReplyHandler()
         let bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connectTimeout(timeout)
             .channelInitializer { [security, host] channel in
@@ -34,7 +34,7 @@ struct SMTPClient: Sendable {
                         try channel.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: tls, serverHostname: Self.sniName(host)))
                     }
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(SMTPLineDecoder()))
-                    try channel.pipeline.syncOperations.addHandler(replies)
+                    try channel.pipeline.syncOperations.addHandler(SMTPReplyHandler())
                 }
             }
         let channel: Channel
@@ -43,13 +43,17 @@ struct SMTPClient: Sendable {
         } catch {
             throw Failure(message: "cannot connect to the SMTP server \(host):\(port): \(error)")
         }
+        // The handler of the connection that was made (each attempt of a dual-stack connect has its own).
+        let replies = try await channel.pipeline.handler(type: SMTPReplyHandler.self).get()
         // Whatever happens, the connection is closed after the time limit.
         let deadline = channel.eventLoop.scheduleTask(in: timeout * 4) { channel.close(promise: nil) }
         defer {
             deadline.cancel()
             channel.close(promise: nil)
         }
-        func expect(_ codes: Set<Int>, after command: String?) async throws -> SMTPReply {
+        /// Sends `command` (shown in errors as `label`: never credentials or the message) and waits for a reply in `codes`.
+        func expect(_ codes: Set<Int>, after command: String?, label: String? = nil) async throws -> SMTPReply {
+            let shown = label ?? command.map { Self.shown($0) } ?? "the connection"
             if let command {
                 try await channel.writeAndFlush(ByteBuffer(string: command + "\r\n")).get()
             }
@@ -57,10 +61,10 @@ struct SMTPClient: Sendable {
             do {
                 reply = try await replies.next(on: channel.eventLoop, timeout: timeout).get()
             } catch {
-                throw Failure(message: "the SMTP server \(host):\(port) did not answer \(command.map { Self.shown($0) } ?? "the connection"): \(error)")
+                throw Failure(message: "the SMTP server \(host):\(port) did not answer \(shown): \(error)")
             }
             guard codes.contains(reply.code) else {
-                throw Failure(message: "the SMTP server \(host):\(port) answered \(command.map { Self.shown($0) } ?? "the connection") with \(reply.code) \(reply.text)")
+                throw Failure(message: "the SMTP server \(host):\(port) answered \(shown) with \(reply.code) \(String(reply.text.prefix(300)))")
             }
             return reply
         }
@@ -72,6 +76,11 @@ struct SMTPClient: Sendable {
                 throw Failure(message: "the SMTP server \(host):\(port) does not offer STARTTLS; Interlock does not send mail unencrypted (set security: none only for a relay on this host)")
             }
             _ = try await expect([220], after: "STARTTLS")
+            // Nothing may arrive between the 220 and the handshake: a reply sent in the clear then would be taken for
+            // one the server gave over TLS.
+            guard try await replies.isIdle(on: channel.eventLoop).get() else {
+                throw Failure(message: "the SMTP server \(host):\(port) sent more after agreeing to STARTTLS; refusing to go on")
+            }
             try await channel.eventLoop.submit {
                 try channel.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: tls, serverHostname: Self.sniName(host)), position: .first)
             }.get()
@@ -82,11 +91,11 @@ struct SMTPClient: Sendable {
             let mechanisms = hello.lines.first { $0.uppercased().hasPrefix("AUTH") }?.uppercased().split(separator: " ").map(String.init) ?? []
             if mechanisms.contains("PLAIN") || !mechanisms.contains("LOGIN") {
                 let token = Data("\u{0}\(username)\u{0}\(password)".utf8).base64EncodedString()
-                _ = try await expect([235], after: "AUTH PLAIN \(token)")
+                _ = try await expect([235], after: "AUTH PLAIN \(token)", label: "AUTH PLAIN")
             } else {
                 _ = try await expect([334], after: "AUTH LOGIN")
-                _ = try await expect([334], after: Data(username.utf8).base64EncodedString())
-                _ = try await expect([235], after: Data(password.utf8).base64EncodedString())
+                _ = try await expect([334], after: Data(username.utf8).base64EncodedString(), label: "AUTH LOGIN (the user name)")
+                _ = try await expect([235], after: Data(password.utf8).base64EncodedString(), label: "AUTH LOGIN (the password)")
             }
         }
         for address in [from] + recipients where !MailMessage.isPlainAddress(address) {
@@ -99,7 +108,7 @@ struct SMTPClient: Sendable {
         _ = try await expect([354], after: "DATA")
         // Dot-stuffing (RFC 5321 4.5.2), then the end of the data.
         let body = data.split(separator: "\r\n", omittingEmptySubsequences: false).map { $0.hasPrefix(".") ? "." + $0 : String($0) }.joined(separator: "\r\n")
-        _ = try await expect([250], after: body + (body.hasSuffix("\r\n") ? "" : "\r\n") + ".")
+        _ = try await expect([250], after: body + (body.hasSuffix("\r\n") ? "" : "\r\n") + ".", label: "the message")
         _ = try? await expect([221], after: "QUIT")
     }
 
@@ -208,6 +217,11 @@ final class SMTPReplyHandler: ChannelInboundHandler, @unchecked Sendable {
         for promise in pending { promise.fail(error) }
     }
 
+    /// Whether no reply is waiting to be read.
+    func isIdle(on loop: EventLoop) -> EventLoopFuture<Bool> {
+        loop.submit { self.ready.isEmpty && self.partial.isEmpty }
+    }
+
     /// The next reply, or a failure after `timeout`.
     func next(on loop: EventLoop, timeout: TimeAmount) -> EventLoopFuture<SMTPReply> {
         loop.flatSubmit {
@@ -239,16 +253,32 @@ enum MailMessage {
 
     /// An address that can stand in `MAIL FROM:<…>` / `RCPT TO:<…>` as it is: printable ASCII, no space, no angle
     /// bracket, one `@` (nothing a repository's text could use to add an SMTP command).
-    static func isPlainAddress(_ address: String) -> Bool {
-        address.utf8.count <= 254 && address.filter({ $0 == "@" }).count == 1
-            && address.unicodeScalars.allSatisfy { $0.value > 0x20 && $0.value < 0x7F && $0 != "<" && $0 != ">" }
+    static func isPlainAddress(_ address: String) -> Bool { NotificationConfiguration.isPlainAddress(address) }
+
+    /// `Name <address>` with only the name encoded when it is not plain ASCII.
+    static func addressHeader(_ text: String) -> String {
+        let address = self.address(text)
+        guard let open = text.lastIndex(of: "<") else { return address }
+        let name = text[..<open].trimmingCharacters(in: .whitespaces)
+        return name.isEmpty ? "<\(address)>" : "\(header(name)) <\(address)>"
     }
 
     /// RFC 2047 for a header value that is not plain ASCII.
     static func header(_ text: String) -> String {
         let clean = NotificationComposer.headerSafe(text)
         if clean.unicodeScalars.allSatisfy({ $0.isASCII && $0.value >= 0x20 }) { return clean }
-        return "=?utf-8?B?\(Data(clean.utf8).base64EncodedString())?="
+        // Encoded words of at most 75 characters (RFC 2047), split between characters, folded onto lines of their own.
+        var words: [String] = []
+        var chunk = ""
+        for character in clean {
+            if Data((chunk + String(character)).utf8).base64EncodedString().count > 75 - 12 {
+                words.append(chunk)
+                chunk = ""
+            }
+            chunk.append(character)
+        }
+        if !chunk.isEmpty { words.append(chunk) }
+        return words.map { "=?utf-8?B?\(Data($0.utf8).base64EncodedString())?=" }.joined(separator: "\r\n ")
     }
 
     static func base64Lines(_ text: String) -> String {
@@ -270,7 +300,7 @@ enum MailMessage {
         formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss '+0000'"
         let boundary = "interlock-\(messageID)"
         var lines = [
-            "From: \(header(from))", "To: \(header(to))", "Subject: \(header(subject))", "Date: \(formatter.string(from: date))",
+            "From: \(addressHeader(from))", "To: \(addressHeader(to))", "Subject: \(header(subject))", "Date: \(formatter.string(from: date))",
             "Message-ID: <\(messageID)@interlock>", "MIME-Version: 1.0", "X-Interlock-Event: \(header(event))", "Auto-Submitted: auto-generated",
         ]
         if let html {
