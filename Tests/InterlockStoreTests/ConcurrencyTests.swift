@@ -52,13 +52,13 @@ struct ConcurrencyTests {
         let startFile = dir.path + "/start"
         let results = try [("A", "1"), ("B", "8")].map { label, batch in
             let output = dir.path + "/stress-\(label).out"
-            return (try Fixture.spawn(helper, [dir.databasePath, label, "2.5", batch, startFile], outputPath: output), output)
+            return (try Fixture.spawn(helper, [dir.databasePath, label, "5", batch, startFile], outputPath: output), output)
         }
         for (_, output) in results { #expect(Fixture.waitFor("ready", in: output, timeout: 60)) }
         FileManager.default.createFile(atPath: startFile, contents: Data())
         // This process appends too, in the same seconds.
         var own = 0
-        let deadline = Date().addingTimeInterval(2.5)
+        let deadline = Date().addingTimeInterval(5)
         while Date() < deadline {
             _ = try store.append(Fixture.entry(own))
             own += 1

@@ -32,6 +32,10 @@ public final class NotificationWorker: Service, Sendable {
     /// This replica, as claims name it.
     let owner: String
     let delivery: NotificationDelivery
+    /// When conditions were last observed: reminders, agents and the verification change on a scale of minutes, and
+    /// reading every waiting change is not free on a large fleet.
+    let lastObserved = Locked<Date?>(nil)
+    static let observeEvery: TimeInterval = 30
 
     public init(loop: ReconcileLoop, config: NotificationConfiguration, secrets: Secrets, logger: Logger, interval: Duration = .seconds(2)) {
         self.loop = loop
@@ -59,7 +63,10 @@ public final class NotificationWorker: Service, Sendable {
         do {
             try await offload { [self] in
                 try derive(now: now)
-                try observe(now: now)
+                if lastObserved.current.map({ now.timeIntervalSince($0) >= Self.observeEvery }) ?? true {
+                    try observe(now: now)
+                    lastObserved.withLock { $0 = now }
+                }
             }
         } catch {
             logger.error("notifications: \(error)")
