@@ -87,28 +87,13 @@ enum PlanText {
 }
 
 extension Plan {
-    var json: Value {
-        .object([
-            "id": .string(id), "shortId": .string(shortID), "site": .string(site),
-            "commit": commit.map(Value.string) ?? .null, "liveFingerprint": .string(liveFingerprint),
-            "summary": .object(["create": .int(count(.create)), "update": .int(count(.update)), "delete": .int(count(.delete))]),
-            "operations": .array(operations.map(\.json)),
-        ])
-    }
+    /// As the API shows it.
+    var json: Value { JSONShapes.plan(self) }
 }
 
 extension InterlockEngine.Operation {
-    var json: Value {
-        .object([
-            "action": .string(action.rawValue), "kind": .string(kind.rawValue), "path": .string(path), "policyPath": .string(policyPath),
-            "before": beforeHash.map(Value.string) ?? .null, "after": afterHash.map(Value.string) ?? .null,
-            "beforeMode": beforeMode.map { .string(String(format: "%04o", $0)) } ?? .null,
-            "afterMode": afterMode.map { .string(String(format: "%04o", $0)) } ?? .null,
-            "changes": .array(changes.map(Value.string)), "adoptsUnmanaged": .bool(adoptsUnmanaged), "revertsDrift": .bool(revertsDrift),
-            "sources": .array(sources.map(Value.string)), "about": about.map(JSONShapes.about) ?? .null,
-            "introducedBy": introducedBy.map(Value.string) ?? .null, "describesOnly": .bool(describesOnly),
-        ])
-    }
+    /// As the API shows it.
+    var json: Value { JSONShapes.operation(self) }
 }
 
 extension Drift {

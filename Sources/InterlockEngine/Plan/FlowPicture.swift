@@ -64,13 +64,6 @@ public struct FlowPicture: Sendable, Hashable {
         let before = old.flatMap { try? Value.parseJSON($0) }?.objectValue
         let after = new.flatMap { try? Value.parseJSON($0) }?.objectValue
         guard before != nil || after != nil else { return nil }
-        func bricks(_ flow: [String: Value]?) -> [String: [String: Value]] {
-            var result: [String: [String: Value]] = [:]
-            for brick in flow?["bricks"]?.arrayValue ?? [] {
-                if let b = brick.objectValue, let id = b["id"]?.stringValue { result[id] = b }
-            }
-            return result
-        }
         func connections(_ flow: [String: Value]?) -> [String: (String, String)] {
             var result: [String: (String, String)] = [:]
             for c in flow?["connections"]?.arrayValue ?? [] {
@@ -123,6 +116,15 @@ public struct FlowPicture: Sendable, Hashable {
         let shown = after ?? before ?? [:]
         return FlowPicture(name: shown["name"]?.stringValue ?? "flow", description: shown["description"]?.stringValue ?? "",
                            bricks: list, connections: links)
+    }
+
+    /// A flow document's bricks by id.
+    static func bricks(_ flow: [String: Value]?) -> [String: [String: Value]] {
+        var result: [String: [String: Value]] = [:]
+        for brick in flow?["bricks"]?.arrayValue ?? [] {
+            if let b = brick.objectValue, let id = b["id"]?.stringValue { result[id] = b }
+        }
+        return result
     }
 
     private static func number(_ value: Value?) -> Int? {

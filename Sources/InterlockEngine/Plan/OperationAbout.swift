@@ -53,14 +53,7 @@ public struct OperationAbout: Sendable, Hashable {
     static func flow(old: Data?, new: Value?) -> OperationAbout {
         let before = old.flatMap { try? Value.parseJSON($0) }?.objectValue
         let after = new?.objectValue
-        func bricks(_ flow: [String: Value]?) -> [String: [String: Value]] {
-            var result: [String: [String: Value]] = [:]
-            for brick in flow?["bricks"]?.arrayValue ?? [] {
-                if let b = brick.objectValue, let id = b["id"]?.stringValue { result[id] = b }
-            }
-            return result
-        }
-        let a = bricks(before), b = bricks(after)
+        let a = FlowPicture.bricks(before), b = FlowPicture.bricks(after)
         var affects = Affects()
         for id in Set(a.keys).union(b.keys).sorted() {
             var x = a[id], y = b[id]

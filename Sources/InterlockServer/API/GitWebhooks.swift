@@ -45,14 +45,18 @@ public enum GitWebhooks {
         HTTPField.Name(name).flatMap { headers[$0] }
     }
 
+    /// The hex HMAC-SHA256 of `body` with `secret` (as git hosts sign pushes, and as Interlock signs its webhooks).
+    static func hmacSHA256<Body: DataProtocol>(_ body: Body, secret: String) -> String {
+        HMAC<SHA256>.authenticationCode(for: body, using: SymmetricKey(data: Data(secret.utf8))).map { String(format: "%02x", $0) }.joined()
+    }
+
     /// Which host sent the request (by its event header), and whether the proof matches `secret`.
     public static func verify(headers: HTTPFields, body: [UInt8], secret: String) -> Result<(Provider, String), Refusal> {
         func hmac(_ expected: String?, prefix: String, _ provider: Provider, _ event: String) -> Result<(Provider, String), Refusal> {
             guard let expected, expected.hasPrefix(prefix) else {
                 return .failure(Refusal(message: "the \(provider.rawValue) push is not signed (no \(prefix.isEmpty ? "signature" : "'\(prefix)…' signature") header)", provider: provider))
             }
-            let mac = HMAC<SHA256>.authenticationCode(for: body, using: SymmetricKey(data: Data(secret.utf8)))
-            let hex = mac.map { String(format: "%02x", $0) }.joined()
+            let hex = Self.hmacSHA256(body, secret: secret)
             guard constantTimeEqual(Array(expected.dropFirst(prefix.count).lowercased().utf8), Array(hex.utf8)) else {
                 return .failure(Refusal(message: "the \(provider.rawValue) push's signature does not match the configured secret", provider: provider))
             }

@@ -78,7 +78,5 @@ struct NotificationDelivery: Sendable {
         }
     }
 
-    static func signature(body: Data, secret: String) -> String {
-        HMAC<SHA256>.authenticationCode(for: body, using: SymmetricKey(data: Data(secret.utf8))).map { String(format: "%02x", $0) }.joined()
-    }
+    static func signature(body: Data, secret: String) -> String { GitWebhooks.hmacSHA256(body, secret: secret) }
 }

@@ -30,7 +30,8 @@ extension SQLiteStore: AgentRegistry {
         ])
     }
 
-    private func write<T>(_ what: String, _ body: (Database) throws -> T) throws -> T {
+    /// Runs `body` in one immediate write transaction (`what` names it in errors).
+    func writeTransaction<T>(_ what: String, _ body: (Database) throws -> T) throws -> T {
         try database(what) {
             try pool.writeWithoutTransaction { db in
                 var result: T?
@@ -45,7 +46,7 @@ extension SQLiteStore: AgentRegistry {
 
     public func createEnrolment(_ enrolment: AgentEnrolment, entries: [AuditEntry]) throws {
         for entry in entries { try entry.validate() }
-        try write("create an agent enrolment for \(enrolment.site)") { db in
+        try writeTransaction("create an agent enrolment for \(enrolment.site)") { db in
             try db.execute(sql: "INSERT INTO agent_enrolment (\(Self.enrolmentColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", arguments: [
                 enrolment.id, enrolment.site, enrolment.tokenHash, enrolment.status.rawValue, enrolment.createdAt.timeIntervalSince1970,
                 enrolment.expiresAt.timeIntervalSince1970, enrolment.createdBy, enrolment.request, enrolment.keyFingerprint,
@@ -76,7 +77,7 @@ extension SQLiteStore: AgentRegistry {
     public func requestEnrolment(tokenHash: String, request: String, keyFingerprint: String, at date: Date, from address: String,
                                  entries: (AgentEnrolment) -> [AuditEntry], refusal: [AuditEntry]) throws -> AgentEnrolment? {
         for entry in refusal { try entry.validate() }
-        return try write("record an agent's enrolment request") { db -> AgentEnrolment? in
+        return try writeTransaction("record an agent's enrolment request") { db -> AgentEnrolment? in
             guard let row = try Row.fetchOne(db, sql: "SELECT \(Self.enrolmentColumns) FROM agent_enrolment WHERE token_hash = ? AND status = 'open' AND expires_at > ?",
                                              arguments: [tokenHash, date.timeIntervalSince1970]) else {
                 _ = try self.appendRecords(refusal, in: db)
@@ -97,7 +98,7 @@ extension SQLiteStore: AgentRegistry {
 
     public func decideEnrolment(id: String, by user: String, at date: Date, certificate: AgentCertificate?, entries: [AuditEntry]) throws -> AgentEnrolment {
         for entry in entries { try entry.validate() }
-        return try write("decide the agent enrolment \(id)") { db -> AgentEnrolment in
+        return try writeTransaction("decide the agent enrolment \(id)") { db -> AgentEnrolment in
             guard let row = try Row.fetchOne(db, sql: "SELECT \(Self.enrolmentColumns) FROM agent_enrolment WHERE id = ?", arguments: [id]) else {
                 throw AgentRegistryError(.notFound, "there is no agent enrolment \(id)")
             }
@@ -119,7 +120,7 @@ extension SQLiteStore: AgentRegistry {
 
     public func addCertificate(_ certificate: AgentCertificate, entries: [AuditEntry]) throws {
         for entry in entries { try entry.validate() }
-        try write("store the agent certificate \(certificate.serial)") { db in
+        try writeTransaction("store the agent certificate \(certificate.serial)") { db in
             try self.insert(certificate, in: db)
             _ = try self.appendRecords(entries, in: db)
         }
@@ -144,7 +145,7 @@ extension SQLiteStore: AgentRegistry {
 
     public func revokeCertificates(serials: [String], by user: String, at date: Date, entries: [AuditEntry]) throws -> [AgentCertificate] {
         for entry in entries { try entry.validate() }
-        return try write("revoke agent certificates") { db -> [AgentCertificate] in
+        return try writeTransaction("revoke agent certificates") { db -> [AgentCertificate] in
             var revoked: [AgentCertificate] = []
             for serial in serials {
                 try db.execute(sql: "UPDATE agent_certificate SET revoked_at = ?, revoked_by = ? WHERE serial = ? AND revoked_at IS NULL",

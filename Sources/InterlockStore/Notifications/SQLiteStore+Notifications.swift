@@ -13,25 +13,12 @@ extension SQLiteStore: NotificationOutbox {
             claimedBy: row[17], claimedUntil: date(18))
     }
 
-    private func writeNotifications<T>(_ what: String, _ body: (Database) throws -> T) throws -> T {
-        try database(what) {
-            try pool.writeWithoutTransaction { db in
-                var result: T?
-                try db.inTransaction(.immediate) {
-                    result = try body(db)
-                    return .commit
-                }
-                return result!
-            }
-        }
-    }
-
     public func notificationCursor() throws -> Int64? {
         try setting(Self.notificationCursorKey).flatMap { Int64($0) }
     }
 
     public func enqueueNotifications(_ items: [NewNotification], cursorFrom from: Int64?, to: Int64?, at date: Date) throws -> Bool {
-        try writeNotifications("queue \(items.count) notification(s)") { db in
+        try writeTransaction("queue \(items.count) notification(s)") { db in
             let current = try String.fetchOne(db, sql: "SELECT value FROM instance_setting WHERE key = ?", arguments: [Self.notificationCursorKey]).flatMap { Int64($0) }
             guard current == from else { return false }
             for item in items {
@@ -49,7 +36,7 @@ extension SQLiteStore: NotificationOutbox {
     }
 
     public func claimNotifications(owner: String, now: Date, until: Date, limit: Int) throws -> [OutboxNotification] {
-        try writeNotifications("claim notifications") { db in
+        try writeTransaction("claim notifications") { db in
             let rows = try Row.fetchAll(db, sql: """
                 SELECT \(OutboxNotification.columns) FROM notification
                 WHERE status = 'pending' AND next_attempt_at <= ? AND (claimed_until IS NULL OR claimed_until < ?)
@@ -72,7 +59,7 @@ extension SQLiteStore: NotificationOutbox {
 
     public func finishNotification(id: Int64, owner: String, outcome: DeliveryOutcome, at date: Date, entries: [AuditEntry]) throws -> Bool {
         for entry in entries { try entry.validate() }
-        return try writeNotifications("record a notification's delivery") { db in
+        return try writeTransaction("record a notification's delivery") { db in
             switch outcome {
             case .sent:
                 try db.execute(sql: "UPDATE notification SET status = 'sent', sent_at = ?, claimed_by = NULL, claimed_until = NULL WHERE id = ? AND claimed_by = ? AND status = 'pending'",
