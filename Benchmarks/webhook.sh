@@ -2,7 +2,8 @@
 # Push webhooks (docs/performance.md, "Push webhooks"): from the git host's signed webhook to the new change in
 # GET /api/v1/queue, on a generated repository, with a peer in the same run: the same pushes found by the poll.
 #
-#   Benchmarks/webhook.sh [small|medium|large]          (default: large; release build; ROUNDS=10 POLL_SECONDS=10)
+#   Benchmarks/webhook.sh [small|medium|large]          (default: large; release build; ROUNDS=10 POLL_SECONDS=10;
+#                                                        FLEET=both also measures a fleet where no site was deployed)
 #   BENCH_CONFIGURATION=debug ROUNDS=2 POLL_SECONDS=3 Benchmarks/webhook.sh small    (a smoke test, as CI runs it)
 set -euo pipefail
 size="${1:-large}"
@@ -28,4 +29,4 @@ if [ ! -f "$repo/HEAD" ]; then
     "$bin/interlock-bench" generate --size "$size" --seed "$seed" --out "$repo"
 fi
 echo "== machine: $(nproc) cores, $(uname -sr); dataset $size ($repo)"
-python3 "$here/webhook/webhook.py" "$bin/interlock" "$repo" "$work/webhook-$size"
+python3 "$here/webhook/webhook.py" "$bin/interlock" "$bin/interlock-bench" "$repo" "$work/webhook-$size"

@@ -3,17 +3,28 @@
 "Push webhooks").
 
 A bare copy of a generated desired-state repository is served over file://; `interlock serve` follows it with a poll
-interval of an hour. Each round commits a one-file change to one site (its site.yaml's values), pushes it, sends the
+interval of an hour. Each round commits a one-file change to one site (its site.yaml's values.db.pool, which its components render), pushes it, sends the
 host's signed push webhook (GitHub's scheme) and polls GET /api/v1/queue?site=S until the change for the new commit
-is there: the time from sending the webhook to seeing the change. Peer in the same run: the same rounds without a
-webhook, found by the poll (serve --interval POLL_SECONDS): what a commit waits for when the webhook is missing.
+is there: the time from sending the webhook to seeing the change.
 
-usage: webhook.py INTERLOCK_BINARY DATASET_BARE_REPO WORK_DIR   (environment: ROUNDS=10 POLL_SECONDS=10)
+The fleet is deployed first (every site's files written with their manifest, `interlock-bench deploy-fleet`): a fleet
+in steady state, where a commit to one site makes one change. Rounds:
+  - to an idle service: the next push waits until the pass the webhook started has finished;
+  - during a pass: the next push follows as soon as the previous change is queued, while its pass still observes the
+    rest of the fleet;
+  - peer: the same pushes without a webhook, found by the poll (serve --interval POLL_SECONDS): what a commit waits
+    for when the webhook is missing.
+With FLEET=both, the idle rounds run once more on a fleet where no site was ever deployed (every site has a waiting
+first-deployment change, which each commit re-plans).
+
+usage: webhook.py INTERLOCK_BINARY BENCH_BINARY DATASET_BARE_REPO WORK_DIR   (environment: ROUNDS=10 POLL_SECONDS=10
+       FLEET=deployed|both)
 """
-import hashlib, hmac, json, os, random, shutil, socket, subprocess, sys, time, urllib.request, urllib.error
+import hashlib, hmac, json, os, random, re, shutil, socket, subprocess, sys, time, urllib.request, urllib.error
 
-interlock, dataset, work = sys.argv[1], sys.argv[2], sys.argv[3]
+interlock, bench, dataset, work = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
 ROUNDS = int(os.environ.get("ROUNDS", "10"))
+FLEET = os.environ.get("FLEET", "deployed")
 POLL_SECONDS = int(os.environ.get("POLL_SECONDS", "10"))
 SECRET = "bench-" + hashlib.sha256(str(random.random()).encode()).hexdigest()[:32]
 TOKEN = "ilk_bench_" + hashlib.sha256(str(random.random()).encode()).hexdigest()[:32]
@@ -41,7 +52,7 @@ def request(url, method="GET", headers=None, body=None):
 
 
 class Setup:
-    def __init__(self, name):
+    def __init__(self, name, deployed):
         self.dir = os.path.join(work, name)
         shutil.rmtree(self.dir, ignore_errors=True)
         os.makedirs(self.dir)
@@ -59,6 +70,10 @@ class Setup:
         os.chmod(config, 0o600)
         self.env = dict(os.environ, INTERLOCK_CONFIG=config, INTERLOCK_STATE_DIR=f"{self.dir}/state", INTERLOCK_TARGET_BASE=f"{self.dir}/targets")
         subprocess.run([interlock, "init"], env=self.env, check=True, capture_output=True)
+        if deployed:
+            started = time.time()
+            subprocess.run([bench, "deploy-fleet", "--repo", self.origin, "--targets", f"{self.dir}/targets"], check=True, stdout=subprocess.DEVNULL)
+            print(f"  every site deployed (files and manifests written) in {time.time() - started:.1f} s")
 
     def serve(self, interval):
         self.port = free_port()
@@ -83,12 +98,14 @@ class Setup:
         return sorted(os.listdir(os.path.join(self.clone, "sites")))
 
     def change_one_site(self, site, round):
+        # The site's database pool size: a value every shared component renders, so the commit changes the site's
+        # files (a value no template uses would change nothing on a deployed fleet, and queue nothing).
         path = os.path.join(self.clone, "sites", site, "site.yaml")
         text = open(path).read()
-        marker = "  company: Example Manufacturing"
-        line = next(l for l in text.splitlines() if l.startswith(marker))
-        text = text.replace(line, f"{marker} (round {round} {random.getrandbits(32):08x})", 1)
-        open(path, "w").write(text)
+        changed, count = re.subn(r"(  db: \{[^}\n]*pool: )\d+", lambda m: f"{m.group(1)}{100 + round}", text, count=1)
+        if count != 1 or changed == text:
+            raise SystemExit(f"{path}: no values.db.pool to change")
+        open(path, "w").write(changed)
         git("commit", "-qam", f"{site}: round {round}", cwd=self.clone)
         git("push", "-q", "origin", f"HEAD:refs/heads/{self.branch}", cwd=self.clone)
         return subprocess.run(["git", "-C", self.clone, "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
@@ -99,6 +116,10 @@ class Setup:
             return False
         return any(c.get("commit") == commit for c in json.loads(body).get("changes", []))
 
+    def passes(self):
+        status, body = request(f"http://127.0.0.1:{self.port}/readyz")
+        return json.loads(body).get("passes", 0)
+
     def webhook(self, commit):
         body = json.dumps({"ref": f"refs/heads/{self.branch}", "after": commit, "repository": {"full_name": "bench/desired-state"}}).encode()
         signature = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
@@ -108,11 +129,12 @@ class Setup:
             raise SystemExit(f"webhook refused: {status} {answer[:300]}")
 
 
-def rounds(setup, label, with_webhook, timeout):
+def rounds(setup, label, with_webhook, timeout, idle, first_round=0):
     sites = setup.sites()
     latencies = []
-    for index in range(ROUNDS):
+    for index in range(first_round, first_round + ROUNDS):
         site = sites[(index * 7919) % len(sites)]
+        passes = setup.passes()
         commit = setup.change_one_site(site, index)
         started = time.time()
         if with_webhook:
@@ -122,26 +144,47 @@ def rounds(setup, label, with_webhook, timeout):
                 raise SystemExit(f"{label}: {site} at {commit[:10]} not queued after {timeout} s (see {setup.dir}/serve.log)")
             time.sleep(0.02)
         latencies.append(time.time() - started)
+        if idle:
+            # The next push reaches an idle service: wait for the end of the pass that queued this one.
+            while setup.passes() <= passes:
+                if time.time() - started > timeout:
+                    raise SystemExit(f"{label}: the pass for {commit[:10]} did not finish after {timeout} s")
+                time.sleep(0.05)
+            pass_seconds = time.time() - started
+            time.sleep(0.2)
     latencies.sort()
     median = latencies[len(latencies) // 2]
-    print(f"  {label:<52} median {median * 1000:7.0f} ms   max {latencies[-1] * 1000:7.0f} ms   ({len(latencies)} pushes)")
+    extra = f"; a pass took ~{pass_seconds:.1f} s" if idle else ""
+    print(f"  {label:<58} median {median * 1000:7.0f} ms   max {latencies[-1] * 1000:7.0f} ms   ({len(latencies)} pushes{extra})")
     return median
+
+
+def fleet(deployed):
+    setup = Setup("webhook-deployed" if deployed else "webhook-undeployed", deployed)
+    sites = len(setup.sites())
+    what = "deployed fleet" if deployed else "no site deployed"
+    print(f"== {sites} site(s), {what}; serve --interval 3600 (only the webhook can start a pass)")
+    ready = setup.serve(3600)
+    print(f"  first pass (every site observed and planned) ready after {ready:.1f} s")
+    rounds(setup, "push webhook -> change in GET /api/v1/queue (idle service)", True, 300, idle=True)
+    if deployed:
+        rounds(setup, "push webhook -> change in GET /api/v1/queue (during a pass)", True, 300, idle=False, first_round=ROUNDS)
+    processes[-1].terminate()
+    processes[-1].wait()
+    return setup
 
 
 def main():
     os.makedirs(work, exist_ok=True)
     try:
-        setup = Setup("webhook")
-        sites = len(setup.sites())
-        print(f"== {sites} site(s); serve --interval 3600 (only the webhook can start a pass)")
-        ready = setup.serve(3600)
-        print(f"  first pass (every site planned and queued) ready after {ready:.1f} s")
-        rounds(setup, "push webhook -> change in GET /api/v1/queue", True, 120)
-        processes[-1].terminate()
-        processes[-1].wait()
+        setup = fleet(deployed=True)
         print(f"== peer: no webhook, serve --interval {POLL_SECONDS} (the poll finds the commit)")
         setup.serve(POLL_SECONDS)
-        rounds(setup, f"push -> change found by the {POLL_SECONDS} s poll", False, POLL_SECONDS * 6 + 120)
+        rounds(setup, f"push -> change found by the {POLL_SECONDS} s poll", False, POLL_SECONDS * 6 + 300, idle=False, first_round=2 * ROUNDS)
+        processes[-1].terminate()
+        processes[-1].wait()
+        if FLEET == "both":
+            fleet(deployed=False)
     finally:
         for p in processes:
             if p.poll() is None:
@@ -149,4 +192,5 @@ def main():
                 p.wait()
 
 
-main()
+if __name__ == "__main__":
+    main()

@@ -20,6 +20,47 @@ import InterlockTestSupport
         #expect(try f.actions().filter { $0 == "change.queued" }.count == 2)
     }
 
+    @Test(arguments: StoreKind.allCases) func sitesANewCommitChangedAreQueuedFirstAndEverySiteIsObservedOnce(store: StoreKind) throws {
+        let f = try QueueFixture(store: store)
+        var observed: [SitePlanning.Summary] = []
+        let reports = try f.reconciler.reconcile(
+            f.engine.state, commit: .init(author: QueueFixture.author, summary: "test commit"), first: ["plant-b"],
+            observed: { observed.append($0) })
+        #expect(observed.map(\.site.name) == ["plant-b", "plant-a"], "the site the commit changed is planned and queued before the others")
+        #expect(reports.map(\.site) == ["plant-a", "plant-b"], "reports keep the order of the sites")
+        let queued = try f.store.records(matching: .all).filter { $0.action == "change.queued" }.map(\.site)
+        #expect(queued == ["plant-b", "plant-a"])
+        for summary in observed {
+            let plan = try #require(summary.plan)
+            #expect(plan.operations.allSatisfy { $0.content == nil && $0.previousContent == nil }, "observations keep no file contents")
+            #expect(plan.id == (try f.active(summary.site.name))?.plan.id, "the same plan the queue holds")
+        }
+        // A pass that gives way to a newer push still queues the sites its commit changed, then stops: nothing else is
+        // planned, queued or gated; the next pass does the rest.
+        // plant-b overrides the broker's max_connections, so the component's default reaches plant-a only.
+        try f.engine.edit("components/mqtt-broker.yaml", replacing: "max_connections: 1000", with: "max_connections: 1200")
+        try f.engine.edit("sites/plant-b/overrides/components/mqtt-broker.yaml", replacing: "max_connections: 400", with: "max_connections: 450")
+        let before = try f.store.records(matching: .all).count
+        let cut = try f.reconciler.reconcilePass(
+            f.engine.state, commit: .init(author: QueueFixture.author, summary: "pushed"), first: ["plant-b"], giveWay: { true })
+        #expect(cut.complete == false)
+        #expect(cut.reports.map(\.site) == ["plant-b"])
+        let cutRecords = try f.store.records(matching: .all).dropFirst(before).map { "\($0.action) \($0.site ?? "")" }
+        #expect(cutRecords.allSatisfy { $0.hasSuffix("plant-b") }, "plant-a was not reached: \(cutRecords)")
+        #expect(cutRecords.contains("change.queued plant-b"))
+        #expect(try f.active("plant-a")?.id == "plant-a-1", "plant-a keeps its change until a pass reaches it")
+        let full = try f.reconciler.reconcilePass(
+            f.engine.state, commit: .init(author: QueueFixture.author, summary: "pushed"), first: [], giveWay: { false })
+        #expect(full.complete)
+        #expect(try f.active("plant-a")?.id == "plant-a-2")
+        // An unknown or empty list changes nothing.
+        try f.engine.edit("components/mqtt-broker.yaml", replacing: "max_connections: 1200", with: "max_connections: 1300")
+        try f.engine.edit("sites/plant-b/overrides/components/mqtt-broker.yaml", replacing: "max_connections: 450", with: "max_connections: 500")
+        _ = try f.reconciler.reconcile(f.engine.state, commit: .init(author: QueueFixture.author, summary: "next"), first: ["no-such-site"])
+        let next = try f.store.records(matching: .all).filter { $0.action == "change.queued" }.map(\.site)
+        #expect(Array(next.suffix(2)) == ["plant-a", "plant-b"])
+    }
+
     @Test(arguments: StoreKind.allCases) func newCommitSupersedesTheWaitingChangeAndApprovalsDoNotCarryOver(store: StoreKind) throws {
         let f = try QueueFixture(store: store)
         try f.reconcile()

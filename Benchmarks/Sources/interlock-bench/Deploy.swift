@@ -1,5 +1,6 @@
 import Foundation
 import InterlockEngine
+import InterlockGit
 import InterlockModel
 
 /// Writes what the files driver would have written for a compiled site, without the per-file fsync and
@@ -39,4 +40,24 @@ func planSite(_ compilation: DesiredState.Compilation, targetBase: String) throw
     guard compilation.isValid else { throw BenchError("site \(site.name) does not compile: \(compilation.diagnostics.first!)") }
     let live = try SitePlanning(targetBase: targetBase).driver(for: site).observe(desired: compilation.site.resources)
     return Planner.plan(desired: compilation.site, live: live)
+}
+
+/// Writes every site of the repository's HEAD into its files root under `targetBase`, with a manifest, as if each had
+/// been deployed (set-up for measuring a fleet in steady state; nothing is recorded in any store).
+func deployFleet(repository: String, targetBase: String) throws {
+    let repo = try Repository.open(at: repository)
+    let outline = try DesiredStateOutline.read(repo, commit: repo.resolveID("HEAD"))
+    let state = outline.state
+    let failures = ParallelMap.map(state.sites) { site -> String? in
+        guard case .files(let root) = site.target else { return "\(site.name): not a files target" }
+        let compilation = state.compile(site: site)
+        guard compilation.isValid else { return "\(site.name) does not compile: \(compilation.diagnostics.first!)" }
+        do {
+            try deploy(compilation.site, into: TargetPolicy.absoluteRoot(root, targetBase: targetBase))
+            return nil
+        } catch {
+            return "\(site.name): \(error)"
+        }
+    }.compactMap { $0 }
+    if let first = failures.first { throw BenchError("\(failures.count) site(s) not deployed; first: \(first)") }
 }

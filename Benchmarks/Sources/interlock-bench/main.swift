@@ -6,6 +6,7 @@
 //   interlock-bench op NAME --size S --repo DIR --work DIR [--runs N]     (one operation; prints one JSON line)
 //   interlock-bench stores --work DIR [--postgres URL] [--writers N] [--seconds S]   (concurrent durable audit appends)
 //   interlock-bench agent-report --work DIR [--files N] [--changed N]   (bytes a plant agent sends to report a site)
+//   interlock-bench deploy-fleet --repo DIR --targets DIR   (writes every site's files as if deployed: a fleet in steady state)
 import Foundation
 import InterlockGit
 
@@ -25,6 +26,7 @@ let usage = """
            interlock-bench op NAME --size S --repo DIR --work DIR [--runs N]
            interlock-bench stores --work DIR [--postgres URL] [--writers N] [--seconds S]
            interlock-bench agent-report --work DIR [--files N] [--changed N]
+           interlock-bench deploy-fleet --repo DIR --targets DIR
     operations: \(Operation.allCases.map(\.rawValue).joined(separator: ", "))
     """
 
@@ -107,6 +109,15 @@ case "agent-report":
         try AgentReportBench.run(work: work, files: Int(option("files", in: arguments) ?? "") ?? 1000, changed: Int(option("changed", in: arguments) ?? "") ?? 3)
     } catch {
         fail("agent-report: \(error)")
+    }
+
+case "deploy-fleet":
+    guard let repo = option("repo", in: arguments), let targets = option("targets", in: arguments) else { fail(usage) }
+    do {
+        let seconds = try timed { try deployFleet(repository: repo, targetBase: targets) }
+        print(String(format: "deployed every site of %@ into %@ in %.1f s", repo, targets, seconds))
+    } catch {
+        fail("deploy-fleet: \(error)")
     }
 
 default:

@@ -72,8 +72,43 @@ public struct Reconciler: Sendable {
         func set(_ key: String, _ value: [CommitIdentity]) { lock.withLock { lists[key] = value } }
     }
 
-    public func reconcile(_ state: DesiredState, sites: [Site]? = nil, commit: CommitContext) throws -> [SiteReport] {
-        let sites = sites ?? state.sites
+    /// - Parameters:
+    ///   - first: sites to plan and queue before the others (those a new commit changed: its change is queued while the
+    ///     rest of the fleet is still being observed). Only the order changes; reports come back in the order of `sites`.
+    ///   - observed: called with each site's planning, its plan without file contents, in the order planned (what a
+    ///     service shows as the site's condition, without planning every site a second time).
+    public func reconcile(
+        _ state: DesiredState, sites: [Site]? = nil, commit: CommitContext, first: [String]? = nil,
+        observed: ((SitePlanning.Summary) -> Void)? = nil
+    ) throws -> [SiteReport] {
+        try reconcilePass(state, sites: sites, commit: commit, first: first, observed: observed).reports
+    }
+
+    /// What a pass did: every site's report, or — when it gave way to a newer commit — those of the sites it reached.
+    public struct PassOutcome: Sendable {
+        public var reports: [SiteReport]
+        /// False when the pass stopped early (`giveWay`): the sites after those reported were neither planned nor
+        /// queued, and no change's gates were evaluated. The next pass does both.
+        public var complete: Bool
+    }
+
+    /// `reconcile`, able to give way: once the `first` sites are queued, `giveWay` is asked before each further site;
+    /// when it answers true (a newer commit was pushed meanwhile), the pass plans no more sites, queues nothing more and
+    /// evaluates no gates — what it did so far stands, as if it had not reached the other sites, and the next pass,
+    /// at the newer commit, starts at once with the sites that commit changed.
+    public func reconcilePass(
+        _ state: DesiredState, sites: [Site]? = nil, commit: CommitContext, first: [String]? = nil,
+        observed: ((SitePlanning.Summary) -> Void)? = nil, giveWay: (@Sendable () -> Bool)? = nil
+    ) throws -> PassOutcome {
+        let given = sites ?? state.sites
+        let sites: [Site]
+        let early = Set(first ?? [])
+        if !early.isEmpty {
+            sites = given.filter { early.contains($0.name) } + given.filter { !early.contains($0.name) }
+        } else {
+            sites = given
+        }
+        let mustReach = sites.prefix { early.contains($0.name) }.count
         // Sites are planned on all cores and queued one after the other as their plans arrive, in order; each keeps
         // only its queued change, so a pass over a thousand sites never holds every plan's file contents at once.
         // Wave gates need to know only which earlier-wave sites the commit leaves unchanged: their empty plans.
@@ -82,18 +117,43 @@ public struct Reconciler: Sendable {
         var queued: [Queued] = []
         var unchanged: [String: Plan] = [:]
         var failure: (any Error)?
-        ParallelMap.forEach(sites, workersPerCore: SitePlanning.workersPerCore, { SitePlanning.Summary(planning.plan($0, in: state)) }, deliver: { summary in
-            guard failure == nil else { return }
+        let stopped = StopFlag()
+        ParallelMap.forEach(Array(sites.enumerated()), workersPerCore: SitePlanning.workersPerCore, { entry -> SitePlanning.Summary? in
+            if entry.offset >= mustReach, stopped.isSet || giveWay?() == true {
+                stopped.set()
+                return nil
+            }
+            return SitePlanning.Summary(planning.plan(entry.element, in: state))
+        }, deliver: { summary in
+            guard failure == nil, let summary else { return }
             do {
                 queued.append(try queue(summary, commit: commit, config: state.config, inFlight: inFlight))
                 if let plan = summary.plan, plan.isEmpty { unchanged[summary.site.name] = plan }
+                if let observed {
+                    var kept = summary
+                    kept.plan = summary.plan?.withoutContents
+                    observed(kept)
+                }
             } catch {
                 failure = error
             }
         })
         if let failure { throw failure }
+        let order = Dictionary(given.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { first, _ in first })
+        queued.sort { order[$0.site.name, default: 0] < order[$1.site.name, default: 0] }
+        if stopped.isSet {
+            return PassOutcome(reports: queued.map(\.report), complete: false)
+        }
         let waves = rollout.map { $0.gate(plans: unchanged) }
-        return try queued.map { try gate($0, state: state, waves: waves) }
+        return PassOutcome(reports: try queued.map { try gate($0, state: state, waves: waves) }, complete: true)
+    }
+
+    /// Set once, read from every worker.
+    private final class StopFlag: @unchecked Sendable {
+        private let lock = NSLock()
+        private var value = false
+        var isSet: Bool { lock.withLock { value } }
+        func set() { lock.withLock { value = true } }
     }
 
     /// A site after the first half of reconciling (its change without file contents): its report when that is final, else its queued change.
@@ -252,9 +312,18 @@ extension ChangeRequest {
     /// The change with its plan's file contents dropped (everything else, the diff lines included, is kept).
     var withoutContents: ChangeRequest {
         var copy = self
-        for index in copy.plan.operations.indices {
-            copy.plan.operations[index].content = nil
-            copy.plan.operations[index].previousContent = nil
+        copy.plan = plan.withoutContents
+        return copy
+    }
+}
+
+extension Plan {
+    /// The plan with its operations' file contents dropped (ids, fingerprints, diff lines and drift are kept).
+    public var withoutContents: Plan {
+        var copy = self
+        for index in copy.operations.indices {
+            copy.operations[index].content = nil
+            copy.operations[index].previousContent = nil
         }
         return copy
     }

@@ -34,6 +34,22 @@ public final class DesiredStateReader: @unchecked Sendable {
 
     /// The desired state at `revision` now, and the commit it was read at (nil for a working tree).
     public func read() throws -> (result: DesiredState.LoadResult, commit: CommitInfo?) {
+        let read = try readUpdate()
+        return (read.result, read.commit)
+    }
+
+    /// What one read found: the desired state, its commit, and which sites it changed.
+    public struct Read: Sendable {
+        public var result: DesiredState.LoadResult
+        /// The commit it was read at (nil for a working tree).
+        public var commit: CommitInfo?
+        /// The sites whose compile inputs differ from the previous read (added and removed sites included); nil when
+        /// unknown — the first read, or a change to what every site compiles from.
+        public var affectedSites: [String]?
+    }
+
+    /// The desired state at `revision` now, with the sites the read found changed since the previous one.
+    public func readUpdate() throws -> Read {
         let (update, commit) = try lock.withLock {
             let read = try source.read(
                 revision: revision, stateDirectory: stateDirectory, reusing: previous, keeping: &repository, outline: cache.worksBySite)
@@ -41,7 +57,8 @@ public final class DesiredStateReader: @unchecked Sendable {
             if let repository { contents.use(repository.gitDirectory) }
             return read
         }
-        return (cache.update(update).result, commit)
+        let loaded = cache.update(update)
+        return Read(result: loaded.result, commit: commit, affectedSites: loaded.affectedSites)
     }
 }
 

@@ -113,7 +113,8 @@ extension WebServer {
                     instance.checkpoint()
                 }
             }
-            loop.trigger()
+            // A repeated body asks for a pass, but does not make the pass under way give way.
+            if decision == .record { loop.pushed(after: push.after) } else { loop.trigger() }
             metrics.recordWebhook(decision == .record ? "accepted" : "repeated")
             return Responses.json(.object(["status": .string("accepted"), "ref": .string(push.ref), "commit": JSONShapes.optional(push.after)]), status: .accepted)
         }

@@ -58,6 +58,10 @@ public final class InterlockInstance: Sendable {
         public var commit: Reconciler.CommitContext
         public var commitID: String?
         public var loadedAt: Date
+        /// The sites this read found changed since the previous one (nil: unknown, or all): a pass plans them first,
+        /// so the change a push brings is queued before the rest of the fleet is observed again. Only an order:
+        /// every pass still plans every site.
+        public var affectedSites: [String]? = nil
     }
 
     /// Why the desired state could not be used.
@@ -71,8 +75,10 @@ public final class InterlockInstance: Sendable {
     public func loadDesiredState() throws(LoadError) -> LoadedState {
         let loaded: DesiredState.LoadResult
         let commit: CommitInfo?
+        let affectedSites: [String]?
         do {
-            (loaded, commit) = try reader.read()
+            let read = try reader.readUpdate()
+            (loaded, commit, affectedSites) = (read.result, read.commit, read.affectedSites)
         } catch {
             throw LoadError(message: "cannot read the desired state from \(source): \(error)")
         }
@@ -98,7 +104,7 @@ public final class InterlockInstance: Sendable {
         lastInvalidCommit.withLock { $0 = nil }
         let author = commit.map { Person(id: $0.author.email, name: $0.author.name, email: $0.author.email) }
         return LoadedState(state: loaded.state, commit: Reconciler.CommitContext(author: author, summary: commit?.summary, id: commitID, history: history),
-                           commitID: commitID, loadedAt: clock.now())
+                           commitID: commitID, loadedAt: clock.now(), affectedSites: affectedSites)
     }
 
     /// The desired state at `commit` (read from the repository, nil when it cannot be), e.g. for the health commands of

@@ -17,7 +17,7 @@ public final class ReconcileLoop: Service, Sendable {
     /// How often the audit log is verified in the background (the result feeds `/metrics` and the audit page).
     public let verifyInterval: TimeInterval
     let logger: Logger
-    private let triggered = Locked(false)
+    private let wakeUp = WakeUp()
     private let queue = DispatchQueue(label: "interlock.reconcile")
 
     public init(instance: InterlockInstance, observations: Observations, metrics: ServerMetrics, interval: Duration,
@@ -31,7 +31,28 @@ public final class ReconcileLoop: Service, Sendable {
     }
 
     /// Asks for a pass as soon as possible (after an approval, or from an operator).
-    public func trigger() { triggered.withLock { $0 = true } }
+    public func trigger() { wakeUp.signal() }
+
+    /// Pushes the git host announced since the current pass read the repository (the commits they claim; nil: not
+    /// said), and when the last pass that reached every site ended.
+    private let pushes = Locked<(claimed: [String?], lastComplete: ContinuousClock.Instant?)>(([], nil))
+
+    /// A signed push webhook: a pass at once and, when a pass is under way at another commit, that pass gives way
+    /// once it has queued the sites its own commit changed (the next one starts with the sites the push changed).
+    /// A pass gives way only when one that reached every site — its gates and applies included — ended within the poll
+    /// interval, so a stream of pushes cannot hold gates and applies back longer than the poll would.
+    public func pushed(after commit: String?) {
+        pushes.withLock { $0.claimed.append(commit) }
+        wakeUp.signal()
+    }
+
+    /// Whether the pass at `commit` should give way to a push that arrived since it read the repository.
+    private func pushedSince(reading commit: String?) -> Bool {
+        pushes.withLock { state in
+            guard let last = state.lastComplete, ContinuousClock.now - last < interval else { return false }
+            return state.claimed.contains { $0 == nil || $0 != commit }
+        }
+    }
 
     public func run() async throws {
         logger.info("reconciling \(instance.source) every \(interval); state in \(instance.store.location)")
@@ -40,10 +61,11 @@ public final class ReconcileLoop: Service, Sendable {
         defer { watcher?.cancel() }
         while !Task.isCancelled, !Task.isShuttingDownGracefully {
             await runPass()
-            let deadline = ContinuousClock.now.advanced(by: interval)
-            while ContinuousClock.now < deadline, !Task.isCancelled, !Task.isShuttingDownGracefully {
-                if triggered.withLock({ let was = $0; $0 = false; return was }) { break }
-                try? await Task.sleep(for: .milliseconds(200))
+            // Until the poll interval ends, a trigger (a push webhook, an approval, another replica's write) or shutdown.
+            await withGracefulShutdownHandler {
+                await wakeUp.sleep(upTo: interval)
+            } onGracefulShutdown: { [wakeUp] in
+                wakeUp.signal()
             }
         }
         logger.info("reconcile loop stopped after \(observations.passes) pass(es)")
@@ -63,6 +85,8 @@ public final class ReconcileLoop: Service, Sendable {
     public func pass() {
         let clock = instance.clock
         let loaded: InterlockInstance.LoadedState
+        // The read fetches whatever was pushed until now.
+        pushes.withLock { $0.claimed.removeAll() }
         do {
             loaded = try instance.loadDesiredState()
             observations.setLoaded(loaded)
@@ -79,10 +103,24 @@ public final class ReconcileLoop: Service, Sendable {
             if instance.runHooks, let rollout {
                 for note in try BakeMonitor(planning: instance.planning, rollout: rollout, clock: clock, stateAt: { [instance] in instance.state(at: $0) }).check(loaded.state) { logger.info("bake: \(note)") }
             }
-            let reports = try instance.reconciler(loaded.state).reconcile(loaded.state, commit: loaded.commit)
-            for report in reports { for note in report.notes { logger.info("\(report.site): \(note)") } }
+            // The sites the new commit changed are planned and queued first; every site's planning is kept for the
+            // site pages (sites changed by an apply below are observed again).
+            let planned = Locked<[SitePlanning.Summary]>([])
+            let outcome = try instance.reconciler(loaded.state).reconcilePass(
+                loaded.state, commit: loaded.commit, first: loaded.affectedSites, observed: { summary in planned.withLock { $0.append(summary) } },
+                giveWay: { [weak self] in self?.pushedSince(reading: loaded.commitID) ?? false })
+            for report in outcome.reports { for note in report.notes { logger.info("\(report.site): \(note)") } }
+            guard outcome.complete else {
+                // A newer push: its pass starts at once. Gates and applies wait for it (they are checked again anyway).
+                instance.checkpoint()
+                observations.record(planned.current, at: clock.now())
+                observations.finishPass(at: clock.now(), error: nil)
+                logger.notice("pass at \(loaded.commitID.map { String($0.prefix(10)) } ?? "working tree") gave way to a newer push after \(outcome.reports.count) of \(loaded.state.sites.count) site(s)")
+                return
+            }
             instance.checkpoint()
             let ready = try instance.store.changes(sites: [], statuses: [.ready], limit: nil).sorted { $0.createdAt < $1.createdAt }
+            var touched: Set<String> = []
             for change in ready {
                 guard let site = loaded.state.site(named: change.site) else { continue }
                 let started = ContinuousClock.now
@@ -93,11 +131,20 @@ public final class ReconcileLoop: Service, Sendable {
                 case .rolledBack(let back, let reason): label = "rolled-back"; logger.warning("\(back.id) rolled back: \(reason)")
                 case .skipped(let id, let reason): label = "skipped"; logger.info("\(id) not applied: \(reason)")
                 }
+                // A skipped apply re-observed the site too (and may have found it changed): observe it again as well.
+                touched.insert(change.site)
                 if label != "skipped" { metrics.recordApply(site: change.site, outcome: label, duration: ContinuousClock.now - started) }
             }
             instance.checkpoint()
-            observations.record(instance.planning.summaries(loaded.state.sites, in: loaded.state), at: clock.now())
+            let again = loaded.state.sites.filter { touched.contains($0.name) }
+            let observedAgain = instance.planning.summaries(again, in: loaded.state).map { summary in
+                var kept = summary
+                kept.plan = summary.plan?.withoutContents
+                return kept
+            }
+            observations.record(planned.current.filter { !touched.contains($0.site.name) } + observedAgain, at: clock.now())
             observations.finishPass(at: clock.now(), error: nil)
+            pushes.withLock { $0.lastComplete = ContinuousClock.now }
         } catch {
             observations.finishPass(at: clock.now(), error: "\(error)")
             logger.error("pass failed: \(error); retrying at the next interval")
