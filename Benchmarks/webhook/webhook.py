@@ -9,7 +9,8 @@ is there: the time from sending the webhook to seeing the change.
 
 The fleet is deployed first (every site's files written with their manifest, `interlock-bench deploy-fleet`): a fleet
 in steady state, where a commit to one site makes one change. Rounds:
-  - to an idle service: the next push waits until the pass the webhook started has finished;
+  - to an idle service: each push waits until no pass runs, and the pass it starts is followed to its end (the
+    rest of the fleet observed, gates evaluated): its median duration is printed too;
   - during a pass: the next push follows as soon as the previous change is queued, while its pass still observes the
     rest of the fleet;
   - peer: the same pushes without a webhook, found by the poll (serve --interval POLL_SECONDS): what a commit waits
@@ -116,9 +117,24 @@ class Setup:
             return False
         return any(c.get("commit") == commit for c in json.loads(body).get("changes", []))
 
-    def passes(self):
+    def readiness(self):
         status, body = request(f"http://127.0.0.1:{self.port}/readyz")
-        return json.loads(body).get("passes", 0)
+        return json.loads(body)
+
+    def completed_passes(self):
+        """Passes that reached every site (those that gave way to a newer push do not count), and whether one runs."""
+        ready = self.readiness()
+        return ready["passes"] - ready["passesGaveWay"], ready["passRunning"]
+
+    def wait_idle(self, timeout):
+        """Until no pass runs (twice in a row, 0.3 s apart): the service sleeps until the next push."""
+        started = time.time()
+        quiet = 0
+        while quiet < 2:
+            if time.time() - started > timeout:
+                raise SystemExit(f"the service did not become idle within {timeout} s (see {self.dir}/serve.log)")
+            quiet = quiet + 1 if not self.completed_passes()[1] else 0
+            time.sleep(0.3)
 
     def webhook(self, commit):
         body = json.dumps({"ref": f"refs/heads/{self.branch}", "after": commit, "repository": {"full_name": "bench/desired-state"}}).encode()
@@ -131,10 +147,14 @@ class Setup:
 
 def rounds(setup, label, with_webhook, timeout, idle, first_round=0):
     sites = setup.sites()
-    latencies = []
+    latencies, pass_seconds = [], []
+    gave_way_before = setup.readiness()["passesGaveWay"]
     for index in range(first_round, first_round + ROUNDS):
         site = sites[(index * 7919) % len(sites)]
-        passes = setup.passes()
+        if idle:
+            # The push reaches an idle service: no pass runs, the last one reached every site.
+            setup.wait_idle(timeout)
+        completed, _ = setup.completed_passes()
         commit = setup.change_one_site(site, index)
         started = time.time()
         if with_webhook:
@@ -145,17 +165,23 @@ def rounds(setup, label, with_webhook, timeout, idle, first_round=0):
             time.sleep(0.02)
         latencies.append(time.time() - started)
         if idle:
-            # The next push reaches an idle service: wait for the end of the pass that queued this one.
-            while setup.passes() <= passes:
+            # The pass this push started goes on over the rest of the fleet: wait until it has reached every site.
+            while setup.completed_passes()[0] <= completed:
                 if time.time() - started > timeout:
                     raise SystemExit(f"{label}: the pass for {commit[:10]} did not finish after {timeout} s")
                 time.sleep(0.05)
-            pass_seconds = time.time() - started
-            time.sleep(0.2)
+            pass_seconds.append(time.time() - started)
+    gave_way = setup.readiness()["passesGaveWay"] - gave_way_before
+    in_order = " ".join(f"{l * 1000:.0f}" for l in latencies)
     latencies.sort()
     median = latencies[len(latencies) // 2]
-    extra = f"; a pass took ~{pass_seconds:.1f} s" if idle else ""
+    if idle:
+        pass_seconds.sort()
+        extra = f"; the whole pass: median {pass_seconds[len(pass_seconds) // 2]:.1f} s"
+    else:
+        extra = f"; {gave_way} pass(es) gave way"
     print(f"  {label:<58} median {median * 1000:7.0f} ms   max {latencies[-1] * 1000:7.0f} ms   ({len(latencies)} pushes{extra})")
+    print(f"      each push in order, ms: {in_order}")
     return median
 
 

@@ -24,7 +24,8 @@ extension WebServer {
             let ready = observations.loaded != nil && observations.passes > 0 && databaseError == nil
             let status = databaseError != nil ? "database unreachable" : ready ? "ready" : "starting"
             var object: [String: Value] = [
-                "status": .string(status), "passes": .int(observations.passes), "database": .string(databaseError ?? "ok"),
+                "status": .string(status), "passes": .int(observations.passes), "passesGaveWay": .int(observations.passesGaveWay),
+                "passRunning": .bool(observations.passRunning), "database": .string(databaseError ?? "ok"),
                 "lastPass": observations.lastPass.map(JSONShapes.time) ?? .null,
                 "lastPassError": JSONShapes.optional(observations.lastPassError),
             ]

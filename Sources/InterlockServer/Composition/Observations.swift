@@ -35,6 +35,9 @@ public final class Observations: Sendable {
         var lastPass: Date?
         var lastPassError: String?
         var passes = 0
+        /// Passes that stopped after the sites their commit changed, for a newer push (counted in `passes` too).
+        var passesGaveWay = 0
+        var passRunning = false
         var verify: VerifyResult?
     }
 
@@ -47,6 +50,9 @@ public final class Observations: Sendable {
     public var lastPass: Date? { snapshot.current.lastPass }
     public var lastPassError: String? { snapshot.current.lastPassError }
     public var passes: Int { snapshot.current.passes }
+    public var passesGaveWay: Int { snapshot.current.passesGaveWay }
+    /// Whether a pass is under way now.
+    public var passRunning: Bool { snapshot.current.passRunning }
     public var verify: VerifyResult? { snapshot.current.verify }
     public func site(_ name: String) -> SiteObservation? { snapshot.current.sites[name] }
     public var sites: [String: SiteObservation] { snapshot.current.sites }
@@ -83,11 +89,15 @@ public final class Observations: Sendable {
         }
     }
 
-    func finishPass(at now: Date, error: String?) {
+    func startPass() { snapshot.withLock { $0.passRunning = true } }
+
+    func finishPass(at now: Date, error: String?, gaveWay: Bool = false) {
         snapshot.withLock {
             $0.lastPass = now
             $0.lastPassError = error
             $0.passes += 1
+            if gaveWay { $0.passesGaveWay += 1 }
+            $0.passRunning = false
         }
     }
 

@@ -87,6 +87,7 @@ public final class ReconcileLoop: Service, Sendable {
         let loaded: InterlockInstance.LoadedState
         // The read fetches whatever was pushed until now.
         pushes.withLock { $0.claimed.removeAll() }
+        observations.startPass()
         do {
             loaded = try instance.loadDesiredState()
             observations.setLoaded(loaded)
@@ -114,8 +115,8 @@ public final class ReconcileLoop: Service, Sendable {
                 // A newer push: its pass starts at once. Gates and applies wait for it (they are checked again anyway).
                 instance.checkpoint()
                 observations.record(planned.current, at: clock.now())
-                observations.finishPass(at: clock.now(), error: nil)
-                logger.notice("pass at \(loaded.commitID.map { String($0.prefix(10)) } ?? "working tree") gave way to a newer push after \(outcome.reports.count) of \(loaded.state.sites.count) site(s)")
+                observations.finishPass(at: clock.now(), error: nil, gaveWay: true)
+                logger.notice("pass at \(loaded.commitID.map { String($0.prefix(10)) } ?? "working tree") gave way to a newer push (\(pushes.withLock { $0.claimed }.map { $0.map { String($0.prefix(10)) } ?? "commit not said" }.joined(separator: ", "))) after \(outcome.reports.count) of \(loaded.state.sites.count) site(s)")
                 return
             }
             instance.checkpoint()

@@ -77,6 +77,7 @@ public final class ServerMetrics: Sendable {
             gauge("audit_verify", "timestamp_seconds", "When the audit log was last verified (Unix time).", [], verify.at.timeIntervalSince1970)
         }
         gauge("reconcile_passes", "", "Reconcile passes since the server started.", [], Double(observations.passes))
+        gauge("reconcile_passes_gave_way", "", "Reconcile passes that stopped after the sites their commit changed, for a newer push (counted in interlock_reconcile_passes too).", [], Double(observations.passesGaveWay))
         if instance.configuration.notifications != nil {
             let counts = try instance.store.notificationCounts()
             for status in OutboxNotification.Status.allCases {
