@@ -34,10 +34,12 @@ public final class ReconcileLoop: Service, Sendable {
     public func trigger() { wakeUp.signal() }
 
     /// Pushes the git host announced since the current pass read the repository (the commits they claim; nil: not
-    /// said), and when the last pass that reached every site ended.
-    private let pushes = Locked<(claimed: [String?], lastComplete: ContinuousClock.Instant?)>(([], nil))
+    /// said), when the last pass that reached every site ended, and whether every commit's changed sites were
+    /// reached by a pass (false after a failed pass: the reader moved on, and what that commit changed is not
+    /// reported again).
+    private let pushes = Locked<(claimed: [String?], lastComplete: ContinuousClock.Instant?, changesReached: Bool)>(([], nil, true))
 
-    /// A signed push webhook: a pass at once and, when a pass is under way at another commit, that pass gives way
+    /// A signed push webhook: a pass at once and, when a pass is under way at an older commit, that pass gives way
     /// once it has queued the sites its own commit changed (the next one starts with the sites the push changed).
     /// A pass gives way only when one that reached every site — its gates and applies included — ended within the poll
     /// interval, so a stream of pushes cannot hold gates and applies back longer than the poll would.
@@ -46,12 +48,31 @@ public final class ReconcileLoop: Service, Sendable {
         wakeUp.signal()
     }
 
-    /// Whether the pass at `commit` should give way to a push that arrived since it read the repository.
-    private func pushedSince(reading commit: String?) -> Bool {
-        pushes.withLock { state in
-            guard let last = state.lastComplete, ContinuousClock.now - last < interval else { return false }
-            return state.claimed.contains { $0 == nil || $0 != commit }
+    /// The push the pass that read `loaded` gives way to, if any (see ``newerPush(among:read:history:known:)``).
+    private func newerPush(than loaded: InterlockInstance.LoadedState, known: Locked<[String: Bool]>) -> String? {
+        let claims = pushes.withLock { state -> [String?] in
+            guard let last = state.lastComplete, ContinuousClock.now - last < interval else { return [] }
+            return state.claimed
         }
+        return Self.newerPush(among: claims, read: loaded.commitID, history: loaded.commit.history, known: known)
+    }
+
+    /// The first of `claims` (the commits pushes named) that the commit `read` does not contain: not fetched yet, or
+    /// newer. A push that names no commit, or one the read contains already (a late delivery, a replayed body),
+    /// asks for a pass but never makes one give way (without a history to tell, any other commit counts as newer). `known`
+    /// keeps each claim's answer for the pass, which asks once per site.
+    static func newerPush(among claims: [String?], read: String?, history: (any CommitHistory)?, known: Locked<[String: Bool]>) -> String? {
+        for case let claim? in claims where claim != read {
+            if let newer = known.withLock({ $0[claim] }) {
+                if newer { return claim }
+                continue
+            }
+            // Contained in the commit read: nothing reachable from the claim that the read does not reach.
+            let contained = read.flatMap { read in history?.commits(from: read, to: claim, limit: 1) }?.isEmpty == true
+            known.withLock { $0[claim] = !contained }
+            if !contained { return claim }
+        }
+        return nil
     }
 
     public func run() async throws {
@@ -92,6 +113,8 @@ public final class ReconcileLoop: Service, Sendable {
             loaded = try instance.loadDesiredState()
             observations.setLoaded(loaded)
         } catch {
+            // The reader moved on: what this commit changed will not be reported again.
+            pushes.withLock { $0.changesReached = false }
             observations.setLoadError(error.message)
             observations.finishPass(at: clock.now(), error: error.message)
             logger.error("pass failed: \(error.message); the queue is unchanged")
@@ -106,17 +129,32 @@ public final class ReconcileLoop: Service, Sendable {
             }
             // The sites the new commit changed are planned and queued first; every site's planning is kept for the
             // site pages (sites changed by an apply below are observed again).
+            // When which sites changed is unknown (a first read, a change to what every site compiles from, or a
+            // failed pass before this one), every site is planned in order and the pass does not give way.
+            let first = pushes.withLock { $0.changesReached } ? loaded.affectedSites : nil
             let planned = Locked<[SitePlanning.Summary]>([])
+            let known = Locked<[String: Bool]>([:])
+            let gaveWayTo = Locked<String?>(nil)
+            var giveWay: (@Sendable () -> Bool)?
+            if first != nil {
+                giveWay = { [weak self] in
+                    guard let claim = self?.newerPush(than: loaded, known: known) else { return false }
+                    gaveWayTo.withLock { $0 = claim }
+                    return true
+                }
+            }
             let outcome = try instance.reconciler(loaded.state).reconcilePass(
-                loaded.state, commit: loaded.commit, first: loaded.affectedSites, observed: { summary in planned.withLock { $0.append(summary) } },
-                giveWay: { [weak self] in self?.pushedSince(reading: loaded.commitID) ?? false })
+                loaded.state, commit: loaded.commit, first: first, observed: { summary in planned.withLock { $0.append(summary) } },
+                giveWay: giveWay)
+            // Every site of `first` was reached, whether the pass went on or gave way.
+            pushes.withLock { $0.changesReached = true }
             for report in outcome.reports { for note in report.notes { logger.info("\(report.site): \(note)") } }
             guard outcome.complete else {
                 // A newer push: its pass starts at once. Gates and applies wait for it (they are checked again anyway).
                 instance.checkpoint()
                 observations.record(planned.current, at: clock.now())
                 observations.finishPass(at: clock.now(), error: nil, gaveWay: true)
-                logger.notice("pass at \(loaded.commitID.map { String($0.prefix(10)) } ?? "working tree") gave way to a newer push (\(pushes.withLock { $0.claimed }.map { $0.map { String($0.prefix(10)) } ?? "commit not said" }.joined(separator: ", "))) after \(outcome.reports.count) of \(loaded.state.sites.count) site(s)")
+                logger.notice("pass at \(loaded.commitID.map { String($0.prefix(10)) } ?? "working tree") gave way to a newer push (\(gaveWayTo.current.map { String($0.prefix(10)) } ?? "")) after \(outcome.reports.count) of \(loaded.state.sites.count) site(s)")
                 return
             }
             instance.checkpoint()
@@ -147,6 +185,7 @@ public final class ReconcileLoop: Service, Sendable {
             observations.finishPass(at: clock.now(), error: nil)
             pushes.withLock { $0.lastComplete = ContinuousClock.now }
         } catch {
+            pushes.withLock { $0.changesReached = false }
             observations.finishPass(at: clock.now(), error: "\(error)")
             logger.error("pass failed: \(error); retrying at the next interval")
         }
