@@ -155,6 +155,13 @@ extension SitePlanning {
         /// When its target could not be observed.
         public var error: DriverError?
 
+        /// The summary with its plan's file contents dropped: what a service keeps for every site between passes.
+        public var withoutContents: Summary {
+            var copy = self
+            copy.plan = plan?.withoutContents
+            return copy
+        }
+
         public init(_ outcome: Outcome) {
             site = outcome.site
             condition = SiteCondition(outcome)

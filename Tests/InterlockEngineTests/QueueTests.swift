@@ -23,9 +23,9 @@ import InterlockTestSupport
     @Test(arguments: StoreKind.allCases) func sitesANewCommitChangedAreQueuedFirstAndEverySiteIsObservedOnce(store: StoreKind) throws {
         let f = try QueueFixture(store: store)
         var observed: [SitePlanning.Summary] = []
-        let reports = try f.reconciler.reconcile(
+        let reports = try f.reconciler.reconcilePass(
             f.engine.state, commit: .init(author: QueueFixture.author, summary: "test commit"), first: ["plant-b"],
-            observed: { observed.append($0) })
+            observed: { observed.append($0) }).reports
         #expect(observed.map(\.site.name) == ["plant-b", "plant-a"], "the site the commit changed is planned and queued before the others")
         #expect(reports.map(\.site) == ["plant-a", "plant-b"], "reports keep the order of the sites")
         let queued = try f.store.records(matching: .all).filter { $0.action == "change.queued" }.map(\.site)

@@ -72,16 +72,11 @@ public struct Reconciler: Sendable {
         func set(_ key: String, _ value: [CommitIdentity]) { lock.withLock { lists[key] = value } }
     }
 
-    /// - Parameters:
-    ///   - first: sites to plan and queue before the others (those a new commit changed: its change is queued while the
-    ///     rest of the fleet is still being observed). Only the order changes; reports come back in the order of `sites`.
-    ///   - observed: called with each site's planning, its plan without file contents, in the order planned (what a
-    ///     service shows as the site's condition, without planning every site a second time).
-    public func reconcile(
-        _ state: DesiredState, sites: [Site]? = nil, commit: CommitContext, first: [String]? = nil,
-        observed: ((SitePlanning.Summary) -> Void)? = nil
-    ) throws -> [SiteReport] {
-        try reconcilePass(state, sites: sites, commit: commit, first: first, observed: observed).reports
+    /// - Parameter first: sites to plan and queue before the others (those a new commit changed: its change is queued
+    ///   while the rest of the fleet is still being observed). Only the order changes; reports come back in the order
+    ///   of `sites`.
+    public func reconcile(_ state: DesiredState, sites: [Site]? = nil, commit: CommitContext, first: [String]? = nil) throws -> [SiteReport] {
+        try reconcilePass(state, sites: sites, commit: commit, first: first).reports
     }
 
     /// What a pass did: every site's report, or — when it gave way to a newer commit — those of the sites it reached.
@@ -92,7 +87,9 @@ public struct Reconciler: Sendable {
         public var complete: Bool
     }
 
-    /// `reconcile`, able to give way: once the `first` sites are queued, `giveWay` is asked before each further site;
+    /// `reconcile`, reporting each site's planning to `observed` (its plan without file contents, in the order planned:
+    /// what a service shows as the site's condition, without planning every site a second time) and able to give way:
+    /// once the `first` sites are queued, `giveWay` is asked before each further site;
     /// when it answers true (a newer commit was pushed meanwhile), the pass plans no more sites, queues nothing more and
     /// evaluates no gates — what it did so far stands, as if it had not reached the other sites, and the next pass,
     /// at the newer commit, starts at once with the sites that commit changed.
@@ -129,11 +126,7 @@ public struct Reconciler: Sendable {
             do {
                 queued.append(try queue(summary, commit: commit, config: state.config, inFlight: inFlight))
                 if let plan = summary.plan, plan.isEmpty { unchanged[summary.site.name] = plan }
-                if let observed {
-                    var kept = summary
-                    kept.plan = summary.plan?.withoutContents
-                    observed(kept)
-                }
+                observed?(summary.withoutContents)
             } catch {
                 failure = error
             }

@@ -176,11 +176,7 @@ public final class ReconcileLoop: Service, Sendable {
             }
             instance.checkpoint()
             let again = loaded.state.sites.filter { touched.contains($0.name) }
-            let observedAgain = instance.planning.summaries(again, in: loaded.state).map { summary in
-                var kept = summary
-                kept.plan = summary.plan?.withoutContents
-                return kept
-            }
+            let observedAgain = instance.planning.summaries(again, in: loaded.state).map(\.withoutContents)
             observations.record(planned.current.filter { !touched.contains($0.site.name) } + observedAgain, at: clock.now())
             observations.finishPass(at: clock.now(), error: nil)
             pushes.withLock { $0.lastComplete = ContinuousClock.now }
